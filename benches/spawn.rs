@@ -1,0 +1,203 @@
+//! Spawn throughput: how fast a pool takes in and runs 100,000 tiny fire-and-forget tasks.
+//!
+//! Two submission paths, one criterion group each:
+//! - `spawn_outside`: the bench thread submits every task, one by one, then sleeps until all
+//!   of them ran. This exercises the pool's shared injection path.
+//! - `spawn_inside`: one task already running on the pool submits every task. Where the pool
+//!   has per-worker queues this is the worker's local queue; the channel pool has only its one
+//!   shared channel.
+//!
+//! Contenders: `corepool`, `rayon`, `tokio` (multi-thread runtime) and `channel_pool`, the
+//! shared-channel job/worker design of the Go worker-pool write-ups (see
+//! `common/channel_pool.rs`). Every contender gets the same worker count W, the number of
+//! CPUs this process may run on (`corepool::detect_cores`).
+//!
+//! Each pool is built once per benchmark, before criterion starts timing, and shut down after
+//! it, so only one pool is alive while a contender is measured. Each task does a
+//! `black_box`ed computation and counts down a shared [`Latch`]; the bench thread waits on the
+//! latch's condvar rather than spinning, so it does not take a core from the pool. Only the
+//! submissions and the wait are timed; re-arming the latch is not.
+//!
+//! Quick run: `cargo bench --bench spawn -- --warm-up-time 1 --measurement-time 3`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{time_iterations, tiny_task, ChannelPool, Latch};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
+};
+
+/// Tasks per iteration.
+const TASKS: usize = 100_000;
+
+/// Where the tasks of one iteration are submitted from.
+#[derive(Debug, Clone, Copy)]
+enum Submitter {
+    /// The bench thread, which is not one of the pool's workers.
+    Outside,
+    /// A task running on one of the pool's workers.
+    Inside,
+}
+
+impl Submitter {
+    fn group_name(self) -> &'static str {
+        match self {
+            Submitter::Outside => "spawn_outside",
+            Submitter::Inside => "spawn_inside",
+        }
+    }
+}
+
+fn bench_corepool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
+    let pool = corepool::Pool::builder()
+        .sizing(corepool::Sizing::cpu_bound().cores(workers))
+        .build()
+        .expect("failed to build the corepool pool");
+    let latch = Latch::new();
+    group.bench_function("corepool", |b| {
+        b.iter_custom(|iters| {
+            time_iterations(iters, &latch, TASKS, |latch| match from {
+                Submitter::Outside => {
+                    for i in 0..TASKS {
+                        let latch = Arc::clone(latch);
+                        pool.spawn(move || tiny_task(i, &latch));
+                    }
+                }
+                Submitter::Inside => {
+                    let latch = Arc::clone(latch);
+                    pool.spawn(move || {
+                        for i in 0..TASKS {
+                            let latch = Arc::clone(&latch);
+                            corepool::spawn(move || tiny_task(i, &latch));
+                        }
+                    });
+                }
+            })
+        })
+    });
+    pool.shutdown();
+}
+
+fn bench_rayon(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .expect("failed to build the rayon pool");
+    let latch = Latch::new();
+    group.bench_function("rayon", |b| {
+        b.iter_custom(|iters| {
+            time_iterations(iters, &latch, TASKS, |latch| match from {
+                Submitter::Outside => {
+                    for i in 0..TASKS {
+                        let latch = Arc::clone(latch);
+                        pool.spawn(move || tiny_task(i, &latch));
+                    }
+                }
+                Submitter::Inside => {
+                    let latch = Arc::clone(latch);
+                    pool.spawn(move || {
+                        for i in 0..TASKS {
+                            let latch = Arc::clone(&latch);
+                            // Called on a worker of `pool`, so it pushes onto that worker's
+                            // local deque.
+                            rayon::spawn(move || tiny_task(i, &latch));
+                        }
+                    });
+                }
+            })
+        })
+    });
+    drop(pool);
+}
+
+fn bench_tokio(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("failed to build the tokio runtime");
+    let latch = Latch::new();
+    group.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            time_iterations(iters, &latch, TASKS, |latch| match from {
+                Submitter::Outside => {
+                    for i in 0..TASKS {
+                        let latch = Arc::clone(latch);
+                        // The JoinHandle is dropped: fire and forget, as for the others.
+                        drop(runtime.spawn(async move { tiny_task(i, &latch) }));
+                    }
+                }
+                Submitter::Inside => {
+                    let latch = Arc::clone(latch);
+                    drop(runtime.spawn(async move {
+                        for i in 0..TASKS {
+                            let latch = Arc::clone(&latch);
+                            // Called on a worker, so it goes to that worker's local queue
+                            // (overflowing to the shared one when it is full).
+                            drop(tokio::spawn(async move { tiny_task(i, &latch) }));
+                        }
+                    }));
+                }
+            })
+        })
+    });
+    drop(runtime);
+}
+
+fn bench_channel_pool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
+    let pool = ChannelPool::new(workers);
+    let latch = Latch::new();
+    group.bench_function("channel_pool", |b| {
+        b.iter_custom(|iters| {
+            time_iterations(iters, &latch, TASKS, |latch| match from {
+                Submitter::Outside => {
+                    for i in 0..TASKS {
+                        let latch = Arc::clone(latch);
+                        pool.spawn(move || tiny_task(i, &latch));
+                    }
+                }
+                Submitter::Inside => {
+                    let latch = Arc::clone(latch);
+                    let spawner = pool.spawner();
+                    pool.spawn(move || {
+                        for i in 0..TASKS {
+                            let latch = Arc::clone(&latch);
+                            spawner.spawn(move || tiny_task(i, &latch));
+                        }
+                    });
+                }
+            })
+        })
+    });
+    drop(pool);
+}
+
+fn bench_group(c: &mut Criterion, from: Submitter) {
+    let workers = corepool::detect_cores().cpus().len();
+    let mut group = c.benchmark_group(from.group_name());
+    // One iteration takes milliseconds: flat sampling keeps the sample count affordable.
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(TASKS as u64));
+    bench_corepool(&mut group, workers, from);
+    bench_rayon(&mut group, workers, from);
+    bench_tokio(&mut group, workers, from);
+    bench_channel_pool(&mut group, workers, from);
+    group.finish();
+}
+
+fn spawn_outside(c: &mut Criterion) {
+    bench_group(c, Submitter::Outside);
+}
+
+fn spawn_inside(c: &mut Criterion) {
+    bench_group(c, Submitter::Inside);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = spawn_outside, spawn_inside
+}
+criterion_main!(benches);

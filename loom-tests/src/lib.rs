@@ -1,0 +1,1 @@
+//! loom models of corepool live in `tests/`; this crate has no code of its own.

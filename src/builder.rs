@@ -1,0 +1,244 @@
+//! [`Builder`]: configure and start a [`Pool`].
+
+use std::any::Any;
+use std::fmt;
+
+use crate::error::BuildError;
+use crate::metrics::WorkerCounters;
+use crate::park::Parker;
+use crate::pool::Pool;
+use crate::registry::{PanicHandler, Registry, WorkerSlot};
+use crate::sizing::{detect_cores, PinStatus, Plan, Sizing};
+use crate::sync::{pin_current_thread, thread, Arc, Deque};
+use crate::task::Task;
+use crate::topology::{neighbour_order, Topology};
+use crate::worker::WorkerThread;
+
+type ThreadName = Box<dyn FnMut(usize) -> String>;
+
+/// Configures a [`Pool`]; start it with [`build`](Builder::build).
+///
+/// ```
+/// use corepool::{Pool, Sizing};
+///
+/// let pool = Pool::builder()
+///     .sizing(Sizing::cpu_bound().cores(2).per_core(1))
+///     .pin_workers(false)
+///     .thread_name(|i| format!("hasher-{i}"))
+///     .stack_size(4 << 20)
+///     .panic_handler(|payload| eprintln!("task failed: {}", corepool::panic_message(&*payload)))
+///     .build()?;
+/// assert_eq!(pool.plan().cpu_workers(), 2);
+/// # Ok::<(), corepool::BuildError>(())
+/// ```
+#[must_use = "a Builder does nothing until .build() is called"]
+pub struct Builder {
+    sizing: Sizing,
+    pin_workers: bool,
+    thread_name: Option<ThreadName>,
+    stack_size: Option<usize>,
+    panic_handler: Option<PanicHandler>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            sizing: Sizing::cpu_bound(),
+            pin_workers: true,
+            thread_name: None,
+            stack_size: None,
+            panic_handler: None,
+        }
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("sizing", &self.sizing)
+            .field("pin_workers", &self.pin_workers)
+            .field("stack_size", &self.stack_size)
+            .field("custom_thread_name", &self.thread_name.is_some())
+            .field("custom_panic_handler", &self.panic_handler.is_some())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: [`Sizing::cpu_bound`], pinning on, threads named
+    /// `corepool-cpu-{i}`, the platform's stack size, panics reported on stderr.
+    ///
+    /// ```
+    /// let pool = corepool::Builder::new().build().unwrap();
+    /// assert!(pool.plan().cpu_workers() >= 1);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many threads: `cores × per_core + blocking_io` (see [`Sizing`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1).per_core(3))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.plan().cpu_workers(), 3);
+    /// ```
+    pub fn sizing(mut self, sizing: Sizing) -> Self {
+        self.sizing = sizing;
+        self
+    }
+
+    /// Pin worker `i` to allowed CPU `i mod cores` (default `true`). A worker whose pinning
+    /// fails runs unpinned; the plan and metrics show it.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().pin_workers(false).build().unwrap();
+    /// assert!(pool.plan().workers().iter().all(|w| !w.pin.is_pinned()));
+    /// ```
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin_workers = pin;
+        self
+    }
+
+    /// Names worker threads; called with each worker's index. Default `corepool-cpu-{i}`.
+    /// Linux shows at most 15 bytes of a thread name.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().thread_name(|i| format!("sim-{i}")).build().unwrap();
+    /// let name = pool.install(|| std::thread::current().name().map(str::to_owned));
+    /// assert!(name.unwrap().starts_with("sim-"));
+    /// ```
+    pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
+        self.thread_name = Some(Box::new(name));
+        self
+    }
+
+    /// Stack size of each worker thread, in bytes.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().stack_size(8 << 20).build().unwrap();
+    /// assert_eq!(pool.install(|| 1 + 1), 2);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Receives the payload of every fire-and-forget task ([`Pool::spawn`],
+    /// [`spawn`](crate::spawn)) that panics. Without one, a line naming the worker goes to
+    /// stderr. The worker survives either way; a handler that itself panics is reported and
+    /// ignored. Submitted tasks' panics go to their [`JoinHandle`](crate::JoinHandle) instead.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let s = seen.clone();
+    /// let pool = corepool::Pool::builder()
+    ///     .panic_handler(move |_| { s.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.spawn(|| panic!("lost"));
+    /// pool.shutdown();
+    /// assert_eq!(seen.load(Ordering::SeqCst), 1);
+    /// ```
+    pub fn panic_handler(
+        mut self,
+        handler: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
+    ) -> Self {
+        self.panic_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Resolves the sizing, starts the workers, and returns the pool once every worker is up
+    /// and has tried to pin itself.
+    ///
+    /// Errors: invalid sizing or environment overrides ([`BuildError`] names the culprit), or
+    /// the OS refusing a thread.
+    ///
+    /// ```
+    /// use corepool::{BuildError, Origin, Pool, Sizing};
+    ///
+    /// let err = Pool::builder().sizing(Sizing::cpu_bound().per_core(0)).build().unwrap_err();
+    /// assert!(matches!(err, BuildError::ZeroPerCore { origin: Origin::Code }));
+    /// ```
+    pub fn build(self) -> Result<Pool, BuildError> {
+        let detected = detect_cores();
+        let resolved = self.sizing.resolve(&detected)?;
+        let mut plan = Plan::new(resolved, &detected, self.pin_workers);
+        let n = plan.cpu_workers();
+
+        let pinned_cpus: Vec<Option<usize>> = plan
+            .workers()
+            .iter()
+            .map(|w| if self.pin_workers { w.cpu } else { None })
+            .collect();
+        let neighbours = neighbour_order(&pinned_cpus, &Topology::read());
+        let max_cpu = pinned_cpus.iter().flatten().max().map_or(0, |c| c + 1);
+        let mut cpu_to_worker = vec![None; max_cpu];
+        for (i, cpu) in pinned_cpus.iter().enumerate() {
+            if let Some(cpu) = *cpu {
+                cpu_to_worker[cpu].get_or_insert(i);
+            }
+        }
+
+        let mut name = self
+            .thread_name
+            .unwrap_or_else(|| Box::new(|i| format!("corepool-cpu-{i}")));
+        let names: Vec<String> = (0..n).map(&mut name).collect();
+        let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
+        let slots: Box<[WorkerSlot]> = deques
+            .iter()
+            .zip(neighbours)
+            .zip(&names)
+            .map(|((deque, neighbours), name)| WorkerSlot {
+                parker: Parker::new(),
+                stealer: deque.stealer(),
+                neighbours: neighbours.into_boxed_slice(),
+                counters: WorkerCounters::new(),
+                name: name.clone(),
+            })
+            .collect();
+        let registry = Arc::new(Registry::new(
+            slots,
+            cpu_to_worker.into_boxed_slice(),
+            self.panic_handler,
+        ));
+
+        for (index, (deque, name)) in deques.into_iter().zip(names).enumerate() {
+            let registry_for_thread = registry.clone();
+            let planned = plan.workers()[index];
+            let mut builder = thread::Builder::new().name(name);
+            if let Some(size) = self.stack_size {
+                builder = builder.stack_size(size);
+            }
+            let spawned = builder.spawn(move || {
+                let pin = match (planned.pin, planned.cpu) {
+                    (PinStatus::Pending, Some(cpu)) if pin_current_thread(cpu) => PinStatus::Pinned,
+                    (PinStatus::Pending, _) => PinStatus::Failed,
+                    (other, _) => other,
+                };
+                let lifecycle = &registry_for_thread.lifecycle;
+                if lifecycle.worker_started(index, pin) {
+                    WorkerThread::new(index, deque, registry_for_thread.clone()).run();
+                }
+                registry_for_thread.lifecycle.worker_exited();
+            });
+            match spawned {
+                Ok(handle) => registry.lifecycle.add_thread(handle),
+                Err(e) => {
+                    registry.lifecycle.release(false);
+                    return Err(BuildError::Spawn(e));
+                }
+            }
+        }
+        for (index, pin) in registry.lifecycle.wait_started(n).into_iter().enumerate() {
+            plan.set_pin(index, pin);
+        }
+        registry.lifecycle.release(true);
+        Ok(Pool::from_parts(registry, plan))
+    }
+}

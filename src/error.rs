@@ -1,0 +1,191 @@
+//! Typed errors: building a pool ([`BuildError`]) and joining a task ([`TaskError`]).
+
+use std::any::Any;
+use std::fmt;
+
+/// Where a sizing value came from, so an error can name the culprit.
+///
+/// ```
+/// use corepool::{BuildError, Origin, Pool, Sizing};
+///
+/// let err = Pool::builder().sizing(Sizing::cpu_bound().cores(0)).build().unwrap_err();
+/// assert!(matches!(err, BuildError::ZeroCores { origin: Origin::Code }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Set in code through [`Sizing`](crate::Sizing).
+    Code,
+    /// Read from this environment variable.
+    Env(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Code => f.write_str("set in code"),
+            Origin::Env(var) => write!(f, "from ${var}"),
+        }
+    }
+}
+
+/// Why [`Builder::build`](crate::Builder::build) refused to start a pool.
+///
+/// ```
+/// use corepool::{BuildError, Pool, Sizing};
+///
+/// let err = Pool::builder()
+///     .sizing(Sizing::cpu_bound().cores(1).per_core(0))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, BuildError::ZeroPerCore { .. }));
+/// println!("{err}"); // names the culprit
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `cores` was 0.
+    ZeroCores {
+        /// Where the 0 came from.
+        origin: Origin,
+    },
+    /// `per_core` (k) was 0.
+    ZeroPerCore {
+        /// Where the 0 came from.
+        origin: Origin,
+    },
+    /// `cores × per_core + blocking_io` is more threads than corepool will start.
+    TooManyThreads {
+        /// The total the sizing asked for (saturating).
+        total: usize,
+        /// The most corepool starts ([`MAX_THREADS`](crate::MAX_THREADS)).
+        limit: usize,
+    },
+    /// An environment override could not be parsed as a whole number.
+    InvalidEnv {
+        /// The variable, e.g. `COREPOOL_CORES`.
+        var: &'static str,
+        /// What it held.
+        value: String,
+    },
+    /// The operating system refused to start a worker thread.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroCores { origin } => write!(f, "cores must be at least 1 (0 {origin})"),
+            BuildError::ZeroPerCore { origin } => {
+                write!(f, "workers per core must be at least 1 (0 {origin})")
+            }
+            BuildError::TooManyThreads { total, limit } => write!(
+                f,
+                "cores x per_core + blocking_io = {total} threads, more than the limit of {limit}"
+            ),
+            BuildError::InvalidEnv { var, value } => {
+                write!(f, "${var} = {value:?} is not a whole number")
+            }
+            BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a [`JoinHandle`](crate::JoinHandle) has no value to give.
+///
+/// ```
+/// use corepool::{Pool, TaskError};
+///
+/// let pool = Pool::new();
+/// let handle = pool.submit(|| -> u32 { panic!("boom") });
+/// match handle.join() {
+///     Err(TaskError::Panicked(payload)) => assert_eq!(corepool::panic_message(&*payload), "boom"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; this is the payload `catch_unwind` caught.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The pool was shut down before the task was accepted; the task never ran.
+    Rejected,
+    /// The task was cancelled before it started; it never ran.
+    Cancelled,
+}
+
+impl TaskError {
+    /// True if the task panicked.
+    ///
+    /// ```
+    /// # use corepool::TaskError;
+    /// assert!(!TaskError::Rejected.is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// Resumes the task's panic on this thread if it panicked, otherwise returns `self`.
+    ///
+    /// ```
+    /// # use corepool::TaskError;
+    /// let err = TaskError::Cancelled.resume_if_panic();
+    /// assert!(matches!(err, TaskError::Cancelled));
+    /// ```
+    pub fn resume_if_panic(self) -> Self {
+        match self {
+            TaskError::Panicked(payload) => std::panic::resume_unwind(payload),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(p) => f
+                .debug_tuple("Panicked")
+                .field(&panic_message(&**p))
+                .finish(),
+            TaskError::Rejected => f.write_str("Rejected"),
+            TaskError::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
+            TaskError::Rejected => f.write_str("task rejected: the pool is shut down"),
+            TaskError::Cancelled => f.write_str("task cancelled before it started"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// The message of a panic payload: the `&str` or `String` it carries, else a placeholder.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("at {}", 3)).unwrap_err();
+/// assert_eq!(corepool::panic_message(&*payload), "at 3");
+/// let odd = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+/// assert_eq!(corepool::panic_message(&*odd), "<non-string panic payload>");
+/// ```
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}

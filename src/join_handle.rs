@@ -1,0 +1,312 @@
+//! `pool.submit`'s shared cell and the [`JoinHandle`] that reads it.
+//!
+//! # The cell
+//!
+//! One allocation, shared by the queue (as a task) and the handle: the closure, then the
+//! output, and the handle's waker. Its state word has three bits:
+//!
+//! | bit          | set by                         | meaning                                       |
+//! |--------------|--------------------------------|-----------------------------------------------|
+//! | `TAKEN`      | the worker that runs it, or whoever rejects or cancels it (one RMW wins) | the closure slot belongs to that party |
+//! | `COMPLETE`   | whoever won `TAKEN`, after writing the output | the output slot belongs to the handle |
+//! | `JOIN_WAKER` | the handle, after writing the waker | the completer may read the waker        |
+//!
+//! # Protocol
+//!
+//! Completer: 1. win `TAKEN` (fetch_or); 2. run or drop the closure; 3. write the output;
+//! 4. `fetch_or(COMPLETE)` (AcqRel) — **point of no return**: the handle may read the output
+//! and free the cell from here on; 5. if the previous value had `JOIN_WAKER`, wake by
+//! reference (the waker slot is read-only for both sides while `JOIN_WAKER` is set).
+//!
+//! Handle (`poll`): `COMPLETE` seen (Acquire) → take the output. Otherwise, with `JOIN_WAKER`
+//! clear it owns the waker slot: write the waker, then CAS `JOIN_WAKER` on — which fails only
+//! if `COMPLETE` arrived, and then it takes the output. With `JOIN_WAKER` set and a different
+//! waker, it CASes `JOIN_WAKER` off (owning the slot again), replaces it, and sets it back.
+//!
+//! No wakeup is lost: the handle's CAS and the completer's fetch_or are RMWs on one word, so
+//! either the CAS sees `COMPLETE` (the handle reads the output itself) or the fetch_or sees
+//! `JOIN_WAKER` (the completer wakes the handle).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::TaskError;
+use crate::latch::Signal;
+use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
+use crate::task::{catch, Job, Outcome, Rejected};
+
+const TAKEN: usize = 1;
+const COMPLETE: usize = 2;
+const JOIN_WAKER: usize = 4;
+
+/// The cell behind `submit` (see the module docs).
+pub(crate) struct SubmitCell<F, T> {
+    state: AtomicUsize,
+    func: UnsafeCell<Option<F>>,
+    output: UnsafeCell<Option<Result<T, TaskError>>>,
+    waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: the closure and output move between threads (F, T: Send); every access to the
+// UnsafeCells is made exclusive by the state word (module docs), so sharing &SubmitCell is sound.
+unsafe impl<F: Send, T: Send> Send for SubmitCell<F, T> {}
+// SAFETY: as above.
+unsafe impl<F: Send, T: Send> Sync for SubmitCell<F, T> {}
+
+impl<F, T> SubmitCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    pub(crate) fn new(f: F) -> Self {
+        SubmitCell {
+            state: AtomicUsize::new(0),
+            func: UnsafeCell::new(Some(f)),
+            output: UnsafeCell::new(None),
+            waker: UnsafeCell::new(None),
+        }
+    }
+
+    /// Step 1: wins the closure; false if someone else already took it.
+    fn try_take(&self) -> Option<F> {
+        // ORDERING: AcqRel: the winner's later writes are ordered after; losers do nothing.
+        if self.state.fetch_or(TAKEN, Ordering::AcqRel) & TAKEN != 0 {
+            return None;
+        }
+        // SAFETY: TAKEN was ours to set, so we alone touch the closure slot.
+        self.func.with_mut(|f| unsafe { (*f).take() })
+    }
+
+    /// Steps 3–5.
+    fn complete(&self, output: Result<T, TaskError>) {
+        // SAFETY: COMPLETE is not set yet and we won TAKEN: the output slot is ours.
+        self.output.with_mut(|o| unsafe { *o = Some(output) });
+        // ORDERING: AcqRel: Release publishes the output to the handle's Acquire load; Acquire
+        // makes the handle's waker write visible if JOIN_WAKER was set.
+        let prev = self.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & JOIN_WAKER != 0 {
+            // SAFETY: JOIN_WAKER set means the slot holds a waker the handle will not touch
+            // until it has seen COMPLETE; we only read it.
+            self.waker.with_mut(|w| unsafe {
+                if let Some(w) = &*w {
+                    w.wake_by_ref();
+                }
+            });
+        }
+    }
+
+    fn take_output(&self) -> Result<T, TaskError> {
+        // SAFETY: the caller saw COMPLETE with Acquire: the output slot is the handle's.
+        self.output
+            .with_mut(|o| unsafe { (*o).take() })
+            .expect("JoinHandle polled after it returned its result")
+    }
+
+    /// Handle side of the protocol.
+    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        // ORDERING: Acquire pairs with the completer's fetch_or(COMPLETE).
+        let mut cur = self.state.load(Ordering::Acquire);
+        if cur & COMPLETE != 0 {
+            return Poll::Ready(self.take_output());
+        }
+        if cur & JOIN_WAKER != 0 {
+            // SAFETY: with JOIN_WAKER set both sides only read the slot.
+            let same = self
+                .waker
+                .with_mut(|w| unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) });
+            if same {
+                return Poll::Pending;
+            }
+            // Take the slot back.
+            loop {
+                if cur & COMPLETE != 0 {
+                    return Poll::Ready(self.take_output());
+                }
+                // ORDERING: AcqRel on success; Acquire on failure so a COMPLETE we see
+                // publishes the output.
+                match self.state.compare_exchange_weak(
+                    cur,
+                    cur & !JOIN_WAKER,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+            cur &= !JOIN_WAKER;
+        }
+        // SAFETY: JOIN_WAKER is clear: the slot is the handle's alone.
+        self.waker
+            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        loop {
+            if cur & COMPLETE != 0 {
+                return Poll::Ready(self.take_output());
+            }
+            // ORDERING: Release publishes the waker to the completer's AcqRel fetch_or;
+            // Acquire on failure as above.
+            match self.state.compare_exchange_weak(
+                cur,
+                cur | JOIN_WAKER,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Poll::Pending,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+impl<F, T> Job for SubmitCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    unsafe fn execute(&self) -> Outcome {
+        // SAFETY: the task held one strong count, made by `Task::submit` with into_raw.
+        let this = unsafe { TaskArc::from_raw(self as *const Self) };
+        let Some(f) = this.try_take() else {
+            return Outcome::Cancelled;
+        };
+        match catch(f) {
+            Ok(value) => {
+                this.complete(Ok(value));
+                Outcome::Completed
+            }
+            Err(payload) => {
+                this.complete(Err(TaskError::Panicked(payload)));
+                Outcome::Panicked(None)
+            }
+        }
+    }
+
+    unsafe fn reject(&self) -> Rejected {
+        // SAFETY: as in `execute`.
+        let this = unsafe { TaskArc::from_raw(self as *const Self) };
+        if let Some(f) = this.try_take() {
+            drop(f);
+            this.complete(Err(TaskError::Rejected));
+        }
+        Rejected::Reported
+    }
+}
+
+/// The handle side, with the closure's type erased.
+pub(crate) trait Completion<T>: Send + Sync {
+    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
+    fn is_finished(&self) -> bool;
+}
+
+impl<F, T> Completion<T> for SubmitCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        SubmitCell::poll_join(self, waker)
+    }
+
+    fn is_finished(&self) -> bool {
+        // ORDERING: Acquire, so a caller that sees true and then joins reads the output.
+        self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+}
+
+/// An owned permission to wait for a submitted task's result.
+///
+/// [`join`](JoinHandle::join) blocks until the task has finished; the handle is also a
+/// [`Future`], so async code can `.await` CPU work done on the pool. Dropping the handle
+/// detaches the task: it still runs, and its result is dropped.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// let handle = pool.submit(|| 6 * 7);
+/// assert_eq!(handle.join().unwrap(), 42);
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; call .join() to get its result"]
+pub struct JoinHandle<T> {
+    cell: TaskArc<dyn Completion<T>>,
+}
+
+impl<T: Send + 'static> JoinHandle<T> {
+    pub(crate) fn new(cell: TaskArc<dyn Completion<T>>) -> Self {
+        JoinHandle { cell }
+    }
+
+    /// Blocks the calling thread until the task has finished, and returns its result.
+    ///
+    /// Errors: [`TaskError::Panicked`] with the payload if the task panicked,
+    /// [`TaskError::Rejected`] if the pool was shut down before accepting it.
+    ///
+    /// ```
+    /// use corepool::{Pool, TaskError};
+    ///
+    /// let pool = Pool::new();
+    /// pool.shutdown();
+    /// assert!(matches!(pool.submit(|| 1).join(), Err(TaskError::Rejected)));
+    /// ```
+    pub fn join(self) -> Result<T, TaskError> {
+        let signal = std::sync::Arc::new(Signal::new());
+        let waker = Waker::from(signal.clone());
+        loop {
+            match self.cell.poll_join(&waker) {
+                Poll::Ready(result) => return result,
+                Poll::Pending => signal.wait(),
+            }
+        }
+    }
+
+    /// True once the task has finished (ran, panicked or was rejected); `join` then returns
+    /// without blocking.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let handle = pool.submit(|| 1);
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.cell.is_finished()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.cell.is_finished())
+            .finish()
+    }
+}
+
+/// Awaiting a handle gives the task's result; the waker is woken by the worker that
+/// finishes the task, with no polling loop.
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let pool = corepool::Pool::new();
+/// let mut handle = pool.submit(|| "done");
+/// let mut fut = pin!(handle);
+/// let mut cx = Context::from_waker(Waker::noop());
+/// loop {
+///     if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+///         assert_eq!(out.unwrap(), "done");
+///         break;
+///     }
+///     std::thread::yield_now();
+/// }
+/// ```
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.cell.poll_join(cx.waker())
+    }
+}

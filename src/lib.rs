@@ -1,0 +1,65 @@
+//! corepool: a lock-free work-stealing executor for CPU-bound work.
+//!
+//! One worker per core (or `k` per core), each pinned to its CPU and owning a LIFO
+//! [crossbeam-deque](https://docs.rs/crossbeam-deque) — the Chase–Lev deque (Chase & Lev,
+//! SPAA 2005) with the memory orderings of Lê et al. (PPoPP 2013). Outside submissions go
+//! through one global injector; idle workers take from it in batches and steal from their
+//! nearest neighbours first (SMT sibling, shared cache, same package, then ring distance).
+//! Idle workers spin briefly, then park: an idle pool costs no CPU, and the sleep protocol,
+//! checked with [loom](https://docs.rs/loom), loses no wakeup.
+//!
+//! Pools are sized by the rule `threads = cores × k + blocking_io`, where `cores` is what
+//! this process may use (affinity mask, cgroup quota) — see [`Sizing`].
+//!
+//! ```
+//! use corepool::{Pool, Sizing};
+//!
+//! let pool = Pool::builder().sizing(Sizing::cpu_bound()).build()?;
+//! let digest = pool.submit(|| (0..1_000u64).fold(0, |h, x| h ^ x.wrapping_mul(0x9E37_79B9)));
+//! let borrowed = [3, 4, 5];
+//! let total: i32 = pool.install(|| borrowed.iter().sum());
+//! assert_eq!(total, 12);
+//! digest.join().unwrap();
+//! # Ok::<(), corepool::BuildError>(())
+//! ```
+//!
+//! The protocols, one per module: find-work order in `worker.rs`, sleep/wake in `sleep.rs`
+//! with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
+//! `join_handle.rs`, install's stack job in `latch.rs`. `ARCHITECTURE.md` has the map.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod builder;
+mod error;
+mod join_handle;
+mod latch;
+mod metrics;
+mod park;
+mod pool;
+mod registry;
+mod shutdown;
+mod sizing;
+mod sleep;
+mod sync;
+mod task;
+mod topology;
+mod worker;
+
+pub use builder::Builder;
+pub use error::{panic_message, BuildError, Origin, TaskError};
+pub use join_handle::JoinHandle;
+pub use metrics::{Metrics, WorkerMetrics};
+pub use pool::Pool;
+pub use sizing::{
+    detect_cores, CoreSource, DetectedCores, PinStatus, Plan, Sizing, WorkerPlacement,
+    ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+};
+pub use worker::{current_worker, spawn};
+
+/// Internals for the loom models in `loom-tests/`; not a public API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::sync::set_skip_final_recheck;
+}

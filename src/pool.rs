@@ -1,0 +1,231 @@
+//! [`Pool`]: the handle users hold.
+
+use std::fmt;
+
+use crate::builder::Builder;
+use crate::join_handle::JoinHandle;
+use crate::latch::StackJob;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::sizing::Plan;
+use crate::sync::Arc;
+use crate::task::Task;
+
+/// A work-stealing pool of pinned CPU workers.
+///
+/// `Pool` is a cheap handle: clone it freely and send it anywhere. The pool shuts down —
+/// running every task it accepted, then joining its threads — when [`shutdown`](Pool::shutdown)
+/// is called or the last handle is dropped.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// let handle = pool.submit(|| (1..=10u64).product::<u64>());
+/// assert_eq!(handle.join().unwrap(), 3_628_800);
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+/// Owned by the user-facing handles only (workers hold the registry, not this), so its drop
+/// means "the last handle is gone".
+struct PoolInner {
+    registry: Arc<Registry>,
+    plan: Plan,
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        self.registry.shutdown();
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("cpu_workers", &self.inner.plan.cpu_workers())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl Pool {
+    /// A pool with the default settings ([`Builder::new`]).
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be built (an invalid `COREPOOL_*` variable, or the OS refusing threads);
+    /// use [`Pool::builder`] to handle that as an error.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.install(|| 2 + 2), 4);
+    /// ```
+    pub fn new() -> Pool {
+        Builder::new()
+            .build()
+            .unwrap_or_else(|e| panic!("corepool: cannot build the default pool: {e}"))
+    }
+
+    /// A [`Builder`] to configure a pool.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().pin_workers(false).build().unwrap();
+    /// # drop(pool);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(registry: Arc<Registry>, plan: Plan) -> Pool {
+        Pool {
+            inner: Arc::new(PoolInner { registry, plan }),
+        }
+    }
+
+    /// Runs `f` on the pool, fire-and-forget.
+    ///
+    /// From one of this pool's workers the task goes onto that worker's own deque; from any
+    /// other thread, into the shared injector. A panic in `f` goes to the panic handler
+    /// ([`Builder::panic_handler`]). After shutdown the task is dropped unrun, counted in
+    /// [`Metrics::rejected`] and reported on stderr.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let (tx, rx) = mpsc::channel();
+    /// pool.spawn(move || tx.send("hello").unwrap());
+    /// assert_eq!(rx.recv().unwrap(), "hello");
+    /// ```
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.inner.registry.push(Task::spawn(f));
+    }
+
+    /// Runs `f` on the pool and returns a handle to its result.
+    ///
+    /// The handle's [`join`](JoinHandle::join) returns the value, the panic payload
+    /// ([`TaskError::Panicked`](crate::TaskError::Panicked)) or
+    /// [`TaskError::Rejected`](crate::TaskError::Rejected) if the pool was shut down.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let handles: Vec<_> = (0..4u64).map(|i| pool.submit(move || i * i)).collect();
+    /// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// ```
+    pub fn submit<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, handle) = Task::submit(f);
+        self.inner.registry.push(task);
+        handle
+    }
+
+    /// Runs `f` on one of the pool's workers and returns its value, blocking the caller
+    /// meanwhile. `f` may borrow from the caller's stack. Called from one of this pool's own
+    /// workers, it just runs `f` there. A panic in `f` resumes in the caller.
+    ///
+    /// # Panics
+    ///
+    /// If `f` panics, or if the pool has been shut down (nothing could run `f`).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data = vec![1, 2, 3];
+    /// let sum: i32 = pool.install(|| data.iter().sum());
+    /// assert_eq!(sum, 6);
+    /// assert!(pool.install(corepool::current_worker).is_some());
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        let registry = &self.inner.registry;
+        if registry.is_current() {
+            return f();
+        }
+        StackJob::run_and_wait(f, |task| registry.inject(task))
+            .unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+    }
+
+    /// Stops accepting outside work, runs every task already accepted (and whatever those
+    /// spawn), then joins every worker thread. Idempotent; other handles see the pool as shut
+    /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports
+    /// [`TaskError::Rejected`](crate::TaskError::Rejected) at once.
+    ///
+    /// Called from a task running on this same pool it cannot wait for itself: it starts the
+    /// shutdown and returns; the threads finish once that task and the rest are done.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let ran = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let ran = ran.clone();
+    ///     pool.spawn(move || { ran.fetch_add(1, Ordering::Relaxed); });
+    /// }
+    /// pool.shutdown();
+    /// assert_eq!(ran.load(Ordering::Relaxed), 100);
+    /// assert!(pool.is_shut_down());
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.registry.shutdown();
+    }
+
+    /// True once [`shutdown`](Pool::shutdown) has been called on any handle.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// assert!(!pool.is_shut_down());
+    /// ```
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.registry.idle.load().is_shutdown()
+    }
+
+    /// What the pool was built with: cores, workers per core, blocking lane, and which CPU
+    /// each worker is pinned to (with the actual outcome of pinning). Prints as a report.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// println!("{}", pool.plan());
+    /// assert_eq!(pool.plan().cpu_workers(), pool.plan().cores() * pool.plan().per_core());
+    /// ```
+    pub fn plan(&self) -> &Plan {
+        &self.inner.plan
+    }
+
+    /// A snapshot of the pool's counters, cheap to take at any time. A worker counts a task
+    /// just after it finished, so a snapshot taken right after `join` may not include it yet;
+    /// after [`shutdown`](Pool::shutdown) the figures are final.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// pool.install(|| ());
+    /// pool.shutdown();
+    /// assert_eq!(pool.metrics().executed(), 1);
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.inner.registry.metrics(self.inner.plan.workers())
+    }
+}
+
+impl Default for Pool {
+    /// Same as [`Pool::new`].
+    ///
+    /// ```
+    /// let pool = corepool::Pool::default();
+    /// # drop(pool);
+    /// ```
+    fn default() -> Self {
+        Pool::new()
+    }
+}

@@ -1,0 +1,1144 @@
+//! Sizing: how many threads a pool starts and which CPU each worker is meant for.
+//!
+//! The rule is `threads = cores × k + blocking_io`:
+//!
+//! * `cores` — how many CPUs the pool spreads over (default: every CPU this process may use);
+//! * `k` (`per_core`) — CPU workers per core (default 1; 2 can hide short stalls);
+//! * `blocking_io` — the cap of the blocking lane, which never runs CPU work (default 0).
+//!
+//! Turning a [`Sizing`] into threads takes three steps:
+//!
+//! 1. [`detect_cores`] reads the CPUs the process may run on: the affinity mask, cut down to the
+//!    cgroup CPU quota when a container allows less than the mask (first CPUs of the mask kept).
+//!    If the mask is unreadable, the CPU count the OS reports is used instead.
+//! 2. `Sizing::resolve` fills each field from code if set there, else from its environment
+//!    variable ([`ENV_CORES`], [`ENV_PER_CORE`], [`ENV_BLOCKING_IO`]; empty counts as unset),
+//!    else from the default, and rejects zeros, unparsable values and totals above
+//!    [`MAX_THREADS`]. Every error names where the bad value came from ([`Origin`]).
+//! 3. `Plan::new` lays the CPU workers over the allowed CPUs round-robin: worker `i` is meant
+//!    for allowed CPU number `i % cores`, so with `k = 2` workers 0 and 1 get different CPUs and
+//!    worker 2 shares a CPU with worker 0. Each worker starts as [`PinStatus::Pending`]; the pool
+//!    records [`PinStatus::Pinned`] or [`PinStatus::Failed`] once the worker thread has tried.
+//!
+//! A [`Plan`] prints as a short report, so a user can see what the pool decided and why.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{BuildError, Origin};
+
+/// The most threads (CPU workers plus blocking lane) a pool will start.
+///
+/// A guard against absurd totals such as a stray `COREPOOL_PER_CORE=100000`; asking for more
+/// fails with [`BuildError::TooManyThreads`].
+///
+/// ```
+/// use corepool::{BuildError, Sizing, MAX_THREADS};
+///
+/// let err = Sizing::cpu_bound().cores(MAX_THREADS).per_core(1).blocking_io(1).plan(false);
+/// assert!(matches!(err, Err(BuildError::TooManyThreads { total, .. }) if total == MAX_THREADS + 1));
+/// ```
+pub const MAX_THREADS: usize = 4096;
+
+/// Environment variable that sets `cores` when the code leaves it unset.
+///
+/// ```
+/// assert_eq!(corepool::ENV_CORES, "COREPOOL_CORES");
+/// ```
+pub const ENV_CORES: &str = "COREPOOL_CORES";
+
+/// Environment variable that sets `per_core` (k) when the code leaves it unset.
+///
+/// ```
+/// assert_eq!(corepool::ENV_PER_CORE, "COREPOOL_PER_CORE");
+/// ```
+pub const ENV_PER_CORE: &str = "COREPOOL_PER_CORE";
+
+/// Environment variable that sets `blocking_io` when the code leaves it unset.
+///
+/// ```
+/// assert_eq!(corepool::ENV_BLOCKING_IO, "COREPOOL_BLOCKING_IO");
+/// ```
+pub const ENV_BLOCKING_IO: &str = "COREPOOL_BLOCKING_IO";
+
+/// How many threads a pool starts: `cores × per_core + blocking_io`.
+///
+/// A field set in code wins; an unset field is read from its environment variable
+/// ([`ENV_CORES`], [`ENV_PER_CORE`], [`ENV_BLOCKING_IO`]), else takes its default
+/// (every allowed CPU, 1 worker per core, no blocking lane).
+///
+/// ```
+/// use corepool::Sizing;
+///
+/// let plan = Sizing::cpu_bound().cores(2).per_core(2).blocking_io(8).plan(false)?;
+/// assert_eq!(plan.total_threads(), 2 * 2 + 8);
+/// # Ok::<(), corepool::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sizing {
+    cores: Option<usize>,
+    per_core: Option<usize>,
+    blocking_io: Option<usize>,
+}
+
+impl Sizing {
+    /// Nothing set in code: one worker on every allowed CPU and no blocking lane, unless the
+    /// environment says otherwise.
+    ///
+    /// ```
+    /// use corepool::Sizing;
+    ///
+    /// assert_eq!(Sizing::cpu_bound(), Sizing::default());
+    /// ```
+    pub fn cpu_bound() -> Sizing {
+        Sizing::default()
+    }
+
+    /// Spread CPU workers over `n` cores (0 is rejected when the pool is built).
+    ///
+    /// ```
+    /// use corepool::Sizing;
+    ///
+    /// let plan = Sizing::cpu_bound().cores(1).per_core(1).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.cores(), 1);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn cores(self, n: usize) -> Self {
+        Sizing {
+            cores: Some(n),
+            ..self
+        }
+    }
+
+    /// Start `k` CPU workers per core (0 is rejected when the pool is built).
+    ///
+    /// ```
+    /// use corepool::Sizing;
+    ///
+    /// let plan = Sizing::cpu_bound().cores(1).per_core(3).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.cpu_workers(), 3);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn per_core(self, k: usize) -> Self {
+        Sizing {
+            per_core: Some(k),
+            ..self
+        }
+    }
+
+    /// Let the blocking lane grow to `n` threads (0 = no blocking lane).
+    ///
+    /// ```
+    /// use corepool::Sizing;
+    ///
+    /// let plan = Sizing::cpu_bound().cores(1).per_core(1).blocking_io(16).plan(false)?;
+    /// assert_eq!(plan.blocking_io(), 16);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn blocking_io(self, n: usize) -> Self {
+        Sizing {
+            blocking_io: Some(n),
+            ..self
+        }
+    }
+
+    /// The plan a pool built with this sizing would follow on this machine, without starting
+    /// any thread. `pin` says whether workers would be pinned to their CPUs.
+    ///
+    /// Reads the CPUs with [`detect_cores`] and the environment variables, like the pool does.
+    ///
+    /// # Errors
+    ///
+    /// The same [`BuildError`]s as building a pool with this sizing, except `Spawn`: a zero
+    /// `cores` or `per_core`, an unparsable environment value, or more than [`MAX_THREADS`].
+    ///
+    /// ```
+    /// use corepool::{PinStatus, Sizing};
+    ///
+    /// let plan = Sizing::cpu_bound().cores(1).per_core(2).blocking_io(0).plan(true)?;
+    /// assert_eq!(plan.workers()[0].pin, PinStatus::Pending);
+    /// println!("{plan}");
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn plan(&self, pin: bool) -> Result<Plan, BuildError> {
+        let detected = detect_cores();
+        let resolved = self.resolve(&detected)?;
+        Ok(Plan::new(resolved, &detected, pin))
+    }
+
+    /// Resolves against the real process environment.
+    pub(crate) fn resolve(&self, detected: &DetectedCores) -> Result<Resolved, BuildError> {
+        self.resolve_with(
+            &|var| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
+            detected,
+        )
+    }
+
+    /// Code value, else `env(ENV_...)`, else the default, for each field; then validates.
+    pub(crate) fn resolve_with(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        detected: &DetectedCores,
+    ) -> Result<Resolved, BuildError> {
+        let (cores, cores_origin) = pick(self.cores, ENV_CORES, env, detected.cpus.len().max(1))?;
+        let (per_core, k_origin) = pick(self.per_core, ENV_PER_CORE, env, 1)?;
+        let (blocking_io, _) = pick(self.blocking_io, ENV_BLOCKING_IO, env, 0)?;
+        // Defaults are never 0, so a 0 always has an origin to blame.
+        if let (0, Some(origin)) = (cores, cores_origin) {
+            return Err(BuildError::ZeroCores { origin });
+        }
+        if let (0, Some(origin)) = (per_core, k_origin) {
+            return Err(BuildError::ZeroPerCore { origin });
+        }
+        let total = cores
+            .checked_mul(per_core)
+            .and_then(|w| w.checked_add(blocking_io));
+        match total {
+            Some(total) if total <= MAX_THREADS => Ok(Resolved {
+                cores,
+                per_core,
+                blocking_io,
+            }),
+            _ => Err(BuildError::TooManyThreads {
+                total: cores.saturating_mul(per_core).saturating_add(blocking_io),
+                limit: MAX_THREADS,
+            }),
+        }
+    }
+}
+
+/// One field: the code value, else the trimmed environment value, else `default` (no origin).
+fn pick(
+    code: Option<usize>,
+    var: &'static str,
+    env: &dyn Fn(&str) -> Option<String>,
+    default: usize,
+) -> Result<(usize, Option<Origin>), BuildError> {
+    if let Some(n) = code {
+        return Ok((n, Some(Origin::Code)));
+    }
+    let raw = match env(var) {
+        Some(raw) if !raw.trim().is_empty() => raw,
+        _ => return Ok((default, None)),
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) => Ok((n, Some(Origin::Env(var)))),
+        Err(_) => Err(BuildError::InvalidEnv { var, value: raw }),
+    }
+}
+
+/// A validated sizing: every field non-zero where required and the total within [`MAX_THREADS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    pub cores: usize,
+    pub per_core: usize,
+    pub blocking_io: usize,
+}
+
+impl Resolved {
+    /// `cores × per_core`; cannot overflow, the total was checked against [`MAX_THREADS`].
+    pub(crate) fn cpu_workers(&self) -> usize {
+        self.cores * self.per_core
+    }
+}
+
+/// Where the list of usable CPUs came from, for the printed [`Plan`].
+///
+/// ```
+/// use corepool::CoreSource;
+///
+/// let src = CoreSource::CgroupQuota { quota_cpus: 2, allowed: 8 };
+/// assert_eq!(src.to_string(), "cgroup CPU quota of 2 CPUs (affinity mask allows 8)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreSource {
+    /// The affinity mask allows `allowed` of the `machine`'s CPUs.
+    AffinityMask {
+        /// CPUs in the mask.
+        allowed: usize,
+        /// CPUs the machine has (configured, online or not).
+        machine: usize,
+    },
+    /// A cgroup CPU quota (rounded up to whole CPUs) is lower than the affinity mask.
+    CgroupQuota {
+        /// The quota in whole CPUs; this many CPUs of the mask are used.
+        quota_cpus: usize,
+        /// CPUs in the mask.
+        allowed: usize,
+    },
+    /// The affinity mask could not be read; CPUs `0..machine` are assumed.
+    Fallback {
+        /// The CPU count the OS reported.
+        machine: usize,
+    },
+}
+
+impl fmt::Display for CoreSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            CoreSource::AffinityMask { allowed, machine } => write!(
+                f,
+                "affinity mask allows {allowed} of {machine} {}",
+                plural(machine, "CPU", "CPUs")
+            ),
+            CoreSource::CgroupQuota {
+                quota_cpus,
+                allowed,
+            } => write!(
+                f,
+                "cgroup CPU quota of {quota_cpus} {} (affinity mask allows {allowed})",
+                plural(quota_cpus, "CPU", "CPUs")
+            ),
+            CoreSource::Fallback { machine } => write!(
+                f,
+                "affinity mask unreadable; {machine} {} reported by the OS",
+                plural(machine, "CPU", "CPUs")
+            ),
+        }
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// The CPUs this process may run on, and how that was decided.
+///
+/// ```
+/// let detected = corepool::detect_cores();
+/// assert!(!detected.cpus().is_empty());
+/// println!("{} CPUs: {}", detected.cpus().len(), detected.source());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectedCores {
+    cpus: Vec<usize>,
+    source: CoreSource,
+}
+
+impl DetectedCores {
+    /// OS CPU ids the process may run on, ascending and without duplicates.
+    ///
+    /// ```
+    /// let detected = corepool::detect_cores();
+    /// assert!(detected.cpus().windows(2).all(|w| w[0] < w[1]));
+    /// ```
+    pub fn cpus(&self) -> &[usize] {
+        &self.cpus
+    }
+
+    /// Where [`cpus`](DetectedCores::cpus) came from.
+    ///
+    /// ```
+    /// use corepool::CoreSource;
+    ///
+    /// let detected = corepool::detect_cores();
+    /// match detected.source() {
+    ///     CoreSource::AffinityMask { allowed, .. } => assert_eq!(allowed, detected.cpus().len()),
+    ///     CoreSource::CgroupQuota { quota_cpus, .. } => assert_eq!(quota_cpus, detected.cpus().len()),
+    ///     CoreSource::Fallback { machine } => assert_eq!(machine, detected.cpus().len()),
+    /// }
+    /// ```
+    pub fn source(&self) -> CoreSource {
+        self.source
+    }
+
+    /// Builds a detection result by hand; `cpus` is sorted and deduplicated.
+    pub(crate) fn from_parts(mut cpus: Vec<usize>, source: CoreSource) -> DetectedCores {
+        cpus.sort_unstable();
+        cpus.dedup();
+        DetectedCores { cpus, source }
+    }
+}
+
+/// Reads the CPUs this process may use: the calling thread's affinity mask (which threads it
+/// starts inherit), cut down to the cgroup CPU quota if that is lower.
+///
+/// ```
+/// let detected = corepool::detect_cores();
+/// assert!(detected.cpus().len() >= 1);
+/// ```
+pub fn detect_cores() -> DetectedCores {
+    let mask = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|core| core.id).collect::<Vec<_>>())
+        .filter(|ids| !ids.is_empty());
+    let quota = match mask {
+        Some(_) => read_cgroup_quota(),
+        None => None,
+    };
+    combine(mask, quota, machine_cpus(), num_cpus::get())
+}
+
+/// The detection decision, free of I/O: `mask` capped by `quota`, else `0..os_count`.
+fn combine(
+    mask: Option<Vec<usize>>,
+    quota: Option<usize>,
+    machine: usize,
+    os_count: usize,
+) -> DetectedCores {
+    let Some(mut cpus) = mask.filter(|m| !m.is_empty()) else {
+        let os_count = os_count.max(1);
+        return DetectedCores::from_parts(
+            (0..os_count).collect(),
+            CoreSource::Fallback { machine: os_count },
+        );
+    };
+    cpus.sort_unstable();
+    cpus.dedup();
+    let allowed = cpus.len();
+    match quota {
+        Some(quota_cpus) if quota_cpus < allowed => {
+            cpus.truncate(quota_cpus.max(1));
+            let quota_cpus = cpus.len();
+            DetectedCores::from_parts(
+                cpus,
+                CoreSource::CgroupQuota {
+                    quota_cpus,
+                    allowed,
+                },
+            )
+        }
+        _ => DetectedCores::from_parts(
+            cpus,
+            CoreSource::AffinityMask {
+                allowed,
+                machine: machine.max(allowed),
+            },
+        ),
+    }
+}
+
+/// CPUs the machine has: the `cpuN` directories in sysfs, else what the OS reports.
+fn machine_cpus() -> usize {
+    let counted = fs::read_dir("/sys/devices/system/cpu")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|entry| is_cpu_dir_name(&entry.file_name().to_string_lossy()))
+                .count()
+        })
+        .unwrap_or(0);
+    if counted > 0 {
+        counted
+    } else {
+        num_cpus::get()
+    }
+}
+
+/// `cpu0`, `cpu17`… but not `cpufreq` or `cpuidle`.
+fn is_cpu_dir_name(name: &str) -> bool {
+    name.strip_prefix("cpu")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
+
+fn read_cgroup_quota() -> Option<usize> {
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    cgroup_quota_cpus(Path::new(CGROUP_MOUNT), &own)
+}
+
+/// The lowest CPU quota, in whole CPUs, on the process's cgroup or any ancestor, under `mount`.
+///
+/// Looks at cgroup v2 `cpu.max` and cgroup v1 `cpu/cpu.cfs_quota_us` + `cpu.cfs_period_us`,
+/// at the path named in `/proc/self/cgroup` (`proc_self_cgroup`) and up to the mount root.
+fn cgroup_quota_cpus(mount: &Path, proc_self_cgroup: &str) -> Option<usize> {
+    let own = parse_proc_self_cgroup(proc_self_cgroup);
+    let v2 = cgroup_ancestry(own.unified.as_deref().unwrap_or("/"))
+        .into_iter()
+        .filter_map(|rel| fs::read_to_string(mount.join(rel).join("cpu.max")).ok())
+        .filter_map(|text| parse_cpu_max(&text));
+    let v1 = cgroup_ancestry(own.cpu_v1.as_deref().unwrap_or("/"))
+        .into_iter()
+        .filter_map(|rel| {
+            let dir = mount.join("cpu").join(rel);
+            let quota = fs::read_to_string(dir.join("cpu.cfs_quota_us")).ok()?;
+            let period = fs::read_to_string(dir.join("cpu.cfs_period_us")).ok()?;
+            parse_cfs_quota(&quota, &period)
+        });
+    v2.chain(v1).min()
+}
+
+/// The process's cgroup paths from `/proc/self/cgroup`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct OwnCgroup {
+    /// The v2 (unified) path, from the `0::/path` line.
+    unified: Option<String>,
+    /// The v1 path of the hierarchy holding the `cpu` controller.
+    cpu_v1: Option<String>,
+}
+
+/// Parses lines of `hierarchy-id:controllers:path`; unknown or malformed lines are skipped.
+fn parse_proc_self_cgroup(text: &str) -> OwnCgroup {
+    let mut own = OwnCgroup::default();
+    for line in text.lines() {
+        let mut parts = line.trim().splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if !path.starts_with('/') {
+            continue;
+        }
+        if id == "0" && controllers.is_empty() {
+            own.unified = Some(path.to_owned());
+        } else if controllers.split(',').any(|c| c == "cpu") {
+            own.cpu_v1 = Some(path.to_owned());
+        }
+    }
+    own
+}
+
+/// Relative directories from a cgroup path up to the root: `/a/b` → `a/b`, `a`, `` (root).
+///
+/// A path that climbs (`..`, seen from inside a cgroup namespace) yields only the root.
+fn cgroup_ancestry(path: &str) -> Vec<PathBuf> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.iter().any(|&p| p == ".." || p == ".") {
+        return vec![PathBuf::new()];
+    }
+    (0..=parts.len())
+        .rev()
+        .map(|n| parts[..n].iter().collect())
+        .collect()
+}
+
+/// cgroup v2 `cpu.max`: `"max 100000"` = no limit, `"150000 100000"` = 2 CPUs (rounded up).
+fn parse_cpu_max(text: &str) -> Option<usize> {
+    let mut fields = text.split_whitespace();
+    let (quota, period) = (fields.next()?, fields.next()?);
+    if fields.next().is_some() || quota == "max" {
+        return None;
+    }
+    quota_to_cpus(quota.parse().ok()?, period.parse().ok()?)
+}
+
+/// cgroup v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us`; a quota of `-1` = no limit.
+fn parse_cfs_quota(quota: &str, period: &str) -> Option<usize> {
+    let quota: i64 = quota.trim().parse().ok()?;
+    quota_to_cpus(u64::try_from(quota).ok()?, period.trim().parse().ok()?)
+}
+
+fn quota_to_cpus(quota: u64, period: u64) -> Option<usize> {
+    if quota == 0 || period == 0 {
+        return None;
+    }
+    usize::try_from(quota.div_ceil(period)).ok()
+}
+
+/// Whether a CPU worker is pinned to its CPU.
+///
+/// ```
+/// use corepool::PinStatus;
+///
+/// assert!(PinStatus::Pinned.is_pinned());
+/// assert!(!PinStatus::Failed.is_pinned());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinStatus {
+    /// The worker thread has not tried yet.
+    Pending,
+    /// The worker runs only on its CPU.
+    Pinned,
+    /// The OS refused; the worker runs unpinned.
+    Failed,
+    /// Pinning is turned off for this pool.
+    Disabled,
+    /// More cores were asked for than the process may use; this worker has no CPU and runs
+    /// unpinned.
+    NoSuchCore,
+}
+
+impl PinStatus {
+    /// True only for [`PinStatus::Pinned`].
+    ///
+    /// ```
+    /// use corepool::PinStatus;
+    ///
+    /// assert!(!PinStatus::Pending.is_pinned());
+    /// ```
+    pub fn is_pinned(self) -> bool {
+        self == PinStatus::Pinned
+    }
+}
+
+/// Where one CPU worker is meant to run.
+///
+/// ```
+/// use corepool::Sizing;
+///
+/// let plan = Sizing::cpu_bound().cores(1).per_core(2).blocking_io(0).plan(false)?;
+/// let w = plan.workers()[1];
+/// assert_eq!(w.index, 1);
+/// assert_eq!(w.cpu, corepool::detect_cores().cpus().first().copied());
+/// # Ok::<(), corepool::BuildError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerPlacement {
+    /// The worker's index in the pool, `0..cpu_workers`.
+    pub index: usize,
+    /// The OS CPU id it is meant for; `None` if fewer CPUs are allowed than cores asked for.
+    pub cpu: Option<usize>,
+    /// Whether it is pinned there.
+    pub pin: PinStatus,
+}
+
+/// What a pool decided: the resolved sizing, where the CPUs came from and each worker's CPU.
+///
+/// Prints as a short report:
+///
+/// ```
+/// use corepool::Sizing;
+///
+/// let plan = Sizing::cpu_bound().cores(1).per_core(1).blocking_io(4).plan(false)?;
+/// let text = plan.to_string();
+/// assert!(text.starts_with("corepool plan: 1 core x 1 per core + 4 blocking = 5 threads"));
+/// assert!(text.contains("  cpu worker 0 -> cpu "));
+/// assert!(text.ends_with("  blocking lane: up to 4 threads"));
+/// # Ok::<(), corepool::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Plan {
+    cores: usize,
+    per_core: usize,
+    blocking_io: usize,
+    source: CoreSource,
+    workers: Vec<WorkerPlacement>,
+}
+
+impl Plan {
+    /// Lays `resolved.cpu_workers()` workers over the allowed CPUs round-robin.
+    pub(crate) fn new(resolved: Resolved, detected: &DetectedCores, pin: bool) -> Plan {
+        let cores = resolved.cores;
+        debug_assert!(cores > 0, "Plan::new with cores = {cores}");
+        let workers = (0..resolved.cpu_workers())
+            .map(|index| {
+                let cpu = detected.cpus().get(index % cores).copied();
+                let pin = match (pin, cpu) {
+                    (false, _) => PinStatus::Disabled,
+                    (true, None) => PinStatus::NoSuchCore,
+                    (true, Some(_)) => PinStatus::Pending,
+                };
+                WorkerPlacement { index, cpu, pin }
+            })
+            .collect();
+        Plan {
+            cores,
+            per_core: resolved.per_core,
+            blocking_io: resolved.blocking_io,
+            source: detected.source(),
+            workers,
+        }
+    }
+
+    /// Records how pinning went for `worker`.
+    pub(crate) fn set_pin(&mut self, worker: usize, status: PinStatus) {
+        let len = self.workers.len();
+        debug_assert!(worker < len, "set_pin for worker {worker} of {len}");
+        if let Some(placement) = self.workers.get_mut(worker) {
+            placement.pin = status;
+        }
+    }
+
+    /// Cores the CPU workers are spread over.
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(2).per_core(1).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.cores(), 2);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn cores(&self) -> usize {
+        self.cores
+    }
+
+    /// CPU workers per core (k).
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(1).per_core(2).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.per_core(), 2);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn per_core(&self) -> usize {
+        self.per_core
+    }
+
+    /// The blocking lane's thread cap.
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(1).per_core(1).blocking_io(3).plan(false)?;
+    /// assert_eq!(plan.blocking_io(), 3);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn blocking_io(&self) -> usize {
+        self.blocking_io
+    }
+
+    /// CPU workers: `cores × per_core`.
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.cpu_workers(), 6);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn cpu_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Every thread the pool may run: CPU workers plus the blocking lane's cap.
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(4).plan(false)?;
+    /// assert_eq!(plan.total_threads(), 10);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn total_threads(&self) -> usize {
+        self.cpu_workers() + self.blocking_io
+    }
+
+    /// Where the list of usable CPUs came from.
+    ///
+    /// ```
+    /// let plan = corepool::Sizing::cpu_bound().cores(1).per_core(1).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.source(), corepool::detect_cores().source());
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn source(&self) -> CoreSource {
+        self.source
+    }
+
+    /// Each CPU worker's placement, in worker order.
+    ///
+    /// ```
+    /// use corepool::PinStatus;
+    ///
+    /// let plan = corepool::Sizing::cpu_bound().cores(2).per_core(2).blocking_io(0).plan(false)?;
+    /// assert_eq!(plan.workers().len(), 4);
+    /// assert_eq!(plan.workers()[0].cpu, plan.workers()[2].cpu);
+    /// assert!(plan.workers().iter().all(|w| w.pin == PinStatus::Disabled));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn workers(&self) -> &[WorkerPlacement] {
+        &self.workers
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "corepool plan: {} {} x {} per core + {} blocking = {} {} ({})",
+            self.cores,
+            plural(self.cores, "core", "cores"),
+            self.per_core,
+            self.blocking_io,
+            self.total_threads(),
+            plural(self.total_threads(), "thread", "threads"),
+            self.source,
+        )?;
+        for w in &self.workers {
+            write!(f, "  cpu worker {} -> ", w.index)?;
+            match w.cpu {
+                Some(cpu) => write!(f, "cpu {cpu}")?,
+                None => f.write_str("no such cpu")?,
+            }
+            let status = match w.pin {
+                PinStatus::Pending => "pending",
+                PinStatus::Pinned => "pinned",
+                PinStatus::Failed => "pin failed, running unpinned",
+                PinStatus::Disabled => "pinning off",
+                PinStatus::NoSuchCore => "running unpinned",
+            };
+            writeln!(f, " ({status})")?;
+        }
+        write!(
+            f,
+            "  blocking lane: up to {} {}",
+            self.blocking_io,
+            plural(self.blocking_io, "thread", "threads")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(n: usize) -> DetectedCores {
+        DetectedCores::from_parts(
+            (0..n).collect(),
+            CoreSource::AffinityMask {
+                allowed: n,
+                machine: n,
+            },
+        )
+    }
+
+    fn env_of(pairs: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs = pairs.to_vec();
+        move |var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn resolve(
+        sizing: Sizing,
+        pairs: &[(&'static str, &'static str)],
+    ) -> Result<Resolved, BuildError> {
+        sizing.resolve_with(&env_of(pairs), &machine(8))
+    }
+
+    fn r(cores: usize, per_core: usize, blocking_io: usize) -> Resolved {
+        Resolved {
+            cores,
+            per_core,
+            blocking_io,
+        }
+    }
+
+    #[test]
+    fn defaults_use_every_detected_cpu() {
+        assert_eq!(resolve(Sizing::cpu_bound(), &[]).unwrap(), r(8, 1, 0));
+    }
+
+    #[test]
+    fn code_beats_env() {
+        let env = &[
+            (ENV_CORES, "3"),
+            (ENV_PER_CORE, "4"),
+            (ENV_BLOCKING_IO, "5"),
+        ];
+        let s = Sizing::cpu_bound().cores(2).per_core(2).blocking_io(1);
+        assert_eq!(resolve(s, env).unwrap(), r(2, 2, 1));
+    }
+
+    #[test]
+    fn env_fills_unset_fields() {
+        let env = &[
+            (ENV_CORES, " 3\n"),
+            (ENV_PER_CORE, "4"),
+            (ENV_BLOCKING_IO, "5"),
+        ];
+        assert_eq!(
+            resolve(Sizing::cpu_bound().cores(2), env).unwrap(),
+            r(2, 4, 5)
+        );
+        assert_eq!(resolve(Sizing::cpu_bound(), env).unwrap(), r(3, 4, 5));
+    }
+
+    #[test]
+    fn empty_env_counts_as_unset() {
+        let env = &[(ENV_CORES, ""), (ENV_PER_CORE, "  "), (ENV_BLOCKING_IO, "")];
+        assert_eq!(resolve(Sizing::cpu_bound(), env).unwrap(), r(8, 1, 0));
+    }
+
+    #[test]
+    fn errors_name_the_culprit() {
+        let zero_code = resolve(Sizing::cpu_bound().cores(0), &[(ENV_CORES, "4")]);
+        assert!(matches!(
+            zero_code,
+            Err(BuildError::ZeroCores {
+                origin: Origin::Code
+            })
+        ));
+        let zero_env = resolve(Sizing::cpu_bound(), &[(ENV_CORES, "0")]);
+        assert!(matches!(
+            zero_env,
+            Err(BuildError::ZeroCores {
+                origin: Origin::Env(ENV_CORES)
+            })
+        ));
+        let k_code = resolve(Sizing::cpu_bound().per_core(0), &[]);
+        assert!(matches!(
+            k_code,
+            Err(BuildError::ZeroPerCore {
+                origin: Origin::Code
+            })
+        ));
+        let k_env = resolve(Sizing::cpu_bound(), &[(ENV_PER_CORE, "0")]);
+        assert!(matches!(
+            k_env,
+            Err(BuildError::ZeroPerCore {
+                origin: Origin::Env(ENV_PER_CORE)
+            })
+        ));
+        for (var, raw) in [
+            (ENV_CORES, " two "),
+            (ENV_PER_CORE, "-1"),
+            (ENV_BLOCKING_IO, "1.5"),
+        ] {
+            match resolve(Sizing::cpu_bound(), &[(var, raw)]) {
+                Err(BuildError::InvalidEnv { var: v, value }) => {
+                    assert_eq!(v, var);
+                    assert_eq!(value, raw, "the raw value, untrimmed");
+                }
+                other => panic!("{var}={raw:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn max_threads_boundary() {
+        let at_limit = Sizing::cpu_bound().cores(2048).per_core(2).blocking_io(0);
+        assert_eq!(resolve(at_limit, &[]).unwrap().cpu_workers(), MAX_THREADS);
+        let with_lane = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(96);
+        assert!(resolve(with_lane, &[]).is_ok());
+        let over = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(97);
+        assert!(matches!(
+            resolve(over, &[]),
+            Err(BuildError::TooManyThreads {
+                total: 4097,
+                limit: MAX_THREADS
+            })
+        ));
+        let huge = Sizing::cpu_bound()
+            .cores(usize::MAX)
+            .per_core(2)
+            .blocking_io(1);
+        assert!(matches!(
+            resolve(huge, &[]),
+            Err(BuildError::TooManyThreads {
+                total: usize::MAX,
+                ..
+            })
+        ));
+        let huge_lane = Sizing::cpu_bound()
+            .cores(1)
+            .per_core(1)
+            .blocking_io(usize::MAX);
+        assert!(matches!(
+            resolve(huge_lane, &[]),
+            Err(BuildError::TooManyThreads {
+                total: usize::MAX,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn plan_maps_workers_round_robin() {
+        let detected = DetectedCores::from_parts(
+            vec![6, 2, 4],
+            CoreSource::AffinityMask {
+                allowed: 3,
+                machine: 8,
+            },
+        );
+        let plan = Plan::new(r(2, 2, 1), &detected, true);
+        let cpus: Vec<_> = plan.workers().iter().map(|w| w.cpu).collect();
+        // Core indices 0, 1, 0, 1 of the ascending mask [2, 4, 6].
+        assert_eq!(cpus, [Some(2), Some(4), Some(2), Some(4)]);
+        assert!(plan.workers().iter().all(|w| w.pin == PinStatus::Pending));
+        assert_eq!(
+            plan.workers().iter().map(|w| w.index).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!((plan.cpu_workers(), plan.total_threads()), (4, 5));
+    }
+
+    #[test]
+    fn more_cores_than_allowed_means_no_such_core() {
+        let plan = Plan::new(r(3, 1, 0), &machine(2), true);
+        let pins: Vec<_> = plan.workers().iter().map(|w| (w.cpu, w.pin)).collect();
+        assert_eq!(
+            pins,
+            [
+                (Some(0), PinStatus::Pending),
+                (Some(1), PinStatus::Pending),
+                (None, PinStatus::NoSuchCore)
+            ]
+        );
+        let off = Plan::new(r(3, 1, 0), &machine(2), false);
+        assert!(off.workers().iter().all(|w| w.pin == PinStatus::Disabled));
+    }
+
+    #[test]
+    fn plan_display_lines() {
+        let mut plan = Plan::new(r(3, 1, 4), &machine(2), true);
+        plan.set_pin(0, PinStatus::Pinned);
+        plan.set_pin(1, PinStatus::Failed);
+        let text = plan.to_string();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "corepool plan: 3 cores x 1 per core + 4 blocking = 7 threads \
+                 (affinity mask allows 2 of 2 CPUs)",
+                "  cpu worker 0 -> cpu 0 (pinned)",
+                "  cpu worker 1 -> cpu 1 (pin failed, running unpinned)",
+                "  cpu worker 2 -> no such cpu (running unpinned)",
+                "  blocking lane: up to 4 threads",
+            ]
+        );
+        let off = Plan::new(r(2, 1, 0), &machine(2), false).to_string();
+        assert!(
+            off.contains("  cpu worker 1 -> cpu 1 (pinning off)"),
+            "{off}"
+        );
+        let pending = Plan::new(r(1, 1, 1), &machine(2), true).to_string();
+        assert!(
+            pending.contains("  cpu worker 0 -> cpu 0 (pending)"),
+            "{pending}"
+        );
+        assert!(pending.starts_with("corepool plan: 1 core x 1 per core + 1 blocking = 2 threads"));
+        assert!(pending.ends_with("up to 1 thread"));
+    }
+
+    #[test]
+    fn core_source_display() {
+        let mask = CoreSource::AffinityMask {
+            allowed: 2,
+            machine: 2,
+        };
+        assert_eq!(mask.to_string(), "affinity mask allows 2 of 2 CPUs");
+        let quota = CoreSource::CgroupQuota {
+            quota_cpus: 2,
+            allowed: 8,
+        };
+        assert_eq!(
+            quota.to_string(),
+            "cgroup CPU quota of 2 CPUs (affinity mask allows 8)"
+        );
+        let fallback = CoreSource::Fallback { machine: 4 };
+        assert_eq!(
+            fallback.to_string(),
+            "affinity mask unreadable; 4 CPUs reported by the OS"
+        );
+    }
+
+    #[test]
+    fn cpu_max_formats() {
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max("150000 100000\n"), Some(2));
+        assert_eq!(parse_cpu_max("200000 100000"), Some(2));
+        assert_eq!(parse_cpu_max("50000 100000"), Some(1));
+        assert_eq!(parse_cpu_max("0 100000"), None);
+        assert_eq!(parse_cpu_max("100000 0"), None);
+        assert_eq!(parse_cpu_max("100000"), None);
+        assert_eq!(parse_cpu_max("lots 100000"), None);
+        assert_eq!(parse_cpu_max("1 2 3"), None);
+        assert_eq!(parse_cpu_max(""), None);
+    }
+
+    #[test]
+    fn cfs_v1_values() {
+        assert_eq!(parse_cfs_quota("-1\n", "100000\n"), None);
+        assert_eq!(parse_cfs_quota("150000\n", "100000\n"), Some(2));
+        assert_eq!(parse_cfs_quota("400000", "100000"), Some(4));
+        assert_eq!(parse_cfs_quota("1000", "100000"), Some(1));
+        assert_eq!(parse_cfs_quota("100000", "0"), None);
+        assert_eq!(parse_cfs_quota("garbage", "100000"), None);
+        assert_eq!(parse_cfs_quota("100000", ""), None);
+    }
+
+    #[test]
+    fn proc_self_cgroup_lines() {
+        let v2 = parse_proc_self_cgroup("0::/user.slice/app.scope\n");
+        assert_eq!(v2.unified.as_deref(), Some("/user.slice/app.scope"));
+        assert_eq!(v2.cpu_v1, None);
+        let hybrid = "12:cpu,cpuacct:/docker/abc\n4:memory:/x\n1:name=systemd:/\n0::/\n";
+        let own = parse_proc_self_cgroup(hybrid);
+        assert_eq!(own.unified.as_deref(), Some("/"));
+        assert_eq!(own.cpu_v1.as_deref(), Some("/docker/abc"));
+        let cpuset_only = parse_proc_self_cgroup("3:cpuset:/a\n");
+        assert_eq!(cpuset_only, OwnCgroup::default());
+        assert_eq!(
+            parse_proc_self_cgroup("garbage\n::\n7\n"),
+            OwnCgroup::default()
+        );
+    }
+
+    #[test]
+    fn cgroup_ancestry_walks_up() {
+        let expect = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        assert_eq!(cgroup_ancestry("/a/b"), expect(&["a/b", "a", ""]));
+        assert_eq!(cgroup_ancestry("/"), expect(&[""]));
+        assert_eq!(cgroup_ancestry("/../../x"), expect(&[""]));
+    }
+
+    #[test]
+    fn quota_read_from_a_fake_cgroup_tree() {
+        let root = std::env::temp_dir().join(format!(
+            "corepool-sizing-test-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        write("cpu.max", "max 100000\n");
+        write("pod/cpu.max", "300000 100000\n");
+        write("pod/app/cpu.max", "max 100000\n");
+        let v2 = cgroup_quota_cpus(&root, "0::/pod/app\n");
+        let v2_elsewhere = cgroup_quota_cpus(&root, "0::/other\n");
+        write("cpu/cpu.cfs_quota_us", "-1\n");
+        write("cpu/cpu.cfs_period_us", "100000\n");
+        write("cpu/job/cpu.cfs_quota_us", "150000\n");
+        write("cpu/job/cpu.cfs_period_us", "100000\n");
+        let v1 = cgroup_quota_cpus(&root, "3:cpu,cpuacct:/job\n0::/\n");
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(v2, Some(3), "the lowest quota on the way up");
+        assert_eq!(v2_elsewhere, None);
+        assert_eq!(v1, Some(2));
+        assert_eq!(
+            cgroup_quota_cpus(Path::new("/nonexistent/corepool"), "0::/"),
+            None
+        );
+    }
+
+    #[test]
+    fn combine_caps_the_mask_by_quota() {
+        let capped = combine(Some(vec![5, 1, 3, 7]), Some(2), 8, 8);
+        assert_eq!(capped.cpus(), [1, 3]);
+        assert_eq!(
+            capped.source(),
+            CoreSource::CgroupQuota {
+                quota_cpus: 2,
+                allowed: 4
+            }
+        );
+        let loose = combine(Some(vec![0, 1]), Some(4), 8, 8);
+        assert_eq!(loose.cpus(), [0, 1]);
+        assert_eq!(
+            loose.source(),
+            CoreSource::AffinityMask {
+                allowed: 2,
+                machine: 8
+            }
+        );
+        let fallback = combine(None, Some(1), 0, 4);
+        assert_eq!(fallback.cpus(), [0, 1, 2, 3]);
+        assert_eq!(fallback.source(), CoreSource::Fallback { machine: 4 });
+        assert_eq!(combine(Some(vec![]), None, 0, 0).cpus(), [0]);
+    }
+
+    #[test]
+    fn cpu_dir_names() {
+        assert!(is_cpu_dir_name("cpu0"));
+        assert!(is_cpu_dir_name("cpu127"));
+        assert!(!is_cpu_dir_name("cpu"));
+        assert!(!is_cpu_dir_name("cpufreq"));
+        assert!(!is_cpu_dir_name("cpuidle"));
+    }
+
+    #[test]
+    fn real_detection_is_sane() {
+        let detected = detect_cores();
+        assert!(!detected.cpus().is_empty());
+        assert!(detected.cpus().windows(2).all(|w| w[0] < w[1]));
+        let resolved = Sizing::cpu_bound()
+            .resolve_with(&|_| None, &detected)
+            .unwrap();
+        assert_eq!(resolved.cores, detected.cpus().len());
+    }
+}

@@ -1,0 +1,340 @@
+//! Sleep and wake: how idle workers cost nothing and why no wakeup is lost.
+//!
+//! # Shared state
+//!
+//! One word per pool, [`Idle`], packs (see [`Counters`]):
+//! - `searching` — workers looking for work outside their own deque (bits 0..16);
+//! - `sleeping` — workers counted as asleep (bits 16..32);
+//! - `SHUTDOWN` — the pool accepts no outside work (bit 32);
+//! - `TERMINATED` — every worker is asleep, every queue is empty, and shutdown was asked:
+//!   workers exit (bit 33).
+//!
+//! Each worker also has a [`Parker`](crate::park::Parker) whose state says whether it may be
+//! claimed by a waker (`park.rs`).
+//!
+//! # A worker goes to sleep ([`Registry::sleep`]) — numbered steps
+//!
+//! 1. Count itself as sleeping, and stop searching if it was (one RMW on the word).
+//! 2. Become claimable: parker `Awake → Sleepy`.
+//! 3. `fence(SeqCst)` — pairs with the producer's fence (below).
+//! 4. **Final recheck**: look at the injector and every deque. Work seen → undo the sleep
+//!    (`Sleepy → Awake`, sleeping − 1, searching + 1) and search; or, if a waker claimed it in
+//!    the meantime, the waker already did that accounting.
+//! 5. If shutdown was asked and this worker's own step-1 RMW made it the *last* one asleep, its
+//!    recheck saw every queue empty: it sets `TERMINATED` by CAS against exactly that value and
+//!    wakes everyone, who exit.
+//! 6. Park until claimed, then continue as a searcher (the claimer counted it as one).
+//!
+//! # Work appears ([`Registry::notify_work`]) — after every push
+//!
+//! 1. Push the task (local deque or injector).
+//! 2. `fence(SeqCst)`.
+//! 3. Load the word. Nobody sleeping, or somebody searching → done: a searcher will find it.
+//! 4. Otherwise claim the sleeper nearest the producer: parker `Sleepy|Parked → Notified`,
+//!    then sleeping − 1, searching + 1, then signal its condvar if it had blocked.
+//!
+//! A searcher that finds work stops searching; if it was the last searcher it runs the steps
+//! above too, so a burst ramps up one worker at a time without a thundering herd. At most half
+//! the workers may enter searching on their own (woken workers are searchers regardless): the
+//! check and the increment are two steps, so under a race the bound can overshoot by the number
+//! of racers, which only costs a little spinning.
+//!
+//! # Why no wakeup is lost
+//!
+//! Take a producer P (push, fence F_P, load) and a worker W going to sleep (RMW, store
+//! `Sleepy`, fence F_W, recheck). SeqCst fences are totally ordered:
+//! - F_W before F_P: P's load sees W's RMW (sleeping > 0) and, scanning, W's `Sleepy` — or a
+//!   later state of W: `Notified` (another waker claimed W) or `Awake` (W cancelled its sleep).
+//!   Either way W is awake again and will pass step 3 again with a fence after F_P.
+//! - F_P before F_W: W's recheck sees P's task and W does not park.
+//! If P saw `searching > 0`, the searcher S has not yet left searching in the word's order. S
+//! leaves either through step 1 (then F_S comes after F_P, and S's recheck sees the task) or by
+//! finding work (then, if it was the last, S runs the producer steps with a fence after F_P).
+//! A woken worker's fences come after its claimer's, so the argument chains.
+//!
+//! # Why no task is stranded at shutdown
+//!
+//! Only the last worker to fall asleep may terminate, and only by CAS from the very value its
+//! step-1 RMW produced, so no other worker woke or slept in between; every other worker pushed
+//! its tasks before its own step-1 RMW, which the last one's RMW read. An outside producer
+//! checks `SHUTDOWN` before pushing; one that raced past it sees `TERMINATED` in step 3 (its
+//! fence comes after the terminator's, since the terminator's recheck missed its task) or in
+//! its claim RMW, and then drains the injector, rejecting what it finds.
+
+use crate::park::{ParkState, Woken};
+use crate::registry::Registry;
+use crate::sync::{fence, skip_final_recheck, AtomicU64, Ordering};
+
+const SEARCH_ONE: u64 = 1;
+const SEARCH_MASK: u64 = 0xFFFF;
+const SLEEP_SHIFT: u32 = 16;
+const SLEEP_ONE: u64 = 1 << SLEEP_SHIFT;
+const SLEEP_MASK: u64 = 0xFFFF << SLEEP_SHIFT;
+const SHUTDOWN: u64 = 1 << 32;
+const TERMINATED: u64 = 1 << 33;
+
+/// One snapshot of the idle word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counters(u64);
+
+impl Counters {
+    /// Workers searching outside their own deque.
+    pub(crate) fn searching(self) -> usize {
+        (self.0 & SEARCH_MASK) as usize
+    }
+    /// Workers counted as asleep.
+    pub(crate) fn sleeping(self) -> usize {
+        ((self.0 & SLEEP_MASK) >> SLEEP_SHIFT) as usize
+    }
+    /// Shutdown was asked: outside submissions are refused.
+    pub(crate) fn is_shutdown(self) -> bool {
+        self.0 & SHUTDOWN != 0
+    }
+    /// All work is done and the workers are exiting.
+    pub(crate) fn is_terminated(self) -> bool {
+        self.0 & TERMINATED != 0
+    }
+}
+
+/// The pool's idle word (see the module docs).
+pub(crate) struct Idle {
+    word: AtomicU64,
+}
+
+/// What a producer learns from [`Registry::notify_work`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notified {
+    /// Somebody will find the work.
+    Ok,
+    /// The workers are gone: the producer must drain what it pushed.
+    Terminated,
+}
+
+/// What a worker does after [`Registry::sleep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterSleep {
+    /// Go on, as a searcher.
+    Search,
+    /// The pool terminated: leave the thread.
+    Exit,
+}
+
+impl Idle {
+    pub(crate) fn new() -> Self {
+        Idle {
+            word: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn load(&self) -> Counters {
+        // ORDERING: Acquire pairs with the AcqRel RMWs below, so a reader that sees a count
+        // also sees the parker state the writer stored before it.
+        Counters(self.word.load(Ordering::Acquire))
+    }
+
+    /// Enters searching unless half the workers already search.
+    pub(crate) fn try_transition_to_searching(&self, workers: usize) -> bool {
+        let c = self.load();
+        if 2 * c.searching() >= workers {
+            return false;
+        }
+        // ORDERING: AcqRel: part of the word's RMW chain; the fences that matter are in
+        // notify_work and sleep.
+        self.word.fetch_add(SEARCH_ONE, Ordering::AcqRel);
+        true
+    }
+
+    /// Leaves searching after finding work; true if this was the last searcher.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        // ORDERING: AcqRel; the caller follows a `true` with notify_work, whose fence orders it.
+        let prev = Counters(self.word.fetch_sub(SEARCH_ONE, Ordering::AcqRel));
+        debug_assert!(prev.searching() > 0, "searching underflow: {prev:?}");
+        prev.searching() == 1
+    }
+
+    /// Step 1: counts a worker as sleeping (and no longer searching). Returns the new value.
+    fn transition_to_sleeping(&self, was_searching: bool) -> Counters {
+        let delta = if was_searching {
+            SLEEP_ONE.wrapping_sub(SEARCH_ONE)
+        } else {
+            SLEEP_ONE
+        };
+        // ORDERING: AcqRel: the release publishes this worker's earlier pushes to whoever reads
+        // the word later (the last sleeper's RMW, a producer's load); followed by fence step 3.
+        let prev = self.word.fetch_add(delta, Ordering::AcqRel);
+        Counters(prev.wrapping_add(delta))
+    }
+
+    /// One sleeper becomes a searcher: done by whoever won the parker (claimer or owner).
+    fn transition_sleeping_to_searching(&self) -> Counters {
+        let delta = SEARCH_ONE.wrapping_sub(SLEEP_ONE);
+        // ORDERING: AcqRel: the claimer reads TERMINATED from the chain it joins.
+        let prev = Counters(self.word.fetch_add(delta, Ordering::AcqRel));
+        debug_assert!(prev.sleeping() > 0, "sleeping underflow: {prev:?}");
+        Counters(prev.0.wrapping_add(delta))
+    }
+
+    /// Sets SHUTDOWN; returns the value before.
+    pub(crate) fn set_shutdown(&self) -> Counters {
+        // ORDERING: AcqRel: producers that load SHUTDOWN then refuse; racing ones are covered
+        // by TERMINATED (module docs).
+        Counters(self.word.fetch_or(SHUTDOWN, Ordering::AcqRel))
+    }
+
+    /// Step 5: terminate, if nothing changed since the caller's own step-1 RMW produced `seen`.
+    fn try_terminate(&self, seen: Counters) -> bool {
+        // ORDERING: AcqRel on success publishes termination; Relaxed on failure: the caller
+        // just parks and will be woken by whoever changed the word.
+        self.word
+            .compare_exchange(
+                seen.0,
+                seen.0 | TERMINATED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+}
+
+impl Registry {
+    /// A worker with nothing to do goes to sleep (steps 1–6 in the module docs).
+    /// `searching` is the worker's own flag; it is true again when this returns `Search`.
+    #[cold]
+    pub(crate) fn sleep(&self, index: usize, searching: &mut bool) -> AfterSleep {
+        let parker = &self.workers[index].parker;
+        // Step 1.
+        let seen = self.idle.transition_to_sleeping(*searching);
+        *searching = false;
+        // Step 2.
+        parker.transition_to_sleepy();
+        // Step 3. ORDERING: pairs with the fence in notify_work (Dekker: one of us sees the
+        // other's write).
+        fence(Ordering::SeqCst);
+        // Step 4.
+        if !skip_final_recheck() && self.has_visible_work() {
+            if parker.try_cancel_sleep() == Woken::ByItself {
+                self.idle.transition_sleeping_to_searching();
+            }
+            *searching = true;
+            return AfterSleep::Search;
+        }
+        // Step 5.
+        if seen.is_shutdown() && seen.sleeping() == self.workers.len() && seen.searching() == 0 {
+            if self.idle.try_terminate(seen) {
+                // Point of no return: the pool is terminated; wake everyone so they exit.
+                if parker.try_cancel_sleep() == Woken::ByItself {
+                    self.idle.transition_sleeping_to_searching();
+                }
+                self.wake_all();
+                return AfterSleep::Exit;
+            }
+        }
+        // Step 6.
+        self.workers[index].counters.add_park();
+        parker.park();
+        *searching = true;
+        if self.idle.load().is_terminated() {
+            AfterSleep::Exit
+        } else {
+            AfterSleep::Search
+        }
+    }
+
+    /// Producer steps 2–4, after a push. `near` finds the worker nearest the producer (the
+    /// producer itself, or the worker pinned to the producer's CPU); it is only called when a
+    /// sleeper must be woken.
+    #[inline]
+    pub(crate) fn notify_work(&self, near: impl FnOnce() -> Option<usize>) -> Notified {
+        // ORDERING: pairs with the fence in `sleep` step 3.
+        fence(Ordering::SeqCst);
+        let c = self.idle.load();
+        if c.is_terminated() {
+            return Notified::Terminated;
+        }
+        if c.searching() > 0 || c.sleeping() == 0 {
+            return Notified::Ok;
+        }
+        self.wake_one(near())
+    }
+
+    /// Claims and wakes the sleeper nearest `near`.
+    #[cold]
+    fn wake_one(&self, near: Option<usize>) -> Notified {
+        let start = near.unwrap_or(0);
+        let candidates = std::iter::once(start).chain(self.workers[start].neighbours.iter().copied());
+        for i in candidates {
+            if let Some(result) = self.try_wake(i) {
+                return result;
+            }
+        }
+        // Nobody claimable: every counted sleeper is already waking or rechecking after a
+        // fence that follows ours (module docs), so the work is seen.
+        Notified::Ok
+    }
+
+    /// Claims worker `i` if it sleeps, moves it to searching and signals it.
+    fn try_wake(&self, i: usize) -> Option<Notified> {
+        let parker = &self.workers[i].parker;
+        let from: ParkState = parker.try_claim()?;
+        let after = self.idle.transition_sleeping_to_searching();
+        parker.unpark(from);
+        Some(if after.is_terminated() {
+            Notified::Terminated
+        } else {
+            Notified::Ok
+        })
+    }
+
+    /// Wakes every sleeping worker (shutdown, termination).
+    pub(crate) fn wake_all(&self) {
+        for i in 0..self.workers.len() {
+            self.try_wake(i);
+        }
+    }
+
+    /// Step 4's look at every queue. Does not take anything.
+    fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.workers.iter().any(|w| !w.stealer.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_masks_are_independent() {
+        let idle = Idle::new();
+        assert!(idle.try_transition_to_searching(4));
+        assert!(idle.try_transition_to_searching(4));
+        assert!(!idle.try_transition_to_searching(4), "at most half search");
+        let c = idle.transition_to_sleeping(true);
+        assert_eq!((c.searching(), c.sleeping()), (1, 1));
+        let c = idle.transition_to_sleeping(false);
+        assert_eq!((c.searching(), c.sleeping()), (1, 2));
+        let c = idle.transition_sleeping_to_searching();
+        assert_eq!((c.searching(), c.sleeping()), (2, 1));
+        assert!(!idle.transition_from_searching());
+        assert!(idle.transition_from_searching());
+        let before = idle.set_shutdown();
+        assert!(!before.is_shutdown());
+        let c = idle.load();
+        assert!(c.is_shutdown() && !c.is_terminated());
+        assert_eq!((c.searching(), c.sleeping()), (0, 1));
+        assert!(idle.try_terminate(c));
+        assert!(idle.load().is_terminated());
+        assert!(!idle.try_terminate(c), "terminate is a one-shot CAS");
+    }
+
+    #[test]
+    fn sleeping_field_holds_max_threads() {
+        let idle = Idle::new();
+        for _ in 0..crate::MAX_THREADS {
+            idle.transition_to_sleeping(false);
+        }
+        let c = idle.load();
+        assert_eq!(c.sleeping(), crate::MAX_THREADS);
+        assert_eq!(c.searching(), 0);
+        assert!(!c.is_shutdown());
+    }
+}

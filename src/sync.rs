@@ -1,0 +1,279 @@
+//! The facade: the only module that names `std::sync`, `std::thread`, `crossbeam_deque`,
+//! `crossbeam_utils::Backoff` and `core_affinity`.
+//!
+//! Under `cfg(loom)` every name maps to a loom type, the crossbeam deque is swapped for a mock
+//! (loom cannot see crossbeam's atomics), pinning is a no-op, and the knobs shrink so the model
+//! reaches edge cases in few steps. Everything else in the crate imports from here.
+//!
+//! The loom-only knobs sit next to the real constants below, each with the reason it shrinks.
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+    pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex};
+    pub(crate) use std::thread;
+    pub(crate) use std::thread_local;
+
+    /// `std::cell::UnsafeCell` with loom's closure-based API, so protocol code is written once.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        #[inline]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// Bounded spin before parking: crossbeam's exponential backoff (a few spins, then a few
+    /// `yield_now`s; `is_completed` after about ten steps).
+    pub(crate) struct Backoff(crossbeam_utils::Backoff);
+
+    impl Backoff {
+        pub(crate) fn new() -> Self {
+            Backoff(crossbeam_utils::Backoff::new())
+        }
+        #[inline]
+        pub(crate) fn snooze(&self) {
+            self.0.snooze()
+        }
+        #[inline]
+        pub(crate) fn is_completed(&self) -> bool {
+            self.0.is_completed()
+        }
+        #[inline]
+        pub(crate) fn reset(&self) {
+            self.0.reset()
+        }
+    }
+
+    /// Pins the calling thread to OS CPU `cpu`; false if the OS refused.
+    pub(crate) fn pin_current_thread(cpu: usize) -> bool {
+        core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
+    }
+
+    /// The OS CPU the calling thread runs on right now, if the OS says.
+    pub(crate) fn current_cpu() -> Option<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: sched_getcpu takes no arguments, touches no memory of ours and only
+            // returns a number (or -1 with errno set).
+            let cpu = unsafe { libc::sched_getcpu() };
+            usize::try_from(cpu).ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+
+    /// Tasks a worker runs from its own deque before it looks at the injector first.
+    /// Prime, so it does not fall into step with other periodic work.
+    pub(crate) const INJECTOR_INTERVAL: u32 = 61;
+
+    /// Negative-control switch for the loom models; always off outside loom.
+    #[inline]
+    pub(crate) fn skip_final_recheck() -> bool {
+        false
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex};
+    pub(crate) use loom::thread;
+    pub(crate) use loom::thread_local;
+    pub(crate) use mock_deque::{Deque, Injector, Steal, Stealer};
+
+    /// Under loom one snooze is a `yield_now` (so the model can switch threads) and the spin
+    /// is over after one step: a longer spin only multiplies interleavings.
+    pub(crate) struct Backoff(std::cell::Cell<bool>);
+
+    impl Backoff {
+        pub(crate) fn new() -> Self {
+            Backoff(std::cell::Cell::new(false))
+        }
+        pub(crate) fn snooze(&self) {
+            loom::thread::yield_now();
+            self.0.set(true);
+        }
+        pub(crate) fn is_completed(&self) -> bool {
+            self.0.get()
+        }
+        pub(crate) fn reset(&self) {
+            self.0.set(false)
+        }
+    }
+
+    /// No pinning under loom.
+    pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
+        false
+    }
+
+    /// No CPU under loom.
+    pub(crate) fn current_cpu() -> Option<usize> {
+        None
+    }
+
+    /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
+    pub(crate) const INJECTOR_INTERVAL: u32 = 2;
+
+    static SKIP_FINAL_RECHECK: std::sync::atomic::AtomicBool =
+        std::sync::atomic::AtomicBool::new(false);
+
+    /// Negative control: when set, a worker parks without its final recheck (a seeded bug the
+    /// sleep/wake model must catch).
+    pub(crate) fn skip_final_recheck() -> bool {
+        SKIP_FINAL_RECHECK.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns the seeded bug on or off (loom models only).
+    pub fn set_skip_final_recheck(on: bool) {
+        SKIP_FINAL_RECHECK.store(on, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
+    /// `is_empty` can be stale exactly as crossbeam's is. Same API subset as crossbeam-deque.
+    mod mock_deque {
+        use loom::sync::atomic::{AtomicUsize, Ordering};
+        use loom::sync::{Arc, Mutex};
+        use std::collections::VecDeque;
+
+        /// Outcome of a steal, as in crossbeam-deque.
+        pub(crate) enum Steal<T> {
+            Empty,
+            Success(T),
+            #[allow(dead_code)] // crossbeam's contention signal; the mock never contends
+            Retry,
+        }
+
+        struct Queue<T> {
+            items: Mutex<VecDeque<T>>,
+            len: AtomicUsize,
+        }
+
+        impl<T> Queue<T> {
+            fn new() -> Self {
+                Queue {
+                    items: Mutex::new(VecDeque::new()),
+                    len: AtomicUsize::new(0),
+                }
+            }
+            fn push_back(&self, t: T) {
+                let mut q = self.items.lock().unwrap();
+                q.push_back(t);
+                self.len.store(q.len(), Ordering::Release);
+            }
+            fn pop_back(&self) -> Option<T> {
+                let mut q = self.items.lock().unwrap();
+                let t = q.pop_back();
+                self.len.store(q.len(), Ordering::Release);
+                t
+            }
+            fn pop_front(&self) -> Option<T> {
+                let mut q = self.items.lock().unwrap();
+                let t = q.pop_front();
+                self.len.store(q.len(), Ordering::Release);
+                t
+            }
+            /// Moves up to half (at least one) from the front of `self` into `dest`, returns one.
+            fn steal_batch_and_pop_into(&self, dest: &Queue<T>) -> Option<T> {
+                let mut q = self.items.lock().unwrap();
+                let first = q.pop_front()?;
+                let extra = q.len() / 2;
+                let moved: Vec<T> = q.drain(..extra).collect();
+                self.len.store(q.len(), Ordering::Release);
+                drop(q);
+                for t in moved {
+                    dest.push_back(t);
+                }
+                Some(first)
+            }
+            fn is_empty(&self) -> bool {
+                self.len.load(Ordering::Acquire) == 0
+            }
+            fn len(&self) -> usize {
+                self.len.load(Ordering::Acquire)
+            }
+        }
+
+        fn to_steal<T>(t: Option<T>) -> Steal<T> {
+            t.map_or(Steal::Empty, Steal::Success)
+        }
+
+        /// The owner's end of a LIFO deque.
+        pub(crate) struct Deque<T>(Arc<Queue<T>>);
+        /// A thief's end.
+        pub(crate) struct Stealer<T>(Arc<Queue<T>>);
+        /// The shared FIFO for outside submissions.
+        pub(crate) struct Injector<T>(Queue<T>);
+
+        impl<T> Deque<T> {
+            pub(crate) fn new_lifo() -> Self {
+                Deque(Arc::new(Queue::new()))
+            }
+            pub(crate) fn push(&self, t: T) {
+                self.0.push_back(t)
+            }
+            pub(crate) fn pop(&self) -> Option<T> {
+                self.0.pop_back()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.0.len()
+            }
+            pub(crate) fn stealer(&self) -> Stealer<T> {
+                Stealer(self.0.clone())
+            }
+        }
+
+        impl<T> Stealer<T> {
+            pub(crate) fn steal(&self) -> Steal<T> {
+                to_steal(self.0.pop_front())
+            }
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
+                to_steal(self.0.steal_batch_and_pop_into(&dest.0))
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.0.len()
+            }
+        }
+
+        impl<T> Injector<T> {
+            pub(crate) fn new() -> Self {
+                Injector(Queue::new())
+            }
+            pub(crate) fn push(&self, t: T) {
+                self.0.push_back(t)
+            }
+            pub(crate) fn steal(&self) -> Steal<T> {
+                to_steal(self.0.pop_front())
+            }
+            pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
+                to_steal(self.0.steal_batch_and_pop_into(&dest.0))
+            }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+            pub(crate) fn len(&self) -> usize {
+                self.0.len()
+            }
+        }
+    }
+}
+
+pub(crate) use imp::*;
+
+/// Task cells are shared between the queue (as `dyn Job`) and a handle (as `dyn Completion`),
+/// which needs unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.
+/// The protocol state inside a cell is still a facade atomic, which is what the models check.
+pub(crate) use std::sync::Arc as TaskArc;
