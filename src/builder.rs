@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use crate::error::BuildError;
 use crate::metrics::WorkerCounters;
@@ -9,7 +10,7 @@ use crate::park::Parker;
 use crate::pool::Pool;
 use crate::registry::{PanicHandler, Registry, WorkerSlot};
 use crate::sizing::{detect_cores, PinStatus, Plan, Sizing};
-use crate::sync::{pin_current_thread, thread, Arc, Deque};
+use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
 use crate::task::Task;
 use crate::topology::{neighbour_order, Topology};
 use crate::worker::WorkerThread;
@@ -38,6 +39,7 @@ pub struct Builder {
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     panic_handler: Option<PanicHandler>,
+    seeded_bugs: SeededBugs,
 }
 
 impl Default for Builder {
@@ -48,6 +50,7 @@ impl Default for Builder {
             thread_name: None,
             stack_size: None,
             panic_handler: None,
+            seeded_bugs: SeededBugs::default(),
         }
     }
 }
@@ -153,6 +156,14 @@ impl Builder {
         self
     }
 
+    /// Seeds protocol bugs on purpose, for the loom models' negative controls.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn seed_bugs(mut self, bugs: SeededBugs) -> Self {
+        self.seeded_bugs = bugs;
+        self
+    }
+
     /// Resolves the sizing, starts the workers, and returns the pool once every worker is up
     /// and has tried to pin itself.
     ///
@@ -176,7 +187,13 @@ impl Builder {
             .iter()
             .map(|w| if self.pin_workers { w.cpu } else { None })
             .collect();
-        let neighbours = neighbour_order(&pinned_cpus, &Topology::read());
+        // Unpinned workers go by ring distance; only pinned ones need the sysfs topology.
+        let topology = if pinned_cpus.iter().any(Option::is_some) {
+            Topology::read()
+        } else {
+            Topology::default()
+        };
+        let neighbours = neighbour_order(&pinned_cpus, &topology);
         let max_cpu = pinned_cpus.iter().flatten().max().map_or(0, |c| c + 1);
         let mut cpu_to_worker = vec![None; max_cpu];
         for (i, cpu) in pinned_cpus.iter().enumerate() {
@@ -206,6 +223,7 @@ impl Builder {
             slots,
             cpu_to_worker.into_boxed_slice(),
             self.panic_handler,
+            self.seeded_bugs,
         ));
 
         for (index, (deque, name)) in deques.into_iter().zip(names).enumerate() {
@@ -221,11 +239,18 @@ impl Builder {
                     (PinStatus::Pending, _) => PinStatus::Failed,
                     (other, _) => other,
                 };
-                let lifecycle = &registry_for_thread.lifecycle;
-                if lifecycle.worker_started(index, pin) {
-                    WorkerThread::new(index, deque, registry_for_thread.clone()).run();
+                // Dropped explicitly on the normal way out. A worker never unwinds (tasks run
+                // under catch_unwind) except when a failed loom model tears its threads down;
+                // then these leak rather than touch loom objects outside the model and abort.
+                let registry = ManuallyDrop::new(registry_for_thread);
+                if registry.lifecycle.worker_started(index, pin) {
+                    let worker =
+                        ManuallyDrop::new(WorkerThread::new(index, deque, Arc::clone(&registry)));
+                    worker.run();
+                    drop(ManuallyDrop::into_inner(worker));
                 }
-                registry_for_thread.lifecycle.worker_exited();
+                registry.lifecycle.worker_exited();
+                drop(ManuallyDrop::into_inner(registry));
             });
             match spawned {
                 Ok(handle) => registry.lifecycle.add_thread(handle),

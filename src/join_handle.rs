@@ -139,8 +139,7 @@ where
             cur &= !JOIN_WAKER;
         }
         // SAFETY: JOIN_WAKER is clear: the slot is the handle's alone.
-        self.waker
-            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        self.waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
         loop {
             if cur & COMPLETE != 0 {
                 return Poll::Ready(self.take_output());

@@ -102,7 +102,10 @@ where
             queue(task);
             signal.wait();
             // SAFETY: the signal was notified after the executor's last write (step 3).
-            match job.result.with_mut(|r| unsafe { std::ptr::replace(r, StackResult::Pending) }) {
+            match job
+                .result
+                .with_mut(|r| unsafe { std::ptr::replace(r, StackResult::Pending) })
+            {
                 StackResult::Done(r) => Some(r),
                 StackResult::Panicked(p) => std::panic::resume_unwind(p),
                 StackResult::Rejected => None,

@@ -61,5 +61,5 @@ pub use worker::{current_worker, spawn};
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::sync::set_skip_final_recheck;
+    pub use crate::sync::SeededBugs;
 }

@@ -155,7 +155,15 @@ impl fmt::Display for Metrics {
         writeln!(
             f,
             "{:>6} {:>5} {:>7} {:>10} {:>8} {:>9} {:>8} {:>7} {:>6}",
-            "worker", "cpu", "pinned", "executed", "panicked", "stolen", "attempts", "parks", "queued"
+            "worker",
+            "cpu",
+            "pinned",
+            "executed",
+            "panicked",
+            "stolen",
+            "attempts",
+            "parks",
+            "queued"
         )?;
         for w in &self.workers {
             let cpu = w.cpu.map_or_else(|| "-".to_string(), |c| c.to_string());

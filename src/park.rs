@@ -3,30 +3,40 @@
 //!
 //! # States (one `AtomicU8`, typed as [`ParkState`])
 //!
-//! | state      | meaning                                                       | written by        |
-//! |------------|---------------------------------------------------------------|-------------------|
-//! | `Awake`    | running or searching; wakers skip it                          | owner             |
-//! | `Sleepy`   | counted as sleeping, doing its final recheck; claimable       | owner             |
-//! | `Parked`   | blocked (or about to block, holding the lock) on the condvar  | owner, under lock |
-//! | `Notified` | claimed by a waker, who moved it from sleeping to searching   | a waker (CAS)     |
+//! | state      | meaning                                                        | written by         |
+//! |------------|----------------------------------------------------------------|--------------------|
+//! | `Awake`    | running or searching; wakers skip it                           | owner              |
+//! | `Sleepy`   | counted as sleeping, doing its final recheck; claimable        | owner              |
+//! | `Parked`   | blocked (or about to block, holding the lock) on the condvar   | owner, under lock  |
+//! | `Claiming` | a waker won the claim and is moving it from sleeping to searching in the idle word | a waker (CAS) |
+//! | `Notified` | that accounting is done; the owner may go                      | the waker, under lock |
 //!
 //! # Transitions
 //!
-//! 1. `Awake → Sleepy` — owner, [`Parker::transition_to_sleepy`], after it was counted as
+//! 1. `Awake → Sleepy` — owner, [`Parker::transition_to_sleepy`], after it counted itself as
 //!    sleeping (see `sleep.rs`).
-//! 2. `Sleepy | Parked → Notified` — a waker, [`Parker::try_claim`]; exactly one claim wins.
-//! 3. `Sleepy → Awake` — owner, [`Parker::try_cancel_sleep`], when its recheck found work;
-//!    excludes (2), so exactly one side undoes the sleeping count.
-//! 4. `Sleepy → Parked` — owner, under the lock, then waits while `Parked`.
-//! 5. `Notified → Awake` — owner, after it saw the claim.
+//! 2. `Sleepy | Parked → Claiming` — a waker, [`Parker::try_claim`]; exactly one claim wins.
+//! 3. `Claiming → Notified` — the same waker, [`Parker::finish_claim`], under the lock, after
+//!    its update of the idle word.
+//! 4. `Sleepy → Awake` — owner, [`Parker::try_cancel_sleep`], when its recheck found work;
+//!    excludes (2), so exactly one side takes it off the sleeping count.
+//! 5. `Sleepy → Parked` — owner, under the lock, then waits until `Notified`.
+//! 6. `Notified → Awake` — owner, once it saw the claim finished.
+//!
+//! # Why the owner waits for `Notified`, not just for a claim
+//!
+//! Between (2) and (3) the idle word still counts the owner as sleeping. Were the owner to go
+//! on at (2), it could search, fail, and count itself asleep again before the waker's update
+//! landed — corrupting the counts (the loom model found this). Waiting for (3) makes the
+//! claim and its accounting one step as far as the owner can tell.
 //!
 //! # Why no wakeup is lost here
 //!
-//! A claim that finds `Parked` locks the mutex before signalling. The owner holds that same
-//! mutex from its `Sleepy → Parked` CAS until `Condvar::wait` releases it, so the signal either
-//! finds the owner waiting or the owner sees `Notified` before it waits.
+//! (3) happens under the lock, and the owner checks for `Notified` under the same lock before
+//! every wait, so the signal either finds the owner waiting or the owner sees `Notified`
+//! before it waits.
 
-use crate::sync::{AtomicU8, Condvar, Mutex, Ordering};
+use crate::sync::{AtomicU8, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The parker's state word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +48,10 @@ pub(crate) enum ParkState {
     Sleepy = 1,
     /// Blocked on the condvar; claimable.
     Parked = 2,
-    /// Claimed by a waker; the owner wakes as a searcher.
-    Notified = 3,
+    /// Claimed; the waker is updating the idle word.
+    Claiming = 3,
+    /// Claimed and accounted; the owner wakes as a searcher.
+    Notified = 4,
 }
 
 impl ParkState {
@@ -48,7 +60,8 @@ impl ParkState {
             0 => ParkState::Awake,
             1 => ParkState::Sleepy,
             2 => ParkState::Parked,
-            3 => ParkState::Notified,
+            3 => ParkState::Claiming,
+            4 => ParkState::Notified,
             other => panic!("corrupt parker state {other}"),
         }
     }
@@ -57,9 +70,9 @@ impl ParkState {
 /// How a sleep ended, from the owner's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
-    /// The owner undid its own sleep; it must undo its sleeping count itself.
+    /// The owner undid its own sleep; it must take itself off the sleeping count.
     ByItself,
-    /// A waker claimed it and already moved it from sleeping to searching.
+    /// A waker claimed it and has already moved it from sleeping to searching.
     Claimed,
 }
 
@@ -78,6 +91,10 @@ impl Parker {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Transition 1. The caller has already been counted as sleeping.
     pub(crate) fn transition_to_sleepy(&self) {
         debug_assert_eq!(self.state(), ParkState::Awake);
@@ -86,94 +103,96 @@ impl Parker {
         self.state.store(ParkState::Sleepy as u8, Ordering::Relaxed);
     }
 
-    /// Transition 3: the owner found work in its recheck and wants to stay awake.
+    /// Transition 4, or — if a waker got there first — wait for its transition 3.
     pub(crate) fn try_cancel_sleep(&self) -> Woken {
-        // ORDERING: Acquire on failure pairs with the claimer's AcqRel CAS, so the owner sees
-        // the claimer's counter update before acting as a searcher.
+        // ORDERING: AcqRel on success: nothing to publish but keeps the word's order simple;
+        // failure is followed by the locked wait, which synchronises with the waker.
         match self.state.compare_exchange(
             ParkState::Sleepy as u8,
             ParkState::Awake as u8,
             Ordering::AcqRel,
-            Ordering::Acquire,
+            Ordering::Relaxed,
         ) {
             Ok(_) => Woken::ByItself,
             Err(_) => {
+                let guard = self.lock();
+                drop(self.wait_notified(guard));
                 self.consume_notification();
                 Woken::Claimed
             }
         }
     }
 
-    /// Transitions 4 and 5: block until claimed. Returns [`Woken::Claimed`] always; kept as a
-    /// return value so callers treat both exits of a sleep alike.
+    /// Transitions 5 and 6: block until a claim is finished.
     pub(crate) fn park(&self) -> Woken {
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        // ORDERING: AcqRel/Acquire: a failure means Notified, and the claimer's writes (its
-        // counter update) must be visible before we act as a searcher.
-        if self
-            .state
-            .compare_exchange(
-                ParkState::Sleepy as u8,
-                ParkState::Parked as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            // ORDERING: Acquire pairs with the claimer's CAS to Notified.
-            while self.state.load(Ordering::Acquire) == ParkState::Parked as u8 {
-                guard = self.cvar.wait(guard).unwrap_or_else(|e| e.into_inner());
-            }
-        }
-        drop(guard);
+        let guard = self.lock();
+        // ORDERING: Relaxed: on failure (a claim in progress) the locked wait below decides.
+        let _ = self.state.compare_exchange(
+            ParkState::Sleepy as u8,
+            ParkState::Parked as u8,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        drop(self.wait_notified(guard));
         self.consume_notification();
         Woken::Claimed
     }
 
-    /// Transition 5.
+    /// Waits, holding the lock between checks, until transition 3.
+    fn wait_notified<'a>(&self, mut guard: MutexGuard<'a, ()>) -> MutexGuard<'a, ()> {
+        // ORDERING: Relaxed: the lock orders this load after the waker's store, and the
+        // waker's idle-word update before both (its unlock releases, our lock acquires).
+        while self.state.load(Ordering::Relaxed) != ParkState::Notified as u8 {
+            guard = self.cvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+        guard
+    }
+
+    /// Transition 6.
     fn consume_notification(&self) {
         debug_assert_eq!(self.state(), ParkState::Notified);
-        // ORDERING: Relaxed: only the owner writes Awake, and a waker never claims Awake.
+        // ORDERING: Relaxed: only the owner leaves Notified, and a waker never claims Awake.
         self.state.store(ParkState::Awake as u8, Ordering::Relaxed);
     }
 
-    /// Transition 2: claims the worker if it is sleeping. On success the caller must move it
-    /// from sleeping to searching in the counters, then call [`Parker::unpark`].
-    pub(crate) fn try_claim(&self) -> Option<ParkState> {
-        // ORDERING: Relaxed load is a hint only; the CAS decides. AcqRel on the CAS pairs with
-        // the owner's Acquire loads in `park`/`try_cancel_sleep`.
+    /// Transition 2: claims the worker if it sleeps. On success the caller must update the
+    /// idle word, then call [`Parker::finish_claim`].
+    pub(crate) fn try_claim(&self) -> bool {
+        // ORDERING: Relaxed load is a hint only; the CAS decides. Relaxed CAS: the waker's
+        // later writes reach the owner through the lock in `finish_claim`.
         let mut cur = self.state.load(Ordering::Relaxed);
         loop {
-            let seen = ParkState::from_u8(cur);
-            if !matches!(seen, ParkState::Sleepy | ParkState::Parked) {
-                return None;
+            if !matches!(
+                ParkState::from_u8(cur),
+                ParkState::Sleepy | ParkState::Parked
+            ) {
+                return false;
             }
             match self.state.compare_exchange_weak(
                 cur,
-                ParkState::Notified as u8,
-                Ordering::AcqRel,
+                ParkState::Claiming as u8,
+                Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return Some(seen),
+                Ok(_) => return true,
                 Err(actual) => cur = actual,
             }
         }
     }
 
-    /// Finishes a claim: signals the owner if it may be blocked.
-    pub(crate) fn unpark(&self, claimed_from: ParkState) {
-        if claimed_from == ParkState::Parked {
-            // The owner holds the lock from its Parked CAS until it waits: taking it here means
-            // the owner is already waiting (or has seen Notified), so the signal is not lost.
-            drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
-            self.cvar.notify_one();
-        }
-        // Claimed from Sleepy: the owner has not blocked yet and will see Notified in `park`
-        // or `try_cancel_sleep` before it could.
+    /// Transition 3: publishes the claim and signals the owner if it waits.
+    pub(crate) fn finish_claim(&self) {
+        let guard = self.lock();
+        debug_assert_eq!(self.state(), ParkState::Claiming);
+        // ORDERING: Relaxed: published by the unlock below to the owner's locked wait.
+        self.state
+            .store(ParkState::Notified as u8, Ordering::Relaxed);
+        self.cvar.notify_one();
+        drop(guard);
     }
 
     pub(crate) fn state(&self) -> ParkState {
-        // ORDERING: Relaxed: diagnostic read (asserts, metrics).
+        // ORDERING: Relaxed: diagnostic read (asserts).
         ParkState::from_u8(self.state.load(Ordering::Relaxed))
     }
 }

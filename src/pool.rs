@@ -1,6 +1,7 @@
 //! [`Pool`]: the handle users hold.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 
 use crate::builder::Builder;
 use crate::join_handle::JoinHandle;
@@ -30,13 +31,21 @@ pub struct Pool {
 /// Owned by the user-facing handles only (workers hold the registry, not this), so its drop
 /// means "the last handle is gone".
 struct PoolInner {
-    registry: Arc<Registry>,
+    registry: ManuallyDrop<Arc<Registry>>,
     plan: Plan,
 }
 
 impl Drop for PoolInner {
     fn drop(&mut self) {
+        // A failed loom model unwinds outside its execution, where touching any loom object
+        // panics again and aborts the test run: leak the pool instead.
+        #[cfg(loom)]
+        if std::thread::panicking() {
+            return;
+        }
         self.registry.shutdown();
+        // SAFETY: dropped exactly once, here, and never used after.
+        unsafe { ManuallyDrop::drop(&mut self.registry) };
     }
 }
 
@@ -79,7 +88,10 @@ impl Pool {
 
     pub(crate) fn from_parts(registry: Arc<Registry>, plan: Plan) -> Pool {
         Pool {
-            inner: Arc::new(PoolInner { registry, plan }),
+            inner: Arc::new(PoolInner {
+                registry: ManuallyDrop::new(registry),
+                plan,
+            }),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::metrics::{PoolCounters, WorkerCounters};
 use crate::park::Parker;
 use crate::shutdown::Lifecycle;
 use crate::sleep::{Idle, Notified};
-use crate::sync::{current_cpu, Injector, Steal, Stealer};
+use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
 use crate::task::{Rejected, Task};
 use crate::worker::WorkerThread;
 
@@ -45,6 +45,7 @@ pub(crate) struct Registry {
     /// OS CPU id → the first worker pinned to it.
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
+    pub(crate) seeded_bugs: SeededBugs,
 }
 
 impl Registry {
@@ -52,6 +53,7 @@ impl Registry {
         workers: Box<[WorkerSlot]>,
         cpu_to_worker: Box<[Option<usize>]>,
         panic_handler: Option<PanicHandler>,
+        seeded_bugs: SeededBugs,
     ) -> Registry {
         Registry {
             injector: Injector::new(),
@@ -61,6 +63,7 @@ impl Registry {
             counters: PoolCounters::new(),
             cpu_to_worker,
             panic_handler,
+            seeded_bugs,
         }
     }
 
@@ -101,8 +104,9 @@ impl Registry {
     pub(crate) fn notify_work_from(&self, producer: Producer) -> Notified {
         self.notify_work(|| match producer {
             Producer::Worker(i) => Some(i),
-            Producer::Outside => current_cpu()
-                .and_then(|cpu| self.cpu_to_worker.get(cpu).copied().flatten()),
+            Producer::Outside => {
+                current_cpu().and_then(|cpu| self.cpu_to_worker.get(cpu).copied().flatten())
+            }
         })
     }
 

@@ -13,7 +13,8 @@
 //! 1. Set `SHUTDOWN` in the idle word: outside submissions are refused from now on (a racing
 //!    one is either run or rejected, see `sleep.rs`). Tasks spawned from inside running tasks
 //!    are still accepted: they belong to work already accepted.
-//! 2. Wake every sleeper, so each passes through the sleep protocol again and sees `SHUTDOWN`.
+//! 2. Fence, then wake every sleeper, so each passes through the sleep protocol again and sees
+//!    `SHUTDOWN` (a worker falling asleep concurrently sees it in its step-5 reload).
 //! 3. Workers keep running tasks until every queue is empty and every worker is asleep; the
 //!    last to fall asleep sets `TERMINATED` and wakes the rest; each worker thread returns
 //!    and reports with [`Lifecycle::worker_exited`].
@@ -127,7 +128,7 @@ impl Registry {
     pub(crate) fn shutdown(&self) {
         // Step 1.
         self.idle.set_shutdown();
-        // Step 2.
+        // Step 2 (wake_all fences first).
         self.wake_all();
         if self.is_current() {
             return;

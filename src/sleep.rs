@@ -20,9 +20,10 @@
 //! 4. **Final recheck**: look at the injector and every deque. Work seen → undo the sleep
 //!    (`Sleepy → Awake`, sleeping − 1, searching + 1) and search; or, if a waker claimed it in
 //!    the meantime, the waker already did that accounting.
-//! 5. If shutdown was asked and this worker's own step-1 RMW made it the *last* one asleep, its
-//!    recheck saw every queue empty: it sets `TERMINATED` by CAS against exactly that value and
-//!    wakes everyone, who exit.
+//! 5. Reload the word (after the fence, so a shutdown that missed this worker's `Sleepy` is
+//!    seen here — shutdown fences between setting `SHUTDOWN` and waking everyone). If shutdown
+//!    was asked and every worker is asleep, set `TERMINATED` by CAS against exactly the value
+//!    read, and wake everyone, who exit.
 //! 6. Park until claimed, then continue as a searcher (the claimer counted it as one).
 //!
 //! # Work appears ([`Registry::notify_work`]) — after every push
@@ -30,8 +31,10 @@
 //! 1. Push the task (local deque or injector).
 //! 2. `fence(SeqCst)`.
 //! 3. Load the word. Nobody sleeping, or somebody searching → done: a searcher will find it.
-//! 4. Otherwise claim the sleeper nearest the producer: parker `Sleepy|Parked → Notified`,
-//!    then sleeping − 1, searching + 1, then signal its condvar if it had blocked.
+//! 4. Otherwise claim the sleeper nearest the producer: parker `Sleepy|Parked → Claiming`,
+//!    then sleeping − 1, searching + 1, then `Notified` under the parker's lock, with a signal.
+//!    The claimed worker waits for `Notified`, so it never acts before this accounting landed
+//!    (`park.rs`).
 //!
 //! A searcher that finds work stops searching; if it was the last searcher it runs the steps
 //! above too, so a burst ramps up one worker at a time without a thundering herd. At most half
@@ -54,16 +57,21 @@
 //!
 //! # Why no task is stranded at shutdown
 //!
-//! Only the last worker to fall asleep may terminate, and only by CAS from the very value its
-//! step-1 RMW produced, so no other worker woke or slept in between; every other worker pushed
-//! its tasks before its own step-1 RMW, which the last one's RMW read. An outside producer
-//! checks `SHUTDOWN` before pushing; one that raced past it sees `TERMINATED` in step 3 (its
-//! fence comes after the terminator's, since the terminator's recheck missed its task) or in
-//! its claim RMW, and then drains the injector, rejecting what it finds.
+//! A worker counts itself asleep only after its own deque came up empty (only the owner pushes
+//! to it), so "all asleep" means no task is running and no deque holds one: what remains can
+//! only be in the injector. Termination is a CAS from the exact value read after the
+//! terminator's fence and empty recheck, so no worker woke in between. An outside producer
+//! checks `SHUTDOWN` before pushing; one that raced past it either is seen by some sleeper's
+//! recheck (which then does not stay asleep), or sees `TERMINATED` in its step 3 or in its
+//! claim RMW — and then drains the injector, rejecting what it finds.
+//!
+//! Shutdown and termination cannot be missed either: each sets its bit, fences, and claims
+//! every sleeper ([`Registry::wake_all`]); a worker stores `Sleepy`, fences, and reloads the
+//! word (step 5). One of the two sees the other.
 
-use crate::park::{ParkState, Woken};
+use crate::park::Woken;
 use crate::registry::Registry;
-use crate::sync::{fence, skip_final_recheck, AtomicU64, Ordering};
+use crate::sync::{fence, AtomicU64, Ordering};
 
 const SEARCH_ONE: u64 = 1;
 const SEARCH_MASK: u64 = 0xFFFF;
@@ -153,7 +161,7 @@ impl Idle {
     }
 
     /// Step 1: counts a worker as sleeping (and no longer searching). Returns the new value.
-    fn transition_to_sleeping(&self, was_searching: bool) -> Counters {
+    pub(crate) fn transition_to_sleeping(&self, was_searching: bool) -> Counters {
         let delta = if was_searching {
             SLEEP_ONE.wrapping_sub(SEARCH_ONE)
         } else {
@@ -181,7 +189,7 @@ impl Idle {
         Counters(self.word.fetch_or(SHUTDOWN, Ordering::AcqRel))
     }
 
-    /// Step 5: terminate, if nothing changed since the caller's own step-1 RMW produced `seen`.
+    /// Step 5: terminate, if the word still holds `seen` (read after the caller's fence).
     fn try_terminate(&self, seen: Counters) -> bool {
         // ORDERING: AcqRel on success publishes termination; Relaxed on failure: the caller
         // just parks and will be woken by whoever changed the word.
@@ -203,7 +211,7 @@ impl Registry {
     pub(crate) fn sleep(&self, index: usize, searching: &mut bool) -> AfterSleep {
         let parker = &self.workers[index].parker;
         // Step 1.
-        let seen = self.idle.transition_to_sleeping(*searching);
+        self.idle.transition_to_sleeping(*searching);
         *searching = false;
         // Step 2.
         parker.transition_to_sleepy();
@@ -211,28 +219,33 @@ impl Registry {
         // other's write).
         fence(Ordering::SeqCst);
         // Step 4.
-        if !skip_final_recheck() && self.has_visible_work() {
-            if parker.try_cancel_sleep() == Woken::ByItself {
-                self.idle.transition_sleeping_to_searching();
-            }
+        if !self.seeded_bugs.skip_final_recheck && self.has_visible_work() {
             *searching = true;
-            return AfterSleep::Search;
+            return self.leave_sleep(parker.try_cancel_sleep());
         }
         // Step 5.
-        if seen.is_shutdown() && seen.sleeping() == self.workers.len() && seen.searching() == 0 {
-            if self.idle.try_terminate(seen) {
-                // Point of no return: the pool is terminated; wake everyone so they exit.
-                if parker.try_cancel_sleep() == Woken::ByItself {
-                    self.idle.transition_sleeping_to_searching();
-                }
-                self.wake_all();
-                return AfterSleep::Exit;
-            }
+        let seen = self.idle.load();
+        let all_asleep = seen.sleeping() == self.workers.len() && seen.searching() == 0;
+        if seen.is_terminated()
+            || (seen.is_shutdown() && all_asleep && self.idle.try_terminate(seen))
+        {
+            // Point of no return: the pool is terminated; wake everyone so they exit.
+            parker.try_cancel_sleep();
+            self.wake_all();
+            return AfterSleep::Exit;
         }
         // Step 6.
         self.workers[index].counters.add_park();
-        parker.park();
         *searching = true;
+        self.leave_sleep(parker.park())
+    }
+
+    /// The worker is awake again, as a searcher: finish the accounting and see whether the
+    /// pool terminated meanwhile.
+    fn leave_sleep(&self, how: Woken) -> AfterSleep {
+        if how == Woken::ByItself {
+            self.idle.transition_sleeping_to_searching();
+        }
         if self.idle.load().is_terminated() {
             AfterSleep::Exit
         } else {
@@ -261,7 +274,8 @@ impl Registry {
     #[cold]
     fn wake_one(&self, near: Option<usize>) -> Notified {
         let start = near.unwrap_or(0);
-        let candidates = std::iter::once(start).chain(self.workers[start].neighbours.iter().copied());
+        let candidates =
+            std::iter::once(start).chain(self.workers[start].neighbours.iter().copied());
         for i in candidates {
             if let Some(result) = self.try_wake(i) {
                 return result;
@@ -275,9 +289,11 @@ impl Registry {
     /// Claims worker `i` if it sleeps, moves it to searching and signals it.
     fn try_wake(&self, i: usize) -> Option<Notified> {
         let parker = &self.workers[i].parker;
-        let from: ParkState = parker.try_claim()?;
+        if !parker.try_claim() {
+            return None;
+        }
         let after = self.idle.transition_sleeping_to_searching();
-        parker.unpark(from);
+        parker.finish_claim();
         Some(if after.is_terminated() {
             Notified::Terminated
         } else {
@@ -285,8 +301,12 @@ impl Registry {
         })
     }
 
-    /// Wakes every sleeping worker (shutdown, termination).
+    /// Wakes every sleeping worker (shutdown, termination). The caller has just changed the
+    /// word (SHUTDOWN or TERMINATED).
     pub(crate) fn wake_all(&self) {
+        // ORDERING: pairs with the fence in `sleep` step 3: a worker whose `Sleepy` store this
+        // scan misses reloads the word after its fence and sees the change the caller made.
+        fence(Ordering::SeqCst);
         for i in 0..self.workers.len() {
             self.try_wake(i);
         }

@@ -11,7 +11,7 @@
 mod imp {
     pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
     pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-    pub(crate) use std::sync::{Arc, Condvar, Mutex};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
     pub(crate) use std::thread_local;
 
@@ -75,41 +75,32 @@ mod imp {
     /// Tasks a worker runs from its own deque before it looks at the injector first.
     /// Prime, so it does not fall into step with other periodic work.
     pub(crate) const INJECTOR_INTERVAL: u32 = 61;
-
-    /// Negative-control switch for the loom models; always off outside loom.
-    #[inline]
-    pub(crate) fn skip_final_recheck() -> bool {
-        false
-    }
 }
 
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Arc, Condvar, Mutex};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
     pub(crate) use mock_deque::{Deque, Injector, Steal, Stealer};
 
-    /// Under loom one snooze is a `yield_now` (so the model can switch threads) and the spin
-    /// is over after one step: a longer spin only multiplies interleavings.
-    pub(crate) struct Backoff(std::cell::Cell<bool>);
+    /// Under loom there is no spin phase at all: correctness must not rest on it, and every
+    /// spin step multiplies the interleavings (and the preemptions a bug needs to show).
+    pub(crate) struct Backoff;
 
     impl Backoff {
         pub(crate) fn new() -> Self {
-            Backoff(std::cell::Cell::new(false))
+            Backoff
         }
         pub(crate) fn snooze(&self) {
-            loom::thread::yield_now();
-            self.0.set(true);
+            unreachable!("the loom Backoff is always completed")
         }
         pub(crate) fn is_completed(&self) -> bool {
-            self.0.get()
+            true
         }
-        pub(crate) fn reset(&self) {
-            self.0.set(false)
-        }
+        pub(crate) fn reset(&self) {}
     }
 
     /// No pinning under loom.
@@ -124,20 +115,6 @@ mod imp {
 
     /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
     pub(crate) const INJECTOR_INTERVAL: u32 = 2;
-
-    static SKIP_FINAL_RECHECK: std::sync::atomic::AtomicBool =
-        std::sync::atomic::AtomicBool::new(false);
-
-    /// Negative control: when set, a worker parks without its final recheck (a seeded bug the
-    /// sleep/wake model must catch).
-    pub(crate) fn skip_final_recheck() -> bool {
-        SKIP_FINAL_RECHECK.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Turns the seeded bug on or off (loom models only).
-    pub fn set_skip_final_recheck(on: bool) {
-        SKIP_FINAL_RECHECK.store(on, std::sync::atomic::Ordering::Relaxed)
-    }
 
     /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
     /// `is_empty` can be stale exactly as crossbeam's is. Same API subset as crossbeam-deque.
@@ -228,6 +205,9 @@ mod imp {
             pub(crate) fn len(&self) -> usize {
                 self.0.len()
             }
+            pub(crate) fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
             pub(crate) fn stealer(&self) -> Stealer<T> {
                 Stealer(self.0.clone())
             }
@@ -272,6 +252,16 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Bugs a loom model can seed on purpose (negative controls), set per pool through
+/// `Builder::seed_bugs`, which exists only under `cfg(loom)`. Outside loom nothing can set
+/// them and every field is `false`.
+#[derive(Debug, Clone, Copy, Default)]
+#[doc(hidden)]
+pub struct SeededBugs {
+    /// Park without the final recheck (`sleep.rs` step 4).
+    pub skip_final_recheck: bool,
+}
 
 /// Task cells are shared between the queue (as `dyn Job`) and a handle (as `dyn Completion`),
 /// which needs unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.

@@ -80,7 +80,10 @@ impl Task {
         let raw: *const dyn Job = TaskArc::into_raw(cell);
         // SAFETY: Arc::into_raw never returns null; `SubmitCell::execute/reject` rebuild the
         // Arc from this pointer exactly once.
-        (Task(unsafe { NonNull::new_unchecked(raw as *mut dyn Job) }), handle)
+        (
+            Task(unsafe { NonNull::new_unchecked(raw as *mut dyn Job) }),
+            handle,
+        )
     }
 
     /// A task pointing at a job on a caller's stack.

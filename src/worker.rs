@@ -137,7 +137,10 @@ impl WorkerThread {
     fn try_steal_from_neighbours(&self) -> Option<Task> {
         let registry = &*self.registry;
         if !self.searching.get() {
-            if !registry.idle.try_transition_to_searching(registry.workers.len()) {
+            if !registry
+                .idle
+                .try_transition_to_searching(registry.workers.len())
+            {
                 return None;
             }
             self.searching.set(true);
@@ -147,7 +150,10 @@ impl WorkerThread {
         for &victim in me.neighbours.iter() {
             let before = self.local.len();
             loop {
-                match registry.workers[victim].stealer.steal_batch_and_pop(&self.local) {
+                match registry.workers[victim]
+                    .stealer
+                    .steal_batch_and_pop(&self.local)
+                {
                     Steal::Success(task) => {
                         let moved = self.local.len().saturating_sub(before);
                         me.counters.add_stolen(1 + moved as u64);
@@ -167,8 +173,7 @@ impl WorkerThread {
         if self.searching.get() {
             self.searching.set(false);
             if self.registry.idle.transition_from_searching() {
-                self.registry
-                    .notify_work_from(Producer::Worker(self.index));
+                self.registry.notify_work_from(Producer::Worker(self.index));
             }
         }
     }

@@ -24,12 +24,29 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// Waits (at most 5 s) until no thread named `prefix*` is left. `JoinHandle::join` returns
+/// when the kernel clears the thread id, a moment before its /proc entry goes away; a thread
+/// that really leaked stays, and fails the caller's assertion.
+fn threads_left_after_exit(prefix: &str) -> usize {
+    for _ in 0..500 {
+        if threads_named(prefix) == 0 {
+            return 0;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    threads_named(prefix)
+}
+
 #[test]
 fn one_million_tasks_from_four_outside_threads_run_exactly_once() {
     const PER_THREAD: usize = 250_000;
     const THREADS: usize = 4;
     let pool = pool(detect_cores().cpus().len().max(2));
-    let seen: Arc<Vec<AtomicU8>> = Arc::new((0..PER_THREAD * THREADS).map(|_| AtomicU8::new(0)).collect());
+    let seen: Arc<Vec<AtomicU8>> = Arc::new(
+        (0..PER_THREAD * THREADS)
+            .map(|_| AtomicU8::new(0))
+            .collect(),
+    );
     let producers: Vec<_> = (0..THREADS)
         .map(|t| {
             let pool = pool.clone();
@@ -55,7 +72,10 @@ fn one_million_tasks_from_four_outside_threads_run_exactly_once() {
         .filter(|&(_, n)| n != 1)
         .take(10)
         .collect();
-    assert!(wrong.is_empty(), "ids not run exactly once (id, times): {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "ids not run exactly once (id, times): {wrong:?}"
+    );
     let m = pool.metrics();
     assert_eq!(m.executed(), (PER_THREAD * THREADS) as u64, "{m}");
     assert_eq!(m.rejected, 0);
@@ -89,7 +109,10 @@ fn a_tree_of_100k_tasks_spawned_from_inside_all_run() {
 #[test]
 fn a_panic_reaches_the_handle_and_the_worker_survives() {
     let pool = pool(1);
-    let err = pool.submit(|| -> u8 { panic!("bad input 7") }).join().unwrap_err();
+    let err = pool
+        .submit(|| -> u8 { panic!("bad input 7") })
+        .join()
+        .unwrap_err();
     match err {
         TaskError::Panicked(p) => assert_eq!(corepool::panic_message(&*p), "bad input 7"),
         other => panic!("expected a panic, got {other:?}"),
@@ -115,8 +138,14 @@ fn a_spawned_panic_goes_to_the_handler_and_the_worker_survives() {
         .unwrap();
     pool.spawn(|| panic!("detached failure"));
     pool.spawn(|| std::panic::panic_any(42u32));
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "detached failure");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "<non-string panic payload>");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "detached failure"
+    );
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "<non-string panic payload>"
+    );
     assert_eq!(pool.submit(|| "alive").join().unwrap(), "alive");
 }
 
@@ -172,7 +201,10 @@ fn spawn_outside_any_pool_panics_and_creates_no_pool() {
     let err = result.unwrap_err();
     assert!(corepool::panic_message(&*err).contains("outside a corepool worker"));
     assert_eq!(corepool::current_worker(), None);
-    assert!(threads_named("corepool-cpu") <= before, "no global pool appeared");
+    assert!(
+        threads_named("corepool-cpu") <= before,
+        "no global pool appeared"
+    );
 }
 
 #[test]
@@ -198,7 +230,10 @@ fn install_borrows_and_runs_inline_on_its_own_worker() {
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         pool.install(|| panic!("install panic"))
     }));
-    assert_eq!(corepool::panic_message(&*caught.unwrap_err()), "install panic");
+    assert_eq!(
+        corepool::panic_message(&*caught.unwrap_err()),
+        "install panic"
+    );
 }
 
 #[test]
@@ -215,7 +250,7 @@ fn threads_are_named_and_none_leak_after_shutdown_or_drop() {
     assert_eq!(threads_named("leakA-"), cpu);
     p.submit(|| ()).join().unwrap();
     p.shutdown();
-    assert_eq!(threads_named("leakA-"), 0);
+    assert_eq!(threads_left_after_exit("leakA-"), 0);
 
     let p = build("leakB-");
     let clone = p.clone();
@@ -223,7 +258,11 @@ fn threads_are_named_and_none_leak_after_shutdown_or_drop() {
     drop(p);
     assert_eq!(threads_named("leakB-"), cpu, "a clone keeps the pool alive");
     drop(clone);
-    assert_eq!(threads_named("leakB-"), 0, "dropping the last handle joins the threads");
+    assert_eq!(
+        threads_left_after_exit("leakB-"),
+        0,
+        "dropping the last handle joins the threads"
+    );
 
     // The last handle dropped inside one of the pool's own tasks: no deadlock, and the
     // threads still leave.
@@ -236,13 +275,7 @@ fn threads_are_named_and_none_leak_after_shutdown_or_drop() {
     });
     drop(p);
     rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    for _ in 0..500 {
-        if threads_named("leakC-") == 0 {
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(threads_named("leakC-"), 0);
+    assert_eq!(threads_left_after_exit("leakC-"), 0);
 }
 
 #[test]
@@ -256,7 +289,10 @@ fn workers_on_cores_outside_the_allowed_set_run_unpinned() {
         assert_eq!(w.cpu, None);
     }
     for w in &plan.workers()[..allowed] {
-        assert!(matches!(w.pin, PinStatus::Pinned | PinStatus::Failed), "{plan}");
+        assert!(
+            matches!(w.pin, PinStatus::Pinned | PinStatus::Failed),
+            "{plan}"
+        );
     }
     assert!(plan.to_string().contains("no such cpu"), "{plan}");
     // Every worker, pinned or not, takes work.
@@ -274,8 +310,16 @@ fn pinning_can_be_turned_off() {
         .pin_workers(false)
         .build()
         .unwrap();
-    assert!(pool.plan().workers().iter().all(|w| w.pin == PinStatus::Disabled));
-    assert!(pool.plan().to_string().contains("pinning off"), "{}", pool.plan());
+    assert!(pool
+        .plan()
+        .workers()
+        .iter()
+        .all(|w| w.pin == PinStatus::Disabled));
+    assert!(
+        pool.plan().to_string().contains("pinning off"),
+        "{}",
+        pool.plan()
+    );
     assert_eq!(pool.install(|| 3), 3);
 }
 

@@ -17,7 +17,10 @@ fn env_fills_what_code_left_unset_and_names_the_culprit() {
     std::env::set_var(ENV_BLOCKING_IO, "3");
     let pool = Pool::builder().build().unwrap();
     let plan = pool.plan();
-    assert_eq!((plan.cores(), plan.per_core(), plan.blocking_io()), (1, 2, 3));
+    assert_eq!(
+        (plan.cores(), plan.per_core(), plan.blocking_io()),
+        (1, 2, 3)
+    );
     assert_eq!(plan.cpu_workers(), 2);
     drop(pool);
 
@@ -49,7 +52,10 @@ fn env_fills_what_code_left_unset_and_names_the_culprit() {
 
     std::env::set_var(ENV_PER_CORE, "5000");
     let err = Pool::builder().build().unwrap_err();
-    assert!(matches!(err, BuildError::TooManyThreads { total: 5003, .. }), "{err}");
+    assert!(
+        matches!(err, BuildError::TooManyThreads { total: 5003, .. }),
+        "{err}"
+    );
 
     std::env::set_var(ENV_PER_CORE, "1");
     std::env::set_var(ENV_BLOCKING_IO, "-1");
@@ -58,6 +64,14 @@ fn env_fills_what_code_left_unset_and_names_the_culprit() {
 
     // Code-set zeros name the code.
     clear();
-    let err = Pool::builder().sizing(Sizing::cpu_bound().cores(0)).build().unwrap_err();
-    assert!(matches!(err, BuildError::ZeroCores { origin: Origin::Code }));
+    let err = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(0))
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        BuildError::ZeroCores {
+            origin: Origin::Code
+        }
+    ));
 }

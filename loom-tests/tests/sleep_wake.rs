@@ -1,0 +1,70 @@
+//! Sleep/wake: a submission racing workers on their way to sleep is never lost.
+//!
+//! A lost wakeup leaves the submitter blocked in `join` and every worker parked: loom reports
+//! that as a deadlock, so these models fail instead of hanging.
+#![cfg(loom)]
+
+use corepool::__loom::SeededBugs;
+use corepool::{Pool, Sizing};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+
+fn pool_with(workers: usize, bugs: SeededBugs) -> Pool {
+    Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(workers))
+        .pin_workers(false)
+        .seed_bugs(bugs)
+        .build()
+        .unwrap()
+}
+
+fn pool(workers: usize) -> Pool {
+    pool_with(workers, SeededBugs::default())
+}
+
+/// One worker racing toward sleep while the main thread submits and waits.
+fn submit_while_worker_goes_to_sleep(bugs: SeededBugs) {
+    let pool = pool_with(1, bugs);
+    let handle = pool.submit(|| 7);
+    assert_eq!(handle.join().unwrap(), 7);
+    pool.shutdown();
+}
+
+#[test]
+fn one_worker_no_lost_wakeup() {
+    loom::model(|| submit_while_worker_goes_to_sleep(SeededBugs::default()));
+}
+
+/// Negative control: without the final recheck before parking, the model must find the
+/// interleaving where the submitter sees a searcher, the searcher gives up and parks, and the
+/// task is stranded (a deadlock).
+#[test]
+#[should_panic]
+fn one_worker_without_final_recheck_loses_the_wakeup() {
+    loom::model(|| {
+        submit_while_worker_goes_to_sleep(SeededBugs {
+            skip_final_recheck: true,
+        })
+    });
+}
+
+/// Two workers, two tasks from outside, each run exactly once; the loom `Arc` in each task
+/// is checked for leaks, so a task stranded in a queue fails the model too.
+#[test]
+fn two_workers_two_tasks_each_run_once() {
+    loom::model(|| {
+        let pool = pool(2);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let runs = runs.clone();
+                pool.submit(move || runs.fetch_add(1, Ordering::Relaxed))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        pool.shutdown();
+        assert_eq!(runs.load(Ordering::Relaxed), 2);
+    });
+}
