@@ -57,6 +57,11 @@ pub use sizing::{
 };
 pub use worker::{current_worker, spawn};
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Internals for the loom models in `loom-tests/`; not a public API.
 #[cfg(loom)]
 #[doc(hidden)]

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test corepool has: unit, integration and doc tests, then the loom models.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== unit, integration and doc tests"
+cargo test --workspace
+
+echo "== loom models (release, debug assertions on, own target dir)"
+RUSTFLAGS="--cfg loom -C debug_assertions" \
+CARGO_TARGET_DIR=target/loom \
+LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
+    cargo test -p loom-tests --release
