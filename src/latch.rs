@@ -101,11 +101,12 @@ where
             let task = unsafe { Task::from_stack(&job) };
             queue(task);
             signal.wait();
-            // SAFETY: the signal was notified after the executor's last write (step 3).
-            match job
-                .result
-                .with_mut(|r| unsafe { std::ptr::replace(r, StackResult::Pending) })
-            {
+            let result = job.result.with_mut(|r| {
+                // SAFETY: the signal was notified after the executor's last write (step 3),
+                // and the executor never touches the job again.
+                unsafe { std::ptr::replace(r, StackResult::Pending) }
+            });
+            match result {
                 StackResult::Done(r) => Some(r),
                 StackResult::Panicked(p) => std::panic::resume_unwind(p),
                 StackResult::Rejected => None,

@@ -50,6 +50,7 @@
 //!   later state of W: `Notified` (another waker claimed W) or `Awake` (W cancelled its sleep).
 //!   Either way W is awake again and will pass step 3 again with a fence after F_P.
 //! - F_P before F_W: W's recheck sees P's task and W does not park.
+//!
 //! If P saw `searching > 0`, the searcher S has not yet left searching in the word's order. S
 //! leaves either through step 1 (then F_S comes after F_P, and S's recheck sees the task) or by
 //! finding work (then, if it was the last, S runs the producer steps with a fence after F_P).

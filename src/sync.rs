@@ -214,9 +214,6 @@ mod imp {
         }
 
         impl<T> Stealer<T> {
-            pub(crate) fn steal(&self) -> Steal<T> {
-                to_steal(self.0.pop_front())
-            }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
                 to_steal(self.0.steal_batch_and_pop_into(&dest.0))
             }

@@ -25,6 +25,8 @@ use crate::task::{Outcome, Task};
 
 thread_local! {
     /// The worker running on this thread, if any; set for the whole of `WorkerThread::run`.
+    /// (Not a `const` initialiser: loom's `thread_local!` does not take one.)
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
 }
 
