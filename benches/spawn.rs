@@ -14,15 +14,14 @@
 //!
 //! Each pool is built once per benchmark, before criterion starts timing, and shut down after
 //! it, so only one pool is alive while a contender is measured. Each task does a
-//! `black_box`ed computation and counts down a shared [`Latch`]; the bench thread waits on the
-//! latch's condvar rather than spinning, so it does not take a core from the pool. Only the
+//! `black_box`ed computation and counts itself done in a per-thread [`Latch`] slot (no shared
+//! contended atomic per task, for any contender); the bench thread sleeps between sums of the
+//! slots rather than spinning, so it does not take a core from the pool. Only the
 //! submissions and the wait are timed; re-arming the latch is not.
 //!
 //! Quick run: `cargo bench --bench spawn -- --warm-up-time 1 --measurement-time 3`.
 
 mod common;
-
-use std::sync::Arc;
 
 use common::{time_iterations, tiny_task, ChannelPool, Latch};
 use criterion::measurement::WallTime;
@@ -59,19 +58,16 @@ fn bench_corepool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from
     let latch = Latch::new();
     group.bench_function("corepool", |b| {
         b.iter_custom(|iters| {
-            time_iterations(iters, &latch, TASKS, |latch| match from {
+            time_iterations(iters, latch, TASKS, |latch| match from {
                 Submitter::Outside => {
                     for i in 0..TASKS {
-                        let latch = Arc::clone(latch);
-                        pool.spawn(move || tiny_task(i, &latch));
+                        pool.spawn(move || tiny_task(i, latch));
                     }
                 }
                 Submitter::Inside => {
-                    let latch = Arc::clone(latch);
                     pool.spawn(move || {
                         for i in 0..TASKS {
-                            let latch = Arc::clone(&latch);
-                            corepool::spawn(move || tiny_task(i, &latch));
+                            corepool::spawn(move || tiny_task(i, latch));
                         }
                     });
                 }
@@ -89,21 +85,18 @@ fn bench_rayon(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: S
     let latch = Latch::new();
     group.bench_function("rayon", |b| {
         b.iter_custom(|iters| {
-            time_iterations(iters, &latch, TASKS, |latch| match from {
+            time_iterations(iters, latch, TASKS, |latch| match from {
                 Submitter::Outside => {
                     for i in 0..TASKS {
-                        let latch = Arc::clone(latch);
-                        pool.spawn(move || tiny_task(i, &latch));
+                        pool.spawn(move || tiny_task(i, latch));
                     }
                 }
                 Submitter::Inside => {
-                    let latch = Arc::clone(latch);
                     pool.spawn(move || {
                         for i in 0..TASKS {
-                            let latch = Arc::clone(&latch);
                             // Called on a worker of `pool`, so it pushes onto that worker's
                             // local deque.
-                            rayon::spawn(move || tiny_task(i, &latch));
+                            rayon::spawn(move || tiny_task(i, latch));
                         }
                     });
                 }
@@ -121,22 +114,19 @@ fn bench_tokio(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: S
     let latch = Latch::new();
     group.bench_function("tokio", |b| {
         b.iter_custom(|iters| {
-            time_iterations(iters, &latch, TASKS, |latch| match from {
+            time_iterations(iters, latch, TASKS, |latch| match from {
                 Submitter::Outside => {
                     for i in 0..TASKS {
-                        let latch = Arc::clone(latch);
                         // The JoinHandle is dropped: fire and forget, as for the others.
-                        drop(runtime.spawn(async move { tiny_task(i, &latch) }));
+                        drop(runtime.spawn(async move { tiny_task(i, latch) }));
                     }
                 }
                 Submitter::Inside => {
-                    let latch = Arc::clone(latch);
                     drop(runtime.spawn(async move {
                         for i in 0..TASKS {
-                            let latch = Arc::clone(&latch);
                             // Called on a worker, so it goes to that worker's local queue
                             // (overflowing to the shared one when it is full).
-                            drop(tokio::spawn(async move { tiny_task(i, &latch) }));
+                            drop(tokio::spawn(async move { tiny_task(i, latch) }));
                         }
                     }));
                 }
@@ -151,20 +141,17 @@ fn bench_channel_pool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, 
     let latch = Latch::new();
     group.bench_function("channel_pool", |b| {
         b.iter_custom(|iters| {
-            time_iterations(iters, &latch, TASKS, |latch| match from {
+            time_iterations(iters, latch, TASKS, |latch| match from {
                 Submitter::Outside => {
                     for i in 0..TASKS {
-                        let latch = Arc::clone(latch);
-                        pool.spawn(move || tiny_task(i, &latch));
+                        pool.spawn(move || tiny_task(i, latch));
                     }
                 }
                 Submitter::Inside => {
-                    let latch = Arc::clone(latch);
                     let spawner = pool.spawner();
                     pool.spawn(move || {
                         for i in 0..TASKS {
-                            let latch = Arc::clone(&latch);
-                            spawner.spawn(move || tiny_task(i, &latch));
+                            spawner.spawn(move || tiny_task(i, latch));
                         }
                     });
                 }

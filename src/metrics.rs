@@ -8,14 +8,14 @@
 use std::fmt;
 
 use crate::sizing::PinStatus;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{Ordering, StatCounter};
 
 /// A counter with a single writer.
-struct OwnedCounter(AtomicU64);
+struct OwnedCounter(StatCounter);
 
 impl OwnedCounter {
     fn new() -> Self {
-        OwnedCounter(AtomicU64::new(0))
+        OwnedCounter(StatCounter::new(0))
     }
 
     /// Only the owning worker calls this.
@@ -72,13 +72,13 @@ impl WorkerCounters {
 
 /// Pool-wide counters for rare events (shared, so updated by RMW, off the hot path).
 pub(crate) struct PoolCounters {
-    rejected: AtomicU64,
+    rejected: StatCounter,
 }
 
 impl PoolCounters {
     pub(crate) fn new() -> Self {
         PoolCounters {
-            rejected: AtomicU64::new(0),
+            rejected: StatCounter::new(0),
         }
     }
     pub(crate) fn add_rejected(&self) {

@@ -260,6 +260,11 @@ pub struct SeededBugs {
     pub skip_final_recheck: bool,
 }
 
+/// Statistics counters (metrics) are plain std atomics even under loom: they order nothing,
+/// and as loom atomics every increment would be a scheduling point that multiplies the
+/// interleavings a model explores without checking anything.
+pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
+
 /// Task cells are shared between the queue (as `dyn Job`) and a handle (as `dyn Completion`),
 /// which needs unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.
 /// The protocol state inside a cell is still a facade atomic, which is what the models check.

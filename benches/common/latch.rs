@@ -1,75 +1,76 @@
-//! A reusable count-down latch: tasks count down, one thread sleeps until the count is 0.
+//! A completion counter that costs a task almost nothing: per-thread, cache-padded slots.
 //!
-//! Fields and who writes them:
-//! - `remaining`: set by [`Latch::reset`] (the waiting thread, while no task holds the
-//!   latch's count), decremented by each task in [`Latch::count_down`].
-//! - `done` (under the mutex): set to `false` by `reset`, set to `true` only by the task
-//!   whose decrement takes `remaining` from 1 to 0.
+//! A single shared countdown (plus an `Arc` clone and drop per task) puts three contended
+//! cross-core read-modify-writes on every tiny task, for every contender alike; at ~100 ns a
+//! task that swamps the very overheads the benches compare. Here each task adds 1 to its own
+//! thread's slot (an uncontended RMW on a line no other thread writes, unless more threads
+//! than slots collide), and the bench thread, which never spins, sums the slots between short
+//! sleeps until the total reaches the target.
 //!
 //! Protocol for one iteration:
-//! 1. The waiter calls `reset(n)` before it hands out any of the `n` tasks.
-//! 2. Each task calls `count_down` exactly once. The task that takes `remaining` to 0 locks
-//!    `done`, sets it, unlocks, and notifies the condvar.
-//! 3. The waiter calls `wait`, which sleeps on the condvar until `done` is `true`.
-//!
-//! No wakeup is lost: the last task sets `done` under the mutex, and the waiter checks `done`
-//! under the same mutex before each sleep, so either it sees `true` or it is already asleep
-//! when the notification comes. Once `wait` returns, every task has already done its
-//! decrement, so the next `reset` races with nobody; a late `notify_all` from the previous
-//! iteration's last task only causes a spurious wakeup, which the `done` loop absorbs.
+//! 1. The bench thread calls [`Latch::reset`] while no task of the last iteration is left
+//!    (after `wait` returned), zeroing every slot.
+//! 2. Each task calls [`Latch::count_down`] exactly once: `fetch_add(1, Release)` on its slot.
+//! 3. [`Latch::wait`] sums the slots with Acquire loads; once the sum reaches the target every
+//!    task has run (and its effects are visible). Between sums it sleeps `POLL`, so the wait
+//!    adds at most about one poll interval (tens of µs) to an iteration of milliseconds, the
+//!    same for every contender.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-/// Count-down latch; see the module docs for the protocol.
-#[derive(Debug, Default)]
+use crossbeam_utils::CachePadded;
+
+const SLOTS: usize = 64;
+const POLL: Duration = Duration::from_micros(20);
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+}
+
+/// Per-thread completion counter; see the module docs.
 pub struct Latch {
-    remaining: AtomicUsize,
-    done: Mutex<bool>,
-    wake: Condvar,
+    slots: Box<[CachePadded<AtomicUsize>]>,
 }
 
 impl Latch {
-    /// A latch with a count of 0, shared by the bench thread and the tasks.
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+    /// A latch for the whole bench run, shared by reference with every task.
+    pub fn new() -> &'static Self {
+        Box::leak(Box::new(Latch {
+            slots: (0..SLOTS)
+                .map(|_| CachePadded::new(AtomicUsize::new(0)))
+                .collect(),
+        }))
     }
 
-    /// Re-arms the latch for `n` count downs. Call only when no task of a previous
-    /// iteration is still to count down (that is, after `wait` returned).
-    pub fn reset(&self, n: usize) {
-        assert!(n > 0, "a latch armed with 0 would never be released");
-        *self.done.lock().unwrap() = false;
-        // ORDERING: Relaxed is enough: the tasks that decrement this value are handed out
-        // after this store through the pool's queue, whose push/pop pair orders this store
-        // before their `fetch_sub`.
-        self.remaining.store(n, Ordering::Relaxed);
-    }
-
-    /// Counts down once; the count down that reaches 0 releases the waiter.
-    #[inline]
-    pub fn count_down(&self) {
-        // ORDERING: AcqRel. Release publishes this task's effects to the task that reaches
-        // 0; Acquire in that last task sees every earlier task's effects before it hands
-        // them on to the waiter through the mutex.
-        let before = self.remaining.fetch_sub(1, Ordering::AcqRel);
-        debug_assert!(before > 0, "latch counted down past 0");
-        if before == 1 {
-            self.release_waiter();
+    /// Zeroes the count; only while no task of the previous iteration is outstanding.
+    pub fn reset(&self) {
+        for slot in self.slots.iter() {
+            // ORDERING: Relaxed: tasks of the next iteration are handed out after this,
+            // through the pool's queue, which orders this store before their increments.
+            slot.store(0, Ordering::Relaxed);
         }
     }
 
-    #[cold]
-    fn release_waiter(&self) {
-        *self.done.lock().unwrap() = true;
-        self.wake.notify_all();
+    /// Counts one task as done.
+    #[inline]
+    pub fn count_down(&self) {
+        let slot = SLOT.with(|s| *s);
+        // ORDERING: Release publishes the task's effects to the waiter's Acquire sum.
+        self.slots[slot].fetch_add(1, Ordering::Release);
     }
 
-    /// Sleeps until the count reaches 0 (never spins).
-    pub fn wait(&self) {
-        let mut done = self.done.lock().unwrap();
-        while !*done {
-            done = self.wake.wait(done).unwrap();
+    /// Sleeps until `target` tasks have counted down (never spins).
+    pub fn wait(&self, target: usize) {
+        loop {
+            // ORDERING: Acquire pairs with each task's Release increment.
+            let done: usize = self.slots.iter().map(|s| s.load(Ordering::Acquire)).sum();
+            if done >= target {
+                return;
+            }
+            std::thread::sleep(POLL);
         }
     }
 }
