@@ -4,12 +4,13 @@ use std::any::Any;
 use std::fmt;
 use std::mem::ManuallyDrop;
 
+use crate::cores::detect_cores;
 use crate::error::BuildError;
 use crate::metrics::WorkerCounters;
 use crate::park::Parker;
 use crate::pool::Pool;
 use crate::registry::{PanicHandler, Registry, WorkerSlot};
-use crate::sizing::{detect_cores, PinStatus, Plan, Sizing};
+use crate::sizing::{PinStatus, Plan, Sizing};
 use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
 use crate::task::Task;
 use crate::topology::{neighbour_order, Topology};

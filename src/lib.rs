@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod cores;
 mod error;
 mod join_handle;
 mod latch;
@@ -47,13 +48,13 @@ mod topology;
 mod worker;
 
 pub use builder::Builder;
+pub use cores::{detect_cores, CoreSource, DetectedCores};
 pub use error::{panic_message, BuildError, Origin, TaskError};
 pub use join_handle::JoinHandle;
 pub use metrics::{Metrics, WorkerMetrics};
 pub use pool::Pool;
 pub use sizing::{
-    detect_cores, CoreSource, DetectedCores, PinStatus, Plan, Sizing, WorkerPlacement,
-    ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };
 pub use worker::{current_worker, spawn};
 
