@@ -50,13 +50,80 @@ impl Submitter {
     }
 }
 
-fn bench_corepool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
-    let pool = corepool::Pool::builder()
-        .sizing(corepool::Sizing::cpu_bound().cores(workers))
-        .build()
-        .expect("failed to build the corepool pool");
+/// What each contender offers the benchmark: a fire-and-forget spawn from outside, and a
+/// spawn from inside one of its own running tasks (its worker-local path, where it has one).
+trait Contender {
+    /// What a running task needs in order to spawn locally.
+    type Inside: Send + 'static;
+    /// Spawns from a thread outside the pool.
+    fn spawn(&self, f: impl FnOnce() + Send + 'static);
+    /// Captured by the task that spawns from inside.
+    fn inside(&self) -> Self::Inside;
+    /// Spawns from inside a task running on the pool.
+    fn spawn_inside(inside: &Self::Inside, f: impl FnOnce() + Send + 'static);
+}
+
+impl Contender for corepool::Pool {
+    type Inside = ();
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        corepool::Pool::spawn(self, f);
+    }
+    fn inside(&self) {}
+    fn spawn_inside((): &(), f: impl FnOnce() + Send + 'static) {
+        // Pushes onto the current worker's own deque.
+        corepool::spawn(f);
+    }
+}
+
+impl Contender for rayon::ThreadPool {
+    type Inside = ();
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        rayon::ThreadPool::spawn(self, f);
+    }
+    fn inside(&self) {}
+    fn spawn_inside((): &(), f: impl FnOnce() + Send + 'static) {
+        // On a worker of the pool, rayon::spawn pushes onto that worker's local deque.
+        rayon::spawn(f);
+    }
+}
+
+impl Contender for tokio::runtime::Runtime {
+    type Inside = ();
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        // The JoinHandle is dropped: fire and forget, as for the others.
+        drop(tokio::runtime::Runtime::spawn(self, async move { f() }));
+    }
+    fn inside(&self) {}
+    fn spawn_inside((): &(), f: impl FnOnce() + Send + 'static) {
+        // On a worker, tokio::spawn goes to that worker's local queue (overflowing to the
+        // shared one when it is full).
+        drop(tokio::spawn(async move { f() }));
+    }
+}
+
+impl Contender for ChannelPool {
+    type Inside = common::channel_pool::Spawner;
+    fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        ChannelPool::spawn(self, f);
+    }
+    fn inside(&self) -> Self::Inside {
+        self.spawner()
+    }
+    fn spawn_inside(inside: &Self::Inside, f: impl FnOnce() + Send + 'static) {
+        // The channel pool has only its one shared channel.
+        inside.spawn(f);
+    }
+}
+
+/// Measures one contender; the pool is built by the caller and dropped (shut down) here.
+fn bench<C: Contender>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    pool: C,
+    from: Submitter,
+) {
     let latch = Latch::new();
-    group.bench_function("corepool", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             time_iterations(iters, latch, TASKS, |latch| match from {
                 Submitter::Outside => {
@@ -65,93 +132,10 @@ fn bench_corepool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from
                     }
                 }
                 Submitter::Inside => {
+                    let inside = pool.inside();
                     pool.spawn(move || {
                         for i in 0..TASKS {
-                            corepool::spawn(move || tiny_task(i, latch));
-                        }
-                    });
-                }
-            })
-        })
-    });
-    pool.shutdown();
-}
-
-fn bench_rayon(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build()
-        .expect("failed to build the rayon pool");
-    let latch = Latch::new();
-    group.bench_function("rayon", |b| {
-        b.iter_custom(|iters| {
-            time_iterations(iters, latch, TASKS, |latch| match from {
-                Submitter::Outside => {
-                    for i in 0..TASKS {
-                        pool.spawn(move || tiny_task(i, latch));
-                    }
-                }
-                Submitter::Inside => {
-                    pool.spawn(move || {
-                        for i in 0..TASKS {
-                            // Called on a worker of `pool`, so it pushes onto that worker's
-                            // local deque.
-                            rayon::spawn(move || tiny_task(i, latch));
-                        }
-                    });
-                }
-            })
-        })
-    });
-    drop(pool);
-}
-
-fn bench_tokio(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .expect("failed to build the tokio runtime");
-    let latch = Latch::new();
-    group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            time_iterations(iters, latch, TASKS, |latch| match from {
-                Submitter::Outside => {
-                    for i in 0..TASKS {
-                        // The JoinHandle is dropped: fire and forget, as for the others.
-                        drop(runtime.spawn(async move { tiny_task(i, latch) }));
-                    }
-                }
-                Submitter::Inside => {
-                    drop(runtime.spawn(async move {
-                        for i in 0..TASKS {
-                            // Called on a worker, so it goes to that worker's local queue
-                            // (overflowing to the shared one when it is full).
-                            drop(tokio::spawn(async move { tiny_task(i, latch) }));
-                        }
-                    }));
-                }
-            })
-        })
-    });
-    drop(runtime);
-}
-
-fn bench_channel_pool(group: &mut BenchmarkGroup<'_, WallTime>, workers: usize, from: Submitter) {
-    let pool = ChannelPool::new(workers);
-    let latch = Latch::new();
-    group.bench_function("channel_pool", |b| {
-        b.iter_custom(|iters| {
-            time_iterations(iters, latch, TASKS, |latch| match from {
-                Submitter::Outside => {
-                    for i in 0..TASKS {
-                        pool.spawn(move || tiny_task(i, latch));
-                    }
-                }
-                Submitter::Inside => {
-                    let spawner = pool.spawner();
-                    pool.spawn(move || {
-                        for i in 0..TASKS {
-                            spawner.spawn(move || tiny_task(i, latch));
+                            C::spawn_inside(&inside, move || tiny_task(i, latch));
                         }
                     });
                 }
@@ -167,10 +151,22 @@ fn bench_group(c: &mut Criterion, from: Submitter) {
     // One iteration takes milliseconds: flat sampling keeps the sample count affordable.
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(TASKS as u64));
-    bench_corepool(&mut group, workers, from);
-    bench_rayon(&mut group, workers, from);
-    bench_tokio(&mut group, workers, from);
-    bench_channel_pool(&mut group, workers, from);
+    let corepool = corepool::Pool::builder()
+        .sizing(corepool::Sizing::cpu_bound().cores(workers))
+        .build()
+        .expect("failed to build the corepool pool");
+    bench(&mut group, "corepool", corepool, from);
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .expect("failed to build the rayon pool");
+    bench(&mut group, "rayon", rayon, from);
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("failed to build the tokio runtime");
+    bench(&mut group, "tokio", tokio, from);
+    bench(&mut group, "channel_pool", ChannelPool::new(workers), from);
     group.finish();
 }
 
