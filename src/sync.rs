@@ -146,17 +146,21 @@ mod imp {
             fn push_back(&self, t: T) {
                 let mut q = self.items.lock().unwrap();
                 q.push_back(t);
+                // ORDERING: Release, read by the lock-free `is_empty`: as in crossbeam, a
+                // reader that sees the new length also sees the pushed item.
                 self.len.store(q.len(), Ordering::Release);
             }
             fn pop_back(&self) -> Option<T> {
                 let mut q = self.items.lock().unwrap();
                 let t = q.pop_back();
+                // ORDERING: Release, as in push_back.
                 self.len.store(q.len(), Ordering::Release);
                 t
             }
             fn pop_front(&self) -> Option<T> {
                 let mut q = self.items.lock().unwrap();
                 let t = q.pop_front();
+                // ORDERING: Release, as in push_back.
                 self.len.store(q.len(), Ordering::Release);
                 t
             }
@@ -166,6 +170,7 @@ mod imp {
                 let first = q.pop_front()?;
                 let extra = q.len() / 2;
                 let moved: Vec<T> = q.drain(..extra).collect();
+                // ORDERING: Release, as in push_back.
                 self.len.store(q.len(), Ordering::Release);
                 drop(q);
                 for t in moved {
@@ -174,9 +179,12 @@ mod imp {
                 Some(first)
             }
             fn is_empty(&self) -> bool {
+                // ORDERING: Acquire pairs with the Release stores; read without the lock, so
+                // it can be stale exactly like crossbeam's.
                 self.len.load(Ordering::Acquire) == 0
             }
             fn len(&self) -> usize {
+                // ORDERING: as in is_empty.
                 self.len.load(Ordering::Acquire)
             }
         }
