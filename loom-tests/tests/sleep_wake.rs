@@ -53,7 +53,12 @@ fn one_worker_without_final_recheck_loses_the_wakeup() {
 /// checked for leaks, so a task stranded in a queue fails the model too.
 #[test]
 fn two_workers_one_task_runs_once() {
-    loom::model(|| {
+    // Three threads with a full start and shutdown each: at two preemptions this model runs
+    // for far longer than the suite's budget, so it explores every interleaving with at most
+    // one preemption (the one-worker models above keep two).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(1);
+    model.check(|| {
         let pool = pool(2);
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
