@@ -35,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 use crate::error::TaskError;
 use crate::latch::Signal;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::{catch, Job, Outcome, Rejected};
+use crate::task::{catch, Outcome, RawJob, Rejected};
 
 const TAKEN: usize = 1;
 const COMPLETE: usize = 2;
@@ -159,14 +159,14 @@ where
     }
 }
 
-impl<F, T> Job for SubmitCell<F, T>
+impl<F, T> RawJob for SubmitCell<F, T>
 where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    unsafe fn execute(&self) -> Outcome {
+    unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: the task held one strong count, made by `Task::submit` with into_raw.
-        let this = unsafe { TaskArc::from_raw(self as *const Self) };
+        let this = unsafe { TaskArc::from_raw(this) };
         let Some(f) = this.try_take() else {
             return Outcome::Cancelled;
         };
@@ -182,9 +182,9 @@ where
         }
     }
 
-    unsafe fn reject(&self) -> Rejected {
+    unsafe fn reject(this: *const Self) -> Rejected {
         // SAFETY: as in `execute`.
-        let this = unsafe { TaskArc::from_raw(self as *const Self) };
+        let this = unsafe { TaskArc::from_raw(this) };
         if let Some(f) = this.try_take() {
             drop(f);
             this.complete(Err(TaskError::Rejected));

@@ -18,7 +18,7 @@
 use std::task::Wake;
 
 use crate::sync::{thread_local, Condvar, Mutex, UnsafeCell};
-use crate::task::{catch, Job, Outcome, Payload, Rejected, Task};
+use crate::task::{catch, Outcome, Payload, RawJob, Rejected, Task};
 
 /// A one-slot wake signal for a blocked thread (the only lock is taken to block).
 pub(crate) struct Signal {
@@ -98,7 +98,7 @@ where
             };
             // SAFETY: we block below until the job has run or been rejected (its signal), so
             // it outlives the task; the task is queued exactly once.
-            let task = unsafe { Task::from_stack(&job) };
+            let task = unsafe { Task::from_raw(&job as *const StackJob<'_, F, R>) };
             queue(task);
             signal.wait();
             let result = job.result.with_mut(|r| {
@@ -131,26 +131,30 @@ where
     }
 }
 
-impl<F, R> Job for StackJob<'_, F, R>
+impl<F, R> RawJob for StackJob<'_, F, R>
 where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    unsafe fn execute(&self) -> Outcome {
-        let f = self.take_func();
+    unsafe fn execute(this: *const Self) -> Outcome {
+        // SAFETY: the caller is blocked on the signal until `finish`, so the job is alive.
+        let this = unsafe { &*this };
+        let f = this.take_func();
         match catch(f) {
-            Ok(r) => self.finish(StackResult::Done(r)),
+            Ok(r) => this.finish(StackResult::Done(r)),
             Err(p) => {
-                self.finish(StackResult::Panicked(p));
+                this.finish(StackResult::Panicked(p));
                 return Outcome::Panicked(None);
             }
         }
         Outcome::Completed
     }
 
-    unsafe fn reject(&self) -> Rejected {
-        drop(self.take_func());
-        self.finish(StackResult::Rejected);
+    unsafe fn reject(this: *const Self) -> Rejected {
+        // SAFETY: as in `execute`.
+        let this = unsafe { &*this };
+        drop(this.take_func());
+        this.finish(StackResult::Rejected);
         Rejected::Reported
     }
 }

@@ -241,3 +241,52 @@ impl Default for Pool {
         Pool::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Sizing;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Every path through the pool once (small and large spawns, submit, install, panic,
+    /// shutdown, rejection): small enough to run under miri.
+    #[test]
+    fn round_trip_through_every_path() {
+        let pool = Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(2))
+            .pin_workers(false)
+            .panic_handler(|_| {})
+            .build()
+            .unwrap();
+        let count = std::sync::Arc::new(AtomicUsize::new(0));
+        for _ in 0..8 {
+            let c = count.clone();
+            pool.spawn(move || {
+                c.fetch_add(1, Ordering::Relaxed);
+                let c2 = c.clone();
+                crate::spawn(move || {
+                    c2.fetch_add(1, Ordering::Relaxed);
+                });
+            });
+        }
+        let big = [1u64; 16];
+        let c = count.clone();
+        pool.spawn(move || {
+            c.fetch_add(big.iter().sum::<u64>() as usize, Ordering::Relaxed);
+        });
+        pool.spawn(|| panic!("reported to the handler"));
+        let borrowed = [1, 2, 3];
+        assert_eq!(pool.install(|| borrowed.iter().sum::<i32>()), 6);
+        assert_eq!(pool.submit(|| 40 + 2).join().unwrap(), 42);
+        assert!(pool
+            .submit(|| -> () { panic!("to the handle") })
+            .join()
+            .is_err());
+        pool.shutdown();
+        assert_eq!(count.load(Ordering::Relaxed), 16 + 16);
+        assert!(matches!(
+            pool.submit(|| 1).join(),
+            Err(crate::TaskError::Rejected)
+        ));
+    }
+}

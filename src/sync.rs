@@ -57,16 +57,16 @@ mod imp {
         core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
     }
 
-    /// The OS CPU the calling thread runs on right now, if the OS says.
+    /// The OS CPU the calling thread runs on right now, if the OS says (miri cannot ask).
     pub(crate) fn current_cpu() -> Option<usize> {
-        #[cfg(target_os = "linux")]
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
             // SAFETY: sched_getcpu takes no arguments, touches no memory of ours and only
             // returns a number (or -1 with errno set).
             let cpu = unsafe { libc::sched_getcpu() };
             usize::try_from(cpu).ok()
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(all(target_os = "linux", not(miri))))]
         {
             None
         }
@@ -273,7 +273,7 @@ pub struct SeededBugs {
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
 
-/// Task cells are shared between the queue (as `dyn Job`) and a handle (as `dyn Completion`),
-/// which needs unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.
+/// Submit cells are shared between the queue and a handle (as `dyn Completion`), which needs
+/// unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.
 /// The protocol state inside a cell is still a facade atomic, which is what the models check.
 pub(crate) use std::sync::Arc as TaskArc;

@@ -1,8 +1,10 @@
-//! What sits in the queues: a [`Task`], one thin owner of a `dyn Job`.
+//! What sits in the queues: a [`Task`], the one owner of a closure or a job.
 //!
-//! Three kinds of job share the one type, so every queue and every find-work path handles
+//! Every kind of work shares the one type, so every queue and every find-work path handles
 //! them alike:
-//! - [`SpawnJob`] — `pool.spawn`: a boxed closure, freed when it has run;
+//! - a small `pool.spawn` closure (three words or less) — stored in the task itself, no
+//!   allocation;
+//! - `SpawnJob` — a larger `pool.spawn` closure, boxed and freed when it has run;
 //! - [`SubmitCell`] — `pool.submit`: one allocation shared with the [`JoinHandle`], holding
 //!   the closure, then the result, and the waiter (protocol in `join_handle.rs`);
 //! - `StackJob` — `pool.install`: lives on the waiting caller's stack, which stays blocked
@@ -12,9 +14,9 @@
 //! by [`Task::reject`] (also on drop, so a task dropped in a queue is never silently lost).
 
 use std::any::Any;
-use std::mem::ManuallyDrop;
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::ptr::NonNull;
 
 use crate::join_handle::{JoinHandle, SubmitCell};
 use crate::sync::TaskArc;
@@ -41,32 +43,73 @@ pub(crate) enum Rejected {
     Unobserved,
 }
 
-/// The interface behind every task.
-pub(crate) trait Job: Send {
+/// A job a task points at (boxed, reference-counted or on a caller's stack). The functions
+/// take the raw pointer the task was made from, so they keep its full provenance — an `Arc`
+/// or `Box` is rebuilt from exactly the pointer `into_raw` gave.
+pub(crate) trait RawJob: Send {
     /// Runs the job (catching its panic) and releases it.
     ///
     /// # Safety
-    /// Called at most once per job, through the `Task` that owns it; the job is gone after.
-    unsafe fn execute(&self) -> Outcome;
+    /// `this` is the pointer the task was made from; called at most once, and the job is gone
+    /// after.
+    unsafe fn execute(this: *const Self) -> Outcome;
 
     /// Releases the job without running it: drops the closure, tells whoever waits.
     ///
     /// # Safety
     /// As for `execute`; exactly one of the two is called.
-    unsafe fn reject(&self) -> Rejected;
+    unsafe fn reject(this: *const Self) -> Rejected;
 }
 
-/// The unit every queue holds: owns one job until it is run or rejected.
-pub(crate) struct Task(NonNull<dyn Job>);
+/// Words of closure a [`Task`] stores in place (an index plus an `Arc` or two references
+/// fit); a larger or more aligned closure goes to the heap.
+const INLINE_WORDS: usize = 3;
 
-// SAFETY: every job is Send (the trait's bound), and a Task is its only owner while queued.
+/// A task's storage: the closure itself, or a pointer to a heap or stack job.
+type Slot = MaybeUninit<[usize; INLINE_WORDS]>;
+
+/// What a task does with its slot; one static table per kind of task.
+struct VTable {
+    /// Consumes the slot by running it.
+    run: unsafe fn(*mut Slot) -> Outcome,
+    /// Consumes the slot without running it.
+    reject: unsafe fn(*mut Slot) -> Rejected,
+}
+
+/// The unit every queue holds: owns one closure or job until it is run or rejected.
+///
+/// A static vtable for the task's kind, and a three-word slot holding either the closure
+/// itself or the job's raw pointer.
+///
+/// Small fire-and-forget closures live inside the task itself, so spawning them allocates
+/// nothing: the deque moves the bytes, and the worker reads the closure out and calls it.
+pub(crate) struct Task {
+    vtable: &'static VTable,
+    slot: Slot,
+}
+
+// SAFETY: a Task holds either a closure that is Send (`Task::spawn`'s bound) or a pointer to a
+// job that is Send (the `RawJob` trait's bound), and it is that value's only owner while queued.
 unsafe impl Send for Task {}
 
 impl Task {
-    /// A fire-and-forget task.
+    /// A fire-and-forget task: in place if the closure fits, else boxed.
+    #[inline]
     pub(crate) fn spawn<F: FnOnce() + Send + 'static>(f: F) -> Task {
-        let job: Box<dyn Job> = Box::new(SpawnJob(f));
-        Task(NonNull::from(Box::leak(job)))
+        if size_of::<F>() <= size_of::<Slot>() && align_of::<F>() <= align_of::<Slot>() {
+            let mut slot = Slot::uninit();
+            // SAFETY: F fits the slot in size and alignment (checked just above); the slot
+            // now owns `f`, released by exactly one of InlineSpawn's run/reject.
+            unsafe { slot.as_mut_ptr().cast::<F>().write(f) };
+            Task {
+                vtable: &InlineSpawn::<F>::VTABLE,
+                slot,
+            }
+        } else {
+            let job = Box::into_raw(Box::new(SpawnJob(f)));
+            // SAFETY: a fresh Box pointer; `SpawnJob`'s execute/reject rebuild it once.
+            unsafe { Task::from_raw(job) }
+        }
     }
 
     /// A task whose result goes to the returned handle; one allocation for both.
@@ -77,68 +120,122 @@ impl Task {
     {
         let cell = TaskArc::new(SubmitCell::new(f));
         let handle = JoinHandle::new(cell.clone());
-        let raw: *const dyn Job = TaskArc::into_raw(cell);
-        // SAFETY: Arc::into_raw never returns null; `SubmitCell::execute/reject` rebuild the
-        // Arc from this pointer exactly once.
-        (
-            Task(unsafe { NonNull::new_unchecked(raw as *mut dyn Job) }),
-            handle,
-        )
+        // SAFETY: the pointer carries one strong count, which `SubmitCell`'s execute/reject
+        // give back with Arc::from_raw, exactly once.
+        let task = unsafe { Task::from_raw(TaskArc::into_raw(cell)) };
+        (task, handle)
     }
 
-    /// A task pointing at a job on a caller's stack.
+    /// A task that owns the job behind `job` until it runs or is rejected.
     ///
     /// # Safety
-    /// The job must stay alive and in place until it has been executed or rejected (the caller
-    /// blocks on its latch), and must not be enqueued twice.
-    pub(crate) unsafe fn from_stack(job: &(dyn Job + '_)) -> Task {
-        let ptr: NonNull<dyn Job + '_> = NonNull::from(job);
-        // SAFETY: only the lifetime is erased; the caller promises the job outlives the task.
-        Task(unsafe { std::mem::transmute::<NonNull<dyn Job + '_>, NonNull<dyn Job>>(ptr) })
+    /// `job` must satisfy `J`'s `RawJob` contract until one of its functions consumes it (for a
+    /// stack job: the caller blocks until then), and must not be enqueued twice.
+    pub(crate) unsafe fn from_raw<J: RawJob>(job: *const J) -> Task {
+        let mut slot = Slot::uninit();
+        // SAFETY: a thin pointer is one word: within the slot, and word-aligned.
+        unsafe { slot.as_mut_ptr().cast::<*const J>().write(job) };
+        Task {
+            vtable: &PointedJob::<J>::VTABLE,
+            slot,
+        }
     }
 
     /// Runs the task on this thread.
     #[inline]
     pub(crate) fn run(self) -> Outcome {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: `this` is the only owner and is not used (or dropped) again.
-        unsafe { this.0.as_ref().execute() }
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` owns the slot's value, gives it to `run`, and is never dropped.
+        unsafe { (this.vtable.run)(&mut this.slot) }
     }
 
     /// The pool cannot run this task any more.
     pub(crate) fn reject(self) -> Rejected {
-        let this = ManuallyDrop::new(self);
+        let mut this = ManuallyDrop::new(self);
         // SAFETY: as in `run`.
-        unsafe { this.0.as_ref().reject() }
+        unsafe { (this.vtable.reject)(&mut this.slot) }
     }
 }
 
 impl Drop for Task {
     fn drop(&mut self) {
         // A task dropped unrun (a queue torn down with work in it) is rejected, not leaked.
-        // SAFETY: drop runs once and `run`/`reject` forget `self`, so this is the only release.
+        // SAFETY: drop runs once, and `run`/`reject` never let a consumed task drop.
         unsafe {
-            self.0.as_ref().reject();
+            (self.vtable.reject)(&mut self.slot);
         }
     }
 }
 
-/// `pool.spawn`'s job: the closure itself.
+/// The vtable of a closure stored in place.
+struct InlineSpawn<F>(PhantomData<F>);
+
+impl<F: FnOnce() + Send> InlineSpawn<F> {
+    const VTABLE: VTable = VTable {
+        run: Self::run,
+        reject: Self::reject,
+    };
+
+    /// # Safety
+    /// `slot` holds an F written by `Task::spawn` and not yet consumed.
+    unsafe fn run(slot: *mut Slot) -> Outcome {
+        // SAFETY: the caller's contract; reading moves the closure out, consuming the slot.
+        let f = unsafe { slot.cast::<F>().read() };
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(()) => Outcome::Completed,
+            Err(payload) => Outcome::Panicked(Some(payload)),
+        }
+    }
+
+    /// # Safety
+    /// As for `run`.
+    unsafe fn reject(slot: *mut Slot) -> Rejected {
+        // SAFETY: the caller's contract; the closure is dropped in place, consuming the slot.
+        unsafe { slot.cast::<F>().drop_in_place() };
+        Rejected::Unobserved
+    }
+}
+
+/// The vtable of a task that points at a [`RawJob`].
+struct PointedJob<J>(PhantomData<J>);
+
+impl<J: RawJob> PointedJob<J> {
+    const VTABLE: VTable = VTable {
+        run: Self::run,
+        reject: Self::reject,
+    };
+
+    /// # Safety
+    /// `slot` holds a `*const J` written by `Task::from_raw` and not yet consumed.
+    unsafe fn run(slot: *mut Slot) -> Outcome {
+        // SAFETY: the caller's contract, then J's own.
+        unsafe { J::execute(slot.cast::<*const J>().read()) }
+    }
+
+    /// # Safety
+    /// As for `run`.
+    unsafe fn reject(slot: *mut Slot) -> Rejected {
+        // SAFETY: as in `run`.
+        unsafe { J::reject(slot.cast::<*const J>().read()) }
+    }
+}
+
+/// A `pool.spawn` closure too large to store in place: boxed.
 struct SpawnJob<F>(F);
 
-impl<F: FnOnce() + Send> Job for SpawnJob<F> {
-    unsafe fn execute(&self) -> Outcome {
-        // SAFETY: the job was leaked from a Box in `Task::spawn` and is released once.
-        let job = unsafe { Box::from_raw(self as *const Self as *mut Self) };
+impl<F: FnOnce() + Send> RawJob for SpawnJob<F> {
+    unsafe fn execute(this: *const Self) -> Outcome {
+        // SAFETY: `this` came from Box::into_raw in `Task::spawn` and is released once.
+        let job = unsafe { Box::from_raw(this as *mut Self) };
         match catch_unwind(AssertUnwindSafe(job.0)) {
             Ok(()) => Outcome::Completed,
             Err(payload) => Outcome::Panicked(Some(payload)),
         }
     }
 
-    unsafe fn reject(&self) -> Rejected {
+    unsafe fn reject(this: *const Self) -> Rejected {
         // SAFETY: as in `execute`.
-        drop(unsafe { Box::from_raw(self as *const Self as *mut Self) });
+        drop(unsafe { Box::from_raw(this as *mut Self) });
         Rejected::Unobserved
     }
 }
@@ -147,4 +244,78 @@ impl<F: FnOnce() + Send> Job for SpawnJob<F> {
 #[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     catch_unwind(AssertUnwindSafe(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A capture whose drop is counted, so every path must release it exactly once.
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn inline_and_boxed_closures_run_once_and_release_their_captures() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        // Small: one Arc + one Counted (two words) — stored in place.
+        let (c, r) = (Counted(drops.clone()), ran.clone());
+        let small = Task::spawn(move || {
+            let _keep = &c;
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(matches!(small.run(), Outcome::Completed));
+        // Large: 64 bytes of capture — boxed.
+        let (c, r, big) = (Counted(drops.clone()), ran.clone(), [7u64; 8]);
+        let large = Task::spawn(move || {
+            let _keep = &c;
+            r.fetch_add(big.iter().sum::<u64>() as usize, Ordering::SeqCst);
+        });
+        assert!(matches!(large.run(), Outcome::Completed));
+        assert_eq!(ran.load(Ordering::SeqCst), 1 + 56);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn rejected_and_dropped_tasks_release_without_running() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let c = Counted(drops.clone());
+        let small = Task::spawn(move || drop(c));
+        assert_eq!(small.reject(), Rejected::Unobserved);
+        let c = Counted(drops.clone());
+        let big = [1u64; 8];
+        let large = Task::spawn(move || drop((c, big)));
+        drop(large);
+        let (task, handle) = Task::submit(|| 5);
+        drop(task);
+        assert!(matches!(handle.join(), Err(crate::TaskError::Rejected)));
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn panics_are_caught_in_every_kind() {
+        let small = Task::spawn(|| panic!("small"));
+        assert!(matches!(small.run(), Outcome::Panicked(Some(_))));
+        let big = [0u8; 64];
+        let large = Task::spawn(move || panic!("large {}", big.len()));
+        assert!(matches!(large.run(), Outcome::Panicked(Some(_))));
+        let (task, handle) = Task::submit(|| -> u8 { panic!("submitted") });
+        assert!(matches!(task.run(), Outcome::Panicked(None)));
+        assert!(handle.join().unwrap_err().is_panic());
+    }
+
+    #[test]
+    fn a_submitted_task_delivers_its_value() {
+        let (task, handle) = Task::submit(|| String::from("value"));
+        assert!(!handle.is_finished());
+        assert!(matches!(task.run(), Outcome::Completed));
+        assert!(handle.is_finished());
+        assert_eq!(handle.join().unwrap(), "value");
+    }
 }
