@@ -36,6 +36,7 @@ use crate::error::TaskError;
 use crate::latch::Signal;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
 use crate::task::{catch, Outcome, RawJob, Rejected};
+use crate::worker::WorkerThread;
 
 const TAKEN: usize = 1;
 const COMPLETE: usize = 2;
@@ -235,19 +236,51 @@ impl<T: Send + 'static> JoinHandle<T> {
         JoinHandle { cell }
     }
 
-    /// Blocks the calling thread until the task has finished, and returns its result.
+    /// Waits until the task has finished, and returns its result.
+    ///
+    /// On one of a pool's workers the wait *helps*: the worker runs other tasks (its own
+    /// deque first) until the result is ready, so a task that submits a child and joins it
+    /// cannot deadlock, even on a one-worker pool. The price is re-entrancy: an unrelated task
+    /// may run on this thread, inside this call — use [`join_blocking`](JoinHandle::join_blocking)
+    /// where that is wrong (e.g. while holding a lock another task takes). On any other
+    /// thread it blocks.
     ///
     /// Errors: [`TaskError::Panicked`] with the payload if the task panicked,
     /// [`TaskError::Rejected`] if the pool was shut down before accepting it.
     ///
     /// ```
-    /// use corepool::{Pool, TaskError};
+    /// use corepool::{Pool, Sizing, TaskError};
     ///
-    /// let pool = Pool::new();
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+    /// let p = pool.clone();
+    /// // One worker, and a task that waits for its own child: the wait runs the child.
+    /// let outer = pool.submit(move || p.submit(|| 20).join().unwrap() + 1);
+    /// assert_eq!(outer.join().unwrap(), 21);
+    ///
     /// pool.shutdown();
     /// assert!(matches!(pool.submit(|| 1).join(), Err(TaskError::Rejected)));
     /// ```
     pub fn join(self) -> Result<T, TaskError> {
+        let cell = &self.cell;
+        let helped = WorkerThread::with_current(|worker| {
+            worker.map(|w| w.wait_for_poll(|waker| cell.poll_join(waker)))
+        });
+        match helped {
+            Some(result) => result,
+            None => self.join_blocking(),
+        }
+    }
+
+    /// Blocks the calling thread until the task has finished, without running anything else
+    /// meanwhile — for code holding a lock or other state that an unrelated task must not
+    /// see. On a worker this parks the worker: the task must be able to finish without it
+    /// (on a one-worker pool, waiting for a task queued on the same pool deadlocks).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.submit(|| 2 + 2).join_blocking().unwrap(), 4);
+    /// ```
+    pub fn join_blocking(self) -> Result<T, TaskError> {
         let signal = std::sync::Arc::new(Signal::new());
         let waker = Waker::from(signal.clone());
         loop {

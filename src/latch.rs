@@ -1,24 +1,101 @@
-//! Blocking a thread until a job is done: [`Signal`], and the [`StackJob`] that `install`
-//! places on its caller's stack.
+//! Waiting for a job: latches, and the [`StackJob`] that `install` and `join` place on their
+//! caller's stack.
 //!
 //! # StackJob protocol
 //!
-//! The caller (not a worker of the pool) builds the job on its stack, queues a [`Task`]
-//! pointing at it, and blocks on its thread's [`Signal`] until the job says it is done.
-//! The executor (a worker, or a rejecter at shutdown):
+//! The caller builds the job on its stack, queues a [`Task`] pointing at it, and does not
+//! leave the frame until the job's latch is set. The executor (a worker, a thief, or a
+//! rejecter at shutdown):
 //! 1. takes the closure, runs it under `catch_unwind` (or drops it, when rejecting);
 //! 2. writes the result into the job;
-//! 3. notifies the caller's signal — **point of no return**: the caller may return and pop
-//!    the job's stack frame at once, so the job is not touched after step 3 starts.
+//! 3. sets the latch — **point of no return**: the caller may return and pop the frame at
+//!    once, so [`Latch::set`] copies out everything it needs before it publishes, and nothing
+//!    touches the job after.
 //!
-//! The signal therefore cannot live in the job: it is the caller's thread-local, which
-//! outlives any one job, and it is notified while its lock is held, so the caller cannot see
-//! `woken` and leave before the notifier is done with it.
+//! # Latches
+//!
+//! - [`ThreadLatch`]: for a thread outside the pool; it blocks on its thread-local [`Signal`],
+//!   which outlives any one job, notified while its lock is held.
+//! - [`WorkerLatch`]: for a worker that waits while running other tasks (`join`, `scope`).
+//!   `set` stores `SET`, fences, and wakes the owner if it sleeps; the owner's sleep recheck
+//!   (`sleep.rs` step 4) looks at the latch, so the same Dekker argument as for work applies:
+//!   either the owner's recheck sees `SET`, or the setter's scan sees the owner asleep.
 
 use std::task::Wake;
 
-use crate::sync::{thread_local, Condvar, Mutex, UnsafeCell};
-use crate::task::{catch, Outcome, Payload, RawJob, Rejected, Task};
+use crate::registry::Registry;
+use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
+use crate::task::{catch, Outcome, Payload, RawJob, Rejected};
+
+/// What a helping worker waits on: `wait_until` runs other tasks until `probe` is true, and
+/// the sleep recheck looks at it. Whoever makes it true must then fence and wake the owner
+/// (as [`WorkerLatch`] and [`FlagWaker`] do).
+pub(crate) trait Probe {
+    /// True once the wait is over; Acquire, so the result is visible.
+    fn probe(&self) -> bool;
+}
+
+impl Probe for WorkerLatch<'_> {
+    #[inline]
+    fn probe(&self) -> bool {
+        WorkerLatch::probe(self)
+    }
+}
+
+/// A waker for a worker that helps while it waits on a [`JoinHandle`](crate::JoinHandle):
+/// `wake` sets the flag, fences, and wakes the owner if it sleeps.
+pub(crate) struct FlagWaker {
+    set: AtomicUsize,
+    owner: usize,
+    registry: crate::sync::Arc<Registry>,
+}
+
+impl FlagWaker {
+    pub(crate) fn new(owner: usize, registry: crate::sync::Arc<Registry>) -> Self {
+        FlagWaker {
+            set: AtomicUsize::new(UNSET),
+            owner,
+            registry,
+        }
+    }
+
+    /// Re-arms the flag before the next poll.
+    pub(crate) fn reset(&self) {
+        // ORDERING: Relaxed: the poll that follows is an AcqRel RMW on the task's state.
+        self.set.store(UNSET, Ordering::Relaxed);
+    }
+}
+
+impl Probe for FlagWaker {
+    fn probe(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release store in `wake_by_ref`.
+        self.set.load(Ordering::Acquire) == SET
+    }
+}
+
+impl Wake for FlagWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        // ORDERING: Release publishes the completion to the owner's Acquire probe.
+        self.set.store(SET, Ordering::Release);
+        // ORDERING: pairs with the fence in `sleep` step 3, as in `WorkerLatch::set`.
+        fence(Ordering::SeqCst);
+        self.registry.wake_worker(self.owner);
+    }
+}
+
+/// Something a job sets when it is done.
+pub(crate) trait Latch {
+    /// Publishes "done" and wakes whoever waits.
+    ///
+    /// # Safety
+    /// `this` is valid on entry; the waiter may free it the moment the flag is published, so
+    /// an implementation reads what it needs first and touches nothing of `*this` after.
+    unsafe fn set(this: *const Self);
+}
 
 /// A one-slot wake signal for a blocked thread (the only lock is taken to block).
 pub(crate) struct Signal {
@@ -67,8 +144,65 @@ thread_local! {
     static THREAD_SIGNAL: Signal = Signal::new();
 }
 
+/// The latch of a thread outside the pool: its thread-local signal.
+pub(crate) struct ThreadLatch<'s>(&'s Signal);
+
+impl Latch for ThreadLatch<'_> {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: valid on entry (the contract); the signal itself is thread-local to the
+        // blocked caller and outlives the job, so using it after this read is fine.
+        let signal = unsafe { (*this).0 };
+        signal.notify();
+    }
+}
+
+const UNSET: usize = 0;
+const SET: usize = 1;
+
+/// The latch of a worker that helps while it waits (`join`, `scope`).
+pub(crate) struct WorkerLatch<'r> {
+    state: AtomicUsize,
+    owner: usize,
+    registry: &'r Registry,
+}
+
+impl<'r> WorkerLatch<'r> {
+    pub(crate) fn new(owner: usize, registry: &'r Registry) -> Self {
+        WorkerLatch {
+            state: AtomicUsize::new(UNSET),
+            owner,
+            registry,
+        }
+    }
+
+    /// True once set; the job's writes are then visible.
+    #[inline]
+    pub(crate) fn probe(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release store in `set`.
+        self.state.load(Ordering::Acquire) == SET
+    }
+}
+
+impl Latch for WorkerLatch<'_> {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: valid on entry. Read everything before publishing: the owner may return and
+        // pop the latch's frame as soon as it sees SET. The registry outlives the latch (the
+        // setter runs on one of its workers).
+        let (owner, registry) = unsafe { ((*this).owner, (*this).registry) };
+        // SAFETY: still valid: nothing is published yet.
+        let state = unsafe { &(*this).state };
+        // ORDERING: Release publishes the job's result to the owner's Acquire probe.
+        // Point of no return.
+        state.store(SET, Ordering::Release);
+        // ORDERING: pairs with the fence in `sleep` step 3: the owner's recheck sees SET, or
+        // this wake sees the owner asleep.
+        fence(Ordering::SeqCst);
+        registry.wake_worker(owner);
+    }
+}
+
 /// What a stack job ended with.
-enum StackResult<R> {
+pub(crate) enum StackResult<R> {
     Pending,
     Done(R),
     Panicked(Payload),
@@ -76,37 +210,69 @@ enum StackResult<R> {
 }
 
 /// A job on its waiting caller's stack (module docs).
-pub(crate) struct StackJob<'s, F, R> {
+pub(crate) struct StackJob<L, F, R> {
     func: UnsafeCell<Option<F>>,
     result: UnsafeCell<StackResult<R>>,
-    signal: &'s Signal,
+    pub(crate) latch: L,
 }
 
-impl<'s, F, R> StackJob<'s, F, R>
+impl<L, F, R> StackJob<L, F, R>
+where
+    L: Latch,
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    pub(crate) fn new(f: F, latch: L) -> Self {
+        StackJob {
+            func: UnsafeCell::new(Some(f)),
+            result: UnsafeCell::new(StackResult::Pending),
+            latch,
+        }
+    }
+
+    /// Takes the closure: only the task's one consumer, or the owner before queueing.
+    pub(crate) fn take_func(&self) -> Option<F> {
+        // SAFETY: the closure slot belongs to whoever consumes the job's task (exactly one
+        // party), or to the owner once it has taken the task back unrun.
+        self.func.with_mut(|f| unsafe { (*f).take() })
+    }
+
+    /// The result, once the latch is set (or the owner ran the job itself).
+    pub(crate) fn into_result(self) -> StackResult<R> {
+        // SAFETY: the executor's writes happened before the latch was set, which the caller
+        // observed (or the caller is the executor); the job is ours again.
+        self.result
+            .with_mut(|r| unsafe { std::ptr::replace(r, StackResult::Pending) })
+    }
+
+    /// Steps 2 and 3 of the protocol.
+    ///
+    /// # Safety
+    /// `this` is a live job whose closure the caller took; the job may be gone on return.
+    unsafe fn finish(this: *const Self, result: StackResult<R>) {
+        // SAFETY: the executor owns the job until the latch is set; the owner is waiting.
+        unsafe { (*this).result.with_mut(|r| *r = result) };
+        // SAFETY: `set` is the point of no return and touches nothing after publishing.
+        unsafe { L::set(std::ptr::addr_of!((*this).latch)) };
+    }
+}
+
+impl<F, R> StackJob<ThreadLatch<'_>, F, R>
 where
     F: FnOnce() -> R + Send,
     R: Send,
 {
-    /// Runs `f` through `queue`, blocking this thread until it has run (or was rejected).
-    /// Returns `None` if the pool rejected it. A panic in `f` resumes here.
-    pub(crate) fn run_and_wait(f: F, queue: impl FnOnce(Task)) -> Option<R> {
+    /// Runs `f` through `queue` from a thread outside the pool, blocking until it has run
+    /// (or was rejected). Returns `None` if the pool rejected it; a panic in `f` resumes here.
+    pub(crate) fn run_and_wait(f: F, queue: impl FnOnce(crate::task::Task)) -> Option<R> {
         THREAD_SIGNAL.with(|signal| {
-            let job = StackJob {
-                func: UnsafeCell::new(Some(f)),
-                result: UnsafeCell::new(StackResult::Pending),
-                signal,
-            };
-            // SAFETY: we block below until the job has run or been rejected (its signal), so
-            // it outlives the task; the task is queued exactly once.
-            let task = unsafe { Task::from_raw(&job as *const StackJob<'_, F, R>) };
+            let job = StackJob::new(f, ThreadLatch(signal));
+            // SAFETY: we block below until the job has run or been rejected (its latch), so it
+            // outlives the task; the task is queued exactly once.
+            let task = unsafe { crate::task::Task::from_raw(&job as *const StackJob<_, F, R>) };
             queue(task);
             signal.wait();
-            let result = job.result.with_mut(|r| {
-                // SAFETY: the signal was notified after the executor's last write (step 3),
-                // and the executor never touches the job again.
-                unsafe { std::ptr::replace(r, StackResult::Pending) }
-            });
-            match result {
+            match job.into_result() {
                 StackResult::Done(r) => Some(r),
                 StackResult::Panicked(p) => std::panic::resume_unwind(p),
                 StackResult::Rejected => None,
@@ -114,47 +280,32 @@ where
             }
         })
     }
-
-    fn finish(&self, result: StackResult<R>) {
-        // SAFETY: the executor owns the job until it notifies (step 3); the caller is blocked.
-        self.result.with_mut(|r| unsafe { *r = result });
-        let signal = self.signal;
-        // Point of no return: `self` may be gone once the caller wakes.
-        signal.notify();
-    }
-
-    fn take_func(&self) -> F {
-        // SAFETY: the executor owns the job (only one Task pointed at it and it is consumed).
-        self.func
-            .with_mut(|f| unsafe { (*f).take() })
-            .expect("stack job executed twice")
-    }
 }
 
-impl<F, R> RawJob for StackJob<'_, F, R>
+impl<L, F, R> RawJob for StackJob<L, F, R>
 where
+    L: Latch,
     F: FnOnce() -> R + Send,
     R: Send,
+    L: Send,
 {
     unsafe fn execute(this: *const Self) -> Outcome {
-        // SAFETY: the caller is blocked on the signal until `finish`, so the job is alive.
-        let this = unsafe { &*this };
-        let f = this.take_func();
-        match catch(f) {
-            Ok(r) => this.finish(StackResult::Done(r)),
-            Err(p) => {
-                this.finish(StackResult::Panicked(p));
-                return Outcome::Panicked(None);
-            }
-        }
-        Outcome::Completed
+        // SAFETY: the owner does not leave the frame before the latch is set.
+        let f = unsafe { (*this).take_func() }.expect("stack job executed twice");
+        let (result, outcome) = match catch(f) {
+            Ok(r) => (StackResult::Done(r), Outcome::Completed),
+            Err(p) => (StackResult::Panicked(p), Outcome::Panicked(None)),
+        };
+        // SAFETY: we took the closure; `finish` is our last touch of the job.
+        unsafe { Self::finish(this, result) };
+        outcome
     }
 
     unsafe fn reject(this: *const Self) -> Rejected {
         // SAFETY: as in `execute`.
-        let this = unsafe { &*this };
-        drop(this.take_func());
-        this.finish(StackResult::Rejected);
+        drop(unsafe { (*this).take_func() });
+        // SAFETY: as in `execute`.
+        unsafe { Self::finish(this, StackResult::Rejected) };
         Rejected::Reported
     }
 }

@@ -33,6 +33,7 @@
 mod builder;
 mod cores;
 mod error;
+mod join;
 mod join_handle;
 mod latch;
 mod metrics;
@@ -50,6 +51,7 @@ mod worker;
 pub use builder::Builder;
 pub use cores::{detect_cores, CoreSource, DetectedCores};
 pub use error::{panic_message, BuildError, Origin, TaskError};
+pub use join::join;
 pub use join_handle::JoinHandle;
 pub use metrics::{Metrics, WorkerMetrics};
 pub use pool::Pool;

@@ -167,6 +167,29 @@ impl Pool {
             .unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
     }
 
+    /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
+    /// parallel on the pool's workers and returns both results. Both may borrow.
+    ///
+    /// # Panics
+    ///
+    /// If either closure panics (after both finished), or if the pool has been shut down.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data = [1, 2, 3, 4];
+    /// let (left, right) = pool.join(|| data[..2].iter().sum::<i32>(), || data[2..].iter().sum::<i32>());
+    /// assert_eq!(left + right, 10);
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.install(|| crate::join(a, b))
+    }
+
     /// Stops accepting outside work, runs every task already accepted (and whatever those
     /// spawn), then joins every worker thread. Idempotent; other handles see the pool as shut
     /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports

@@ -36,6 +36,10 @@
 //!    The claimed worker waits for `Notified`, so it never acts before this accounting landed
 //!    (`park.rs`).
 //!
+//! Only outside pushes depend on this for correctness; a worker's push onto its own deque is
+//! announced only when the deque was empty, because the pushing worker is awake and drains
+//! its deque before it may sleep — there the announcement recruits help, nothing more.
+//!
 //! A searcher that finds work stops searching; if it was the last searcher it runs the steps
 //! above too, so a burst ramps up one worker at a time without a thundering herd. At most half
 //! the workers may enter searching on their own (woken workers are searchers regardless): the
@@ -70,6 +74,7 @@
 //! every sleeper ([`Registry::wake_all`]); a worker stores `Sleepy`, fences, and reloads the
 //! word (step 5). One of the two sees the other.
 
+use crate::latch::Probe;
 use crate::park::Woken;
 use crate::registry::Registry;
 use crate::sync::{fence, AtomicU64, Ordering};
@@ -208,8 +213,16 @@ impl Idle {
 impl Registry {
     /// A worker with nothing to do goes to sleep (steps 1–6 in the module docs).
     /// `searching` is the worker's own flag; it is true again when this returns `Search`.
+    /// `waiting`: the latch of a `join`/`scope` the worker waits on, mid-task; its recheck
+    /// then also looks at the latch, and it never terminates the pool (its task holds the pool
+    /// open).
     #[cold]
-    pub(crate) fn sleep(&self, index: usize, searching: &mut bool) -> AfterSleep {
+    pub(crate) fn sleep(
+        &self,
+        index: usize,
+        searching: &mut bool,
+        waiting: Option<&dyn Probe>,
+    ) -> AfterSleep {
         let parker = &self.workers[index].parker;
         // Step 1.
         self.idle.transition_to_sleeping(*searching);
@@ -220,16 +233,18 @@ impl Registry {
         // other's write).
         fence(Ordering::SeqCst);
         // Step 4.
-        if !self.seeded_bugs.skip_final_recheck && self.has_visible_work() {
+        let latch_set = || waiting.is_some_and(Probe::probe);
+        if !self.seeded_bugs.skip_final_recheck && (self.has_visible_work() || latch_set()) {
             *searching = true;
             return self.leave_sleep(parker.try_cancel_sleep());
         }
         // Step 5.
         let seen = self.idle.load();
         let all_asleep = seen.sleeping() == self.workers.len() && seen.searching() == 0;
-        if seen.is_terminated()
-            || (seen.is_shutdown() && all_asleep && self.idle.try_terminate(seen))
-        {
+        let may_terminate = waiting.is_none()
+            && (seen.is_terminated()
+                || (seen.is_shutdown() && all_asleep && self.idle.try_terminate(seen)));
+        if may_terminate {
             // Point of no return: the pool is terminated; wake everyone so they exit.
             parker.try_cancel_sleep();
             self.wake_all();
@@ -300,6 +315,11 @@ impl Registry {
         } else {
             Notified::Ok
         })
+    }
+
+    /// Wakes worker `i` if it sleeps (a latch it waits on was set).
+    pub(crate) fn wake_worker(&self, i: usize) {
+        self.try_wake(i);
     }
 
     /// Wakes every sleeping worker (shutdown, termination). The caller has just changed the

@@ -72,6 +72,23 @@ mod imp {
         }
     }
 
+    std::thread_local! {
+        /// The worker running on this thread (type-erased), null elsewhere.
+        static CURRENT_WORKER: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+    }
+
+    /// The worker pointer `worker.rs` keeps for the thread (const-initialised: no lazy-init
+    /// check on the `join`/`spawn` fast paths).
+    #[inline]
+    pub(crate) fn current_worker_ptr() -> *const () {
+        CURRENT_WORKER.with(|c| c.get())
+    }
+
+    #[inline]
+    pub(crate) fn set_current_worker_ptr(ptr: *const ()) {
+        CURRENT_WORKER.with(|c| c.set(ptr))
+    }
+
     /// Tasks a worker runs from its own deque before it looks at the injector first.
     /// Prime, so it does not fall into step with other periodic work.
     pub(crate) const INJECTOR_INTERVAL: u32 = 61;
@@ -101,6 +118,19 @@ mod imp {
             true
         }
         pub(crate) fn reset(&self) {}
+    }
+
+    loom::thread_local! {
+        /// The worker running on this (model) thread; loom's macro takes no `const` init.
+        static CURRENT_WORKER: std::cell::Cell<*const ()> = std::cell::Cell::new(std::ptr::null());
+    }
+
+    pub(crate) fn current_worker_ptr() -> *const () {
+        CURRENT_WORKER.with(|c| c.get())
+    }
+
+    pub(crate) fn set_current_worker_ptr(ptr: *const ()) {
+        CURRENT_WORKER.with(|c| c.set(ptr))
     }
 
     /// No pinning under loom.

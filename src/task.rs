@@ -2,7 +2,7 @@
 //!
 //! Every kind of work shares the one type, so every queue and every find-work path handles
 //! them alike:
-//! - a small `pool.spawn` closure (three words or less) — stored in the task itself, no
+//! - a small `pool.spawn` closure (two words or less) — stored in the task itself, no
 //!   allocation;
 //! - `SpawnJob` — a larger `pool.spawn` closure, boxed and freed when it has run;
 //! - [`SubmitCell`] — `pool.submit`: one allocation shared with the [`JoinHandle`], holding
@@ -61,9 +61,15 @@ pub(crate) trait RawJob: Send {
     unsafe fn reject(this: *const Self) -> Rejected;
 }
 
+/// Names a job a task points at: its address and its kind's vtable (see [`Task::is`]). A
+/// vtable constant may exist at more than one address; a mismatch then only sends `join`
+/// down its general path, which runs the job correctly too.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskId(usize, &'static VTable);
+
 /// Words of closure a [`Task`] stores in place (an index plus an `Arc` or two references
 /// fit); a larger or more aligned closure goes to the heap.
-const INLINE_WORDS: usize = 3;
+const INLINE_WORDS: usize = 2;
 
 /// A task's storage: the closure itself, or a pointer to a heap or stack job.
 type Slot = MaybeUninit<[usize; INLINE_WORDS]>;
@@ -78,7 +84,7 @@ struct VTable {
 
 /// The unit every queue holds: owns one closure or job until it is run or rejected.
 ///
-/// A static vtable for the task's kind, and a three-word slot holding either the closure
+/// A static vtable for the task's kind, and a two-word slot holding either the closure
 /// itself or the job's raw pointer.
 ///
 /// Small fire-and-forget closures live inside the task itself, so spawning them allocates
@@ -139,6 +145,30 @@ impl Task {
             vtable: &PointedJob::<J>::VTABLE,
             slot,
         }
+    }
+
+    /// True if this task points at the job `id` names: lets `join` recognise its own half
+    /// when it pops it back.
+    #[inline]
+    pub(crate) fn is(&self, id: TaskId) -> bool {
+        // Compare the kind first: only then is the slot known to hold a job pointer (an
+        // inline closure's bytes may include uninitialised padding and must not be read).
+        std::ptr::eq(self.vtable, id.1)
+            // SAFETY: same vtable, so the slot holds a `*const J` written by
+            // `from_raw`: its first word is an initialised pointer, read as an integer.
+            && unsafe { self.slot.as_ptr().cast::<usize>().read() } == id.0
+    }
+
+    /// The id a task made by `from_raw(job)` has.
+    #[inline]
+    pub(crate) fn id_of<J: RawJob>(job: *const J) -> TaskId {
+        TaskId(job as usize, &PointedJob::<J>::VTABLE)
+    }
+
+    /// The owner of a stack job takes its own task back unrun, to run the closure inline.
+    #[inline]
+    pub(crate) fn take_back(self) {
+        std::mem::forget(self);
     }
 
     /// Runs the task on this thread.

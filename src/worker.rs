@@ -20,15 +20,13 @@ use std::cell::Cell;
 
 use crate::registry::{Producer, Registry};
 use crate::sleep::AfterSleep;
-use crate::sync::{thread_local, Arc, Backoff, Deque, Steal, INJECTOR_INTERVAL};
-use crate::task::{Outcome, Task};
+use crate::sync::{
+    current_worker_ptr, set_current_worker_ptr, Arc, Backoff, Deque, Steal, INJECTOR_INTERVAL,
+};
+use std::task::{Poll, Waker};
 
-thread_local! {
-    /// The worker running on this thread, if any; set for the whole of `WorkerThread::run`.
-    /// (Not a `const` initialiser: loom's `thread_local!` does not take one.)
-    #[allow(clippy::missing_const_for_thread_local)]
-    static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
-}
+use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
+use crate::task::{catch, Outcome, Payload, Task};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -53,8 +51,8 @@ impl WorkerThread {
     /// Calls `f` with the worker running on this thread, if any.
     #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
-        let ptr = CURRENT.with(|c| c.get());
-        // SAFETY: CURRENT is non-null only while `run` executes on this thread, and `run`
+        let ptr = current_worker_ptr().cast::<WorkerThread>();
+        // SAFETY: the pointer is non-null only while `run` executes on this thread, and `run`
         // borrows the WorkerThread for that whole time, so the pointee is alive; we only
         // hand out a shared reference, and WorkerThread's mutable state is in Cells.
         f(unsafe { ptr.as_ref() })
@@ -68,16 +66,25 @@ impl WorkerThread {
         &self.registry
     }
 
-    /// Pushes onto this worker's own deque and announces it.
+    /// Pushes onto this worker's own deque; announces it when the deque was empty.
+    ///
+    /// A local push can never strand work: this worker is awake and drains its own deque
+    /// before it may sleep. The announcement only recruits help, and one per empty →
+    /// non-empty edge is enough: a woken searcher that finds work hands the search on
+    /// (`sleep.rs`), so help ramps up while the deque stays busy. This keeps the fence of
+    /// `notify_work` off the common path of `join` and of bursts of inside spawns.
     #[inline]
     pub(crate) fn push_local(&self, task: Task) {
+        let was_empty = self.local.is_empty();
         self.local.push(task);
-        self.registry.notify_work_from(Producer::Worker(self.index));
+        if was_empty {
+            self.registry.notify_work_from(Producer::Worker(self.index));
+        }
     }
 
     /// The worker's main loop; returns when the pool has terminated.
     pub(crate) fn run(&self) {
-        CURRENT.with(|c| c.set(self));
+        set_current_worker_ptr((self as *const WorkerThread).cast());
         let backoff = Backoff::new();
         loop {
             if let Some(task) = self.find_task() {
@@ -92,7 +99,7 @@ impl WorkerThread {
             }
             backoff.reset();
             let mut searching = self.searching.get();
-            let after = self.registry.sleep(self.index, &mut searching);
+            let after = self.registry.sleep(self.index, &mut searching, None);
             self.searching.set(searching);
             if after == AfterSleep::Exit {
                 break;
@@ -103,7 +110,101 @@ impl WorkerThread {
             "worker {} exits with queued work",
             self.index
         );
-        CURRENT.with(|c| c.set(std::ptr::null()));
+        set_current_worker_ptr(std::ptr::null());
+    }
+
+    /// Runs other tasks — own deque first, then as in the find-work order — until `latch` is
+    /// set, and sleeps (woken by the latch's setter) when there are none.
+    ///
+    /// This is what lets a task wait for work it queued without deadlocking, even on one
+    /// worker. It also means the waiting task's stack hosts unrelated tasks meanwhile: code
+    /// that holds a lock while it waits may see another task take the same lock on this
+    /// thread (re-entrancy), and very deep chains of waits deepen one thread's stack.
+    pub(crate) fn wait_until(&self, latch: &dyn Probe) {
+        let backoff = Backoff::new();
+        while !latch.probe() {
+            if let Some(task) = self.find_task() {
+                self.stop_searching();
+                self.execute(task);
+                backoff.reset();
+                continue;
+            }
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            backoff.reset();
+            let mut searching = self.searching.get();
+            let after = self.registry.sleep(self.index, &mut searching, Some(latch));
+            debug_assert_eq!(
+                after,
+                AfterSleep::Search,
+                "a waiting worker holds the pool open"
+            );
+            self.searching.set(searching);
+        }
+        // Back to the waiting task's own work: stop counting as a searcher.
+        self.stop_searching();
+    }
+
+    /// Polls until ready, running other tasks between polls (the waker wakes this worker).
+    pub(crate) fn wait_for_poll<R>(&self, mut poll: impl FnMut(&Waker) -> Poll<R>) -> R {
+        let flag = std::sync::Arc::new(FlagWaker::new(self.index, Arc::clone(&self.registry)));
+        let waker = Waker::from(std::sync::Arc::clone(&flag));
+        loop {
+            flag.reset();
+            if let Poll::Ready(r) = poll(&waker) {
+                return r;
+            }
+            self.wait_until(&*flag);
+        }
+    }
+
+    /// `join` on this worker (`join.rs` has the protocol).
+    pub(crate) fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        let job_b = StackJob::new(b, WorkerLatch::new(self.index, &self.registry));
+        let id_b = Task::id_of(&job_b as *const StackJob<_, B, RB>);
+        // SAFETY: this frame does not return before job_b has run — inline below, or by a
+        // thief, which sets its latch — so the job outlives its task; it is queued once.
+        let task_b = unsafe { Task::from_raw(&job_b as *const StackJob<_, B, RB>) };
+        // Step 1: offer b to thieves.
+        self.push_local(task_b);
+        // Step 2: run a here.
+        let result_a = catch(a);
+        // Step 3: take b back, or help until the thief is done with it.
+        let result_b = loop {
+            if Probe::probe(&job_b.latch) {
+                break stack_result(job_b.into_result());
+            }
+            match self.local.pop() {
+                Some(task) if task.is(id_b) => {
+                    task.take_back();
+                    let b = job_b.take_func().expect("join's b taken twice");
+                    match result_a {
+                        // The common path: `a` is done, so `b` may simply run; a panic in
+                        // it unwinds from here with both halves finished.
+                        Ok(ra) => return (ra, b()),
+                        Err(_) => break catch(b),
+                    }
+                }
+                Some(task) => self.execute(task),
+                None => {
+                    self.wait_until(&job_b.latch);
+                    break stack_result(job_b.into_result());
+                }
+            }
+        };
+        // Step 4: both halves are done; the first panic wins.
+        match (result_a, result_b) {
+            (Ok(ra), Ok(rb)) => (ra, rb),
+            (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
+        }
     }
 
     /// Steps 1–4 of the module docs.
@@ -193,6 +294,17 @@ impl WorkerThread {
                 }
             }
             Outcome::Cancelled => {}
+        }
+    }
+}
+
+/// A finished stack job's result as `catch` gives it.
+fn stack_result<R>(result: StackResult<R>) -> Result<R, Payload> {
+    match result {
+        StackResult::Done(r) => Ok(r),
+        StackResult::Panicked(p) => Err(p),
+        StackResult::Rejected | StackResult::Pending => {
+            unreachable!("a job on a worker's own deque is neither rejected nor left pending")
         }
     }
 }

@@ -1,0 +1,59 @@
+//! Fork-join cost: fib(n) by `join` with no sequential cutoff, so nearly all of the time is
+//! the join itself (1.6 million joins for n = 30). corepool against rayon, same worker count
+//! (the CPUs this process may use), and the plain sequential recursion as the floor.
+//!
+//! Quick run: `cargo bench --bench join -- --warm-up-time 1 --measurement-time 3`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+fn fib_corepool(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = corepool::join(|| fib_corepool(n - 1), || fib_corepool(n - 2));
+    a + b
+}
+
+fn fib_rayon(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
+    a + b
+}
+
+fn fib_sequential(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    fib_sequential(n - 1) + fib_sequential(n - 2)
+}
+
+fn fib(c: &mut Criterion) {
+    let workers = corepool::detect_cores().cpus().len();
+    let pool = corepool::Pool::builder()
+        .sizing(corepool::Sizing::cpu_bound().cores(workers))
+        .build()
+        .expect("corepool pool");
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .expect("rayon pool");
+    let mut group = c.benchmark_group("fib_join");
+    group.sample_size(20);
+    for n in [25u64, 30] {
+        group.bench_with_input(BenchmarkId::new("corepool", n), &n, |b, &n| {
+            b.iter(|| pool.install(|| fib_corepool(std::hint::black_box(n))))
+        });
+        group.bench_with_input(BenchmarkId::new("rayon", n), &n, |b, &n| {
+            b.iter(|| rayon.install(|| fib_rayon(std::hint::black_box(n))))
+        });
+        group.bench_with_input(BenchmarkId::new("sequential", n), &n, |b, &n| {
+            b.iter(|| fib_sequential(std::hint::black_box(n)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fib);
+criterion_main!(benches);
