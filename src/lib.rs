@@ -40,6 +40,7 @@ mod metrics;
 mod park;
 mod pool;
 mod registry;
+mod scope;
 mod shutdown;
 mod sizing;
 mod sleep;
@@ -55,6 +56,7 @@ pub use join::join;
 pub use join_handle::JoinHandle;
 pub use metrics::{Metrics, WorkerMetrics};
 pub use pool::Pool;
+pub use scope::{scope, Scope};
 pub use sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };

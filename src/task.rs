@@ -102,6 +102,17 @@ impl Task {
     /// A fire-and-forget task: in place if the closure fits, else boxed.
     #[inline]
     pub(crate) fn spawn<F: FnOnce() + Send + 'static>(f: F) -> Task {
+        // SAFETY: F is 'static, so it outlives any task.
+        unsafe { Task::spawn_unchecked(f) }
+    }
+
+    /// [`Task::spawn`] for a closure that borrows.
+    ///
+    /// # Safety
+    /// Everything `f` borrows must outlive the task's run or rejection (a scope guarantees it
+    /// by waiting for all its tasks).
+    #[inline]
+    pub(crate) unsafe fn spawn_unchecked<F: FnOnce() + Send>(f: F) -> Task {
         if size_of::<F>() <= size_of::<Slot>() && align_of::<F>() <= align_of::<Slot>() {
             let mut slot = Slot::uninit();
             // SAFETY: F fits the slot in size and alignment (checked just above); the slot

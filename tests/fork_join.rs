@@ -1,0 +1,250 @@
+//! join, scope and helping waits: results, borrowing, panics, no deadlock on one worker,
+//! deep recursion.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use corepool::{Pool, Sizing};
+
+fn pool(workers: usize) -> Pool {
+    Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(workers))
+        .build()
+        .unwrap()
+}
+
+fn fib(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = corepool::join(|| fib(n - 1), || fib(n - 2));
+    a + b
+}
+
+#[test]
+fn join_computes_fib_32_without_a_cutoff() {
+    let pool = pool(2);
+    assert_eq!(pool.install(|| fib(32)), 2_178_309);
+    let one = self::pool(1);
+    assert_eq!(one.install(|| fib(25)), 75_025);
+}
+
+#[test]
+fn join_halves_borrow_mutably_from_the_caller() {
+    let pool = pool(2);
+    let mut data: Vec<u64> = (0..10_000).collect();
+    pool.install(|| {
+        let (left, right) = data.split_at_mut(5_000);
+        corepool::join(
+            || left.iter_mut().for_each(|x| *x *= 2),
+            || right.iter_mut().for_each(|x| *x += 1),
+        );
+    });
+    assert_eq!(data[4_999], 9_998);
+    assert_eq!(data[5_000], 5_001);
+    let (l, r) = pool.join(|| data[..10].iter().sum::<u64>(), || data.len());
+    assert_eq!((l, r), (90, 10_000));
+}
+
+#[test]
+fn join_outside_any_pool_runs_both_halves_on_the_caller() {
+    let me = std::thread::current().id();
+    let (a, b) = corepool::join(
+        || std::thread::current().id(),
+        || std::thread::current().id(),
+    );
+    assert_eq!((a, b), (me, me));
+    assert_eq!(corepool::current_worker(), None);
+    // Same panic rule as inside a pool: b still runs when a panics.
+    let b_ran = AtomicBool::new(false);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        corepool::join(|| panic!("a fails"), || b_ran.store(true, Ordering::SeqCst))
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "a fails");
+    assert!(b_ran.load(Ordering::SeqCst));
+}
+
+#[test]
+fn join_waits_for_both_halves_then_resumes_the_first_panic() {
+    let pool = pool(2);
+    for _ in 0..50 {
+        let b_done = AtomicBool::new(false);
+        let err = catch_unwind(AssertUnwindSafe(|| {
+            pool.join(
+                || panic!("left"),
+                || {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                    b_done.store(true, Ordering::SeqCst);
+                },
+            )
+        }))
+        .unwrap_err();
+        assert_eq!(corepool::panic_message(&*err), "left");
+        assert!(
+            b_done.load(Ordering::SeqCst),
+            "b finished before the panic resumed"
+        );
+
+        let err = catch_unwind(AssertUnwindSafe(|| {
+            pool.join(|| 1, || -> u8 { panic!("right") })
+        }))
+        .unwrap_err();
+        assert_eq!(corepool::panic_message(&*err), "right");
+        let err = catch_unwind(AssertUnwindSafe(|| {
+            pool.join(|| -> u8 { panic!("first") }, || -> u8 { panic!("second") })
+        }))
+        .unwrap_err();
+        assert_eq!(corepool::panic_message(&*err), "first");
+    }
+    // The workers survived every panic.
+    assert_eq!(pool.install(|| fib(15)), 610);
+}
+
+#[test]
+fn scope_borrows_waits_for_nested_tasks_and_returns_the_body_value() {
+    let pool = pool(2);
+    let count = AtomicUsize::new(0);
+    let mut slots = vec![0usize; 64];
+    let answer = pool.scope(|s| {
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let count = &count;
+            s.spawn(move |s| {
+                *slot = i;
+                s.spawn(move |_| {
+                    count.fetch_add(1, Ordering::Relaxed);
+                });
+            });
+        }
+        42
+    });
+    assert_eq!(answer, 42);
+    assert_eq!(count.load(Ordering::Relaxed), 64);
+    assert!(slots.iter().enumerate().all(|(i, &v)| i == v));
+}
+
+#[test]
+fn a_panic_in_a_scope_task_is_resumed_after_every_task_finished() {
+    let pool = pool(2);
+    let finished = AtomicUsize::new(0);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            s.spawn(|_| panic!("scoped task failed"));
+            for _ in 0..20 {
+                s.spawn(|_| {
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "scoped task failed");
+    assert_eq!(finished.load(Ordering::SeqCst), 20);
+    // A panicking body is resumed too, after its tasks.
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            s.spawn(|_| {
+                finished.fetch_add(1, Ordering::SeqCst);
+            });
+            panic!("body failed")
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "body failed");
+    assert_eq!(finished.load(Ordering::SeqCst), 21);
+}
+
+#[test]
+fn scope_outside_a_pool_panics_with_a_pointer_to_pool_scope() {
+    let err = catch_unwind(|| corepool::scope(|_| ())).unwrap_err();
+    assert!(corepool::panic_message(&*err).contains("Pool::scope"));
+}
+
+#[test]
+fn a_task_waiting_for_its_own_child_on_one_worker_does_not_deadlock() {
+    let pool = pool(1);
+    let p = pool.clone();
+    let outer = pool.submit(move || {
+        let children: Vec<_> = (0..10u64).map(|i| p.submit(move || i * 2)).collect();
+        children.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    });
+    assert_eq!(outer.join().unwrap(), 90);
+    // Nested join and scope on the single worker.
+    let hits = AtomicUsize::new(0);
+    let total = pool.install(|| {
+        let (a, b) = corepool::join(
+            || {
+                corepool::scope(|s| {
+                    s.spawn(|_| {
+                        hits.fetch_add(1, Ordering::SeqCst);
+                    });
+                    1
+                })
+            },
+            || fib(10),
+        );
+        a + b as usize
+    });
+    assert_eq!(total, 56);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn join_blocking_does_not_run_other_tasks() {
+    let pool = pool(2);
+    let p = pool.clone();
+    let value = pool.install(move || {
+        let worker = corepool::current_worker();
+        let h = p.submit(corepool::current_worker);
+        let other = h.join_blocking().unwrap();
+        (worker, other)
+    });
+    // The child could not have run on the blocked worker.
+    assert_ne!(value.0, value.1);
+}
+
+#[test]
+fn nested_scope_in_join_in_scope() {
+    let pool = pool(2);
+    let count = AtomicUsize::new(0);
+    pool.scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|_| {
+                corepool::join(
+                    || {
+                        corepool::scope(|inner| {
+                            for _ in 0..8 {
+                                inner.spawn(|_| {
+                                    count.fetch_add(1, Ordering::Relaxed);
+                                });
+                            }
+                        })
+                    },
+                    || {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    },
+                );
+            });
+        }
+    });
+    assert_eq!(count.load(Ordering::Relaxed), 8 * 9);
+}
+
+fn chain(left: usize, done: Arc<AtomicUsize>) {
+    done.fetch_add(1, Ordering::Relaxed);
+    if left > 1 {
+        corepool::spawn(move || chain(left - 1, done));
+    }
+}
+
+#[test]
+fn a_ten_thousand_deep_chain_of_spawns_completes() {
+    let pool = pool(2);
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    pool.spawn(move || chain(10_000, d));
+    pool.shutdown();
+    assert_eq!(done.load(Ordering::Relaxed), 10_000);
+}
