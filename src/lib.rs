@@ -30,6 +30,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod batch;
 mod builder;
 mod cores;
 mod error;
@@ -49,6 +50,7 @@ mod task;
 mod topology;
 mod worker;
 
+pub use batch::Batch;
 pub use builder::Builder;
 pub use cores::{detect_cores, CoreSource, DetectedCores};
 pub use error::{panic_message, BuildError, Origin, TaskError};

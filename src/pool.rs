@@ -3,6 +3,7 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 
+use crate::batch::Batch;
 use crate::builder::Builder;
 use crate::join_handle::JoinHandle;
 use crate::latch::StackJob;
@@ -214,6 +215,102 @@ impl Pool {
         R: Send,
     {
         self.install(|| crate::scope(f))
+    }
+
+    /// Options for one call of a batch helper (e.g. the smallest piece); see [`Batch`].
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let v = pool.batch().min_len(4).map(&[1, 2, 3, 4, 5, 6, 7, 8], |x| x + 1);
+    /// assert_eq!(v[7], 9);
+    /// ```
+    pub fn batch(&self) -> Batch<'_> {
+        Batch::new(self)
+    }
+
+    /// Calls `f` on every item of `items`, in parallel ([`Batch::for_each`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let long = AtomicUsize::new(0);
+    /// pool.for_each(&["a", "bbb", "cc"], |w| if w.len() > 1 { long.fetch_add(1, Ordering::Relaxed); });
+    /// assert_eq!(long.into_inner(), 2);
+    /// ```
+    pub fn for_each<T, F>(&self, items: &[T], f: F)
+    where
+        T: Sync,
+        F: Fn(&T) + Sync,
+    {
+        self.batch().for_each(items, f)
+    }
+
+    /// Calls `f` on every item with `&mut` access, in parallel ([`Batch::for_each_mut`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let mut v: Vec<u32> = (0..100).collect();
+    /// pool.for_each_mut(&mut v, |x| *x = *x * 2);
+    /// assert_eq!(v[99], 198);
+    /// ```
+    pub fn for_each_mut<T, F>(&self, items: &mut [T], f: F)
+    where
+        T: Send,
+        F: Fn(&mut T) + Sync,
+    {
+        self.batch().for_each_mut(items, f)
+    }
+
+    /// Calls `f` on every index of `range`, in parallel ([`Batch::for_each_index`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let sum = AtomicU64::new(0);
+    /// pool.for_each_index(0..1_000, |i| { sum.fetch_add(i as u64, Ordering::Relaxed); });
+    /// assert_eq!(sum.into_inner(), 499_500);
+    /// ```
+    pub fn for_each_index<F>(&self, range: std::ops::Range<usize>, f: F)
+    where
+        F: Fn(usize) + Sync,
+    {
+        self.batch().for_each_index(range, f)
+    }
+
+    /// Maps every item in parallel, keeping the order ([`Batch::map`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let lens = pool.map(&["a", "bb", "ccc"], |s| s.len());
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// ```
+    pub fn map<T, U, F>(&self, items: &[T], f: F) -> Vec<U>
+    where
+        T: Sync,
+        U: Send,
+        F: Fn(&T) -> U + Sync,
+    {
+        self.batch().map(items, f)
+    }
+
+    /// Folds and combines in parallel ([`Batch::reduce`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data: Vec<u64> = (1..=100).collect();
+    /// assert_eq!(pool.reduce(&data, || 0, |acc, x| acc + x, |a, b| a + b), 5050);
+    /// ```
+    pub fn reduce<T, A, I, F, C>(&self, items: &[T], identity: I, fold: F, combine: C) -> A
+    where
+        T: Sync,
+        A: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(A, &T) -> A + Sync,
+        C: Fn(A, A) -> A + Sync,
+    {
+        self.batch().reduce(items, identity, fold, combine)
     }
 
     /// Stops accepting outside work, runs every task already accepted (and whatever those

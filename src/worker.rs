@@ -62,6 +62,11 @@ impl WorkerThread {
         self.index
     }
 
+    /// True if this worker's own deque offers nothing to thieves right now.
+    pub(crate) fn local_is_empty(&self) -> bool {
+        self.local.is_empty()
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }
