@@ -50,7 +50,11 @@ fn batch(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("batch_{shape}"));
         group.sample_size(10);
         group.bench_function("sequential", |b| {
-            b.iter(|| items.iter().for_each(|&s| drop(work(s))))
+            b.iter(|| {
+                items.iter().for_each(|&s| {
+                    std::hint::black_box(work(s));
+                })
+            })
         });
         for workers in [1, all] {
             let pool = corepool::Pool::builder()
@@ -58,7 +62,11 @@ fn batch(c: &mut Criterion) {
                 .build()
                 .expect("corepool pool");
             group.bench_with_input(BenchmarkId::new("corepool", workers), &workers, |b, _| {
-                b.iter(|| pool.for_each(&items, |&s| drop(work(s))))
+                b.iter(|| {
+                    pool.for_each(&items, |&s| {
+                        std::hint::black_box(work(s));
+                    })
+                })
             });
             drop(pool);
             let rayon = rayon::ThreadPoolBuilder::new()
@@ -66,7 +74,13 @@ fn batch(c: &mut Criterion) {
                 .build()
                 .expect("rayon pool");
             group.bench_with_input(BenchmarkId::new("rayon", workers), &workers, |b, _| {
-                b.iter(|| rayon.install(|| items.par_iter().for_each(|&s| drop(work(s)))))
+                b.iter(|| {
+                    rayon.install(|| {
+                        items.par_iter().for_each(|&s| {
+                            std::hint::black_box(work(s));
+                        })
+                    })
+                })
             });
         }
         group.finish();
