@@ -428,6 +428,31 @@ mod tests {
             .submit(|| -> () { panic!("to the handle") })
             .join()
             .is_err());
+        // Fork-join paths: join (borrowing, both halves), scope (borrowing tasks), batch
+        // helpers (shared base pointers), JoinHandle::join helping on a worker.
+        let mut halves = [0u64; 2];
+        let (l, r) = halves.split_at_mut(1);
+        pool.join(|| l[0] = 1, || r[0] = 2);
+        assert_eq!(halves, [1, 2]);
+        let mut slots = [0usize; 6];
+        pool.scope(|s| {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                s.spawn(move |_| *slot = i);
+            }
+        });
+        assert_eq!(slots, [0, 1, 2, 3, 4, 5]);
+        let mut v = vec![1u32; 20];
+        pool.batch().min_len(1).for_each_mut(&mut v, |x| *x += 1);
+        assert!(v.iter().all(|&x| x == 2));
+        let strings = pool.batch().min_len(1).map(&v, |x| x.to_string());
+        assert_eq!(strings.len(), 20);
+        let sum = pool
+            .batch()
+            .min_len(2)
+            .reduce(&v, || 0, |a, x| a + x, |a, b| a + b);
+        assert_eq!(sum, 40);
+        let p = pool.clone();
+        assert_eq!(pool.install(move || p.submit(|| 5).join().unwrap()), 5);
         pool.shutdown();
         assert_eq!(count.load(Ordering::Relaxed), 16 + 16);
         assert!(matches!(
