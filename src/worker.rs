@@ -90,26 +90,7 @@ impl WorkerThread {
     /// The worker's main loop; returns when the pool has terminated.
     pub(crate) fn run(&self) {
         set_current_worker_ptr((self as *const WorkerThread).cast());
-        let backoff = Backoff::new();
-        loop {
-            if let Some(task) = self.find_task() {
-                self.stop_searching();
-                self.execute(task);
-                backoff.reset();
-                continue;
-            }
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            backoff.reset();
-            let mut searching = self.searching.get();
-            let after = self.registry.sleep(self.index, &mut searching, None);
-            self.searching.set(searching);
-            if after == AfterSleep::Exit {
-                break;
-            }
-        }
+        self.work_until(None);
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
@@ -126,8 +107,18 @@ impl WorkerThread {
     /// that holds a lock while it waits may see another task take the same lock on this
     /// thread (re-entrancy), and very deep chains of waits deepen one thread's stack.
     pub(crate) fn wait_until(&self, latch: &dyn Probe) {
+        self.work_until(Some(latch));
+        // Back to the waiting task's own work: stop counting as a searcher.
+        self.stop_searching();
+    }
+
+    /// The one work loop: find a task and run it; with nothing found, spin briefly, then
+    /// sleep. Without a latch it returns when the pool terminates (the main loop); with one,
+    /// when the latch is set (a helping wait — a waiting worker holds the pool open, so it
+    /// never sees termination).
+    fn work_until(&self, waiting: Option<&dyn Probe>) {
         let backoff = Backoff::new();
-        while !latch.probe() {
+        while !waiting.is_some_and(Probe::probe) {
             if let Some(task) = self.find_task() {
                 self.stop_searching();
                 self.execute(task);
@@ -140,16 +131,13 @@ impl WorkerThread {
             }
             backoff.reset();
             let mut searching = self.searching.get();
-            let after = self.registry.sleep(self.index, &mut searching, Some(latch));
-            debug_assert_eq!(
-                after,
-                AfterSleep::Search,
-                "a waiting worker holds the pool open"
-            );
+            let after = self.registry.sleep(self.index, &mut searching, waiting);
             self.searching.set(searching);
+            if after == AfterSleep::Exit {
+                debug_assert!(waiting.is_none(), "a waiting worker holds the pool open");
+                return;
+            }
         }
-        // Back to the waiting task's own work: stop counting as a searcher.
-        self.stop_searching();
     }
 
     /// Polls until ready, running other tasks between polls (the waker wakes this worker).
