@@ -23,9 +23,13 @@
 //! # Ok::<(), corepool::BuildError>(())
 //! ```
 //!
-//! The protocols, one per module: find-work order in `worker.rs`, sleep/wake in `sleep.rs`
-//! with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, install's stack job in `latch.rs`. `ARCHITECTURE.md` has the map.
+//! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
+//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//!
+//! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
+//! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
+//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`.
+//! `ARCHITECTURE.md` has the map.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
