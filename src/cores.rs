@@ -11,7 +11,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Where the list of usable CPUs came from, for the printed [`Plan`].
+/// Where the list of usable CPUs came from, for the printed [`Plan`](crate::Plan).
 ///
 /// ```
 /// use corepool::CoreSource;
