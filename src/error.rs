@@ -117,8 +117,6 @@ pub enum TaskError {
     Panicked(Box<dyn Any + Send + 'static>),
     /// The pool was shut down before the task was accepted; the task never ran.
     Rejected,
-    /// The task was cancelled before it started; it never ran.
-    Cancelled,
 }
 
 impl TaskError {
@@ -136,8 +134,8 @@ impl TaskError {
     ///
     /// ```
     /// # use corepool::TaskError;
-    /// let err = TaskError::Cancelled.resume_if_panic();
-    /// assert!(matches!(err, TaskError::Cancelled));
+    /// let err = TaskError::Rejected.resume_if_panic();
+    /// assert!(matches!(err, TaskError::Rejected));
     /// ```
     pub fn resume_if_panic(self) -> Self {
         match self {
@@ -155,7 +153,6 @@ impl fmt::Debug for TaskError {
                 .field(&panic_message(&**p))
                 .finish(),
             TaskError::Rejected => f.write_str("Rejected"),
-            TaskError::Cancelled => f.write_str("Cancelled"),
         }
     }
 }
@@ -165,7 +162,6 @@ impl fmt::Display for TaskError {
         match self {
             TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
             TaskError::Rejected => f.write_str("task rejected: the pool is shut down"),
-            TaskError::Cancelled => f.write_str("task cancelled before it started"),
         }
     }
 }

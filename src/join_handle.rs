@@ -3,19 +3,20 @@
 //! # The cell
 //!
 //! One allocation, shared by the queue (as a task) and the handle: the closure, then the
-//! output, and the handle's waker. Its state word has three bits:
+//! output, and the handle's waker. The closure slot needs no state bit: the task is consumed
+//! exactly once (`Task::run` or `Task::reject`), and that consumer alone takes the closure.
+//! The state word has two bits:
 //!
-//! | bit          | set by                         | meaning                                       |
-//! |--------------|--------------------------------|-----------------------------------------------|
-//! | `TAKEN`      | the worker that runs it, or whoever rejects or cancels it (one RMW wins) | the closure slot belongs to that party |
-//! | `COMPLETE`   | whoever won `TAKEN`, after writing the output | the output slot belongs to the handle |
-//! | `JOIN_WAKER` | the handle, after writing the waker | the completer may read the waker        |
+//! | bit          | set by                               | meaning                                 |
+//! |--------------|--------------------------------------|-----------------------------------------|
+//! | `COMPLETE`   | the task's consumer, after writing the output | the output slot belongs to the handle |
+//! | `JOIN_WAKER` | the handle, after writing the waker  | the completer may read the waker        |
 //!
 //! # Protocol
 //!
-//! Completer: 1. win `TAKEN` (fetch_or); 2. run or drop the closure; 3. write the output;
-//! 4. `fetch_or(COMPLETE)` (AcqRel) — **point of no return**: the handle may read the output
-//! and free the cell from here on; 5. if the previous value had `JOIN_WAKER`, wake by
+//! Completer (the task's one consumer): 1. take the closure; 2. run or drop it; 3. write the
+//! output; 4. `fetch_or(COMPLETE)` (AcqRel) — **point of no return**: the handle may read the
+//! output and free the cell from here on; 5. if the previous value had `JOIN_WAKER`, wake by
 //! reference (the waker slot is read-only for both sides while `JOIN_WAKER` is set).
 //!
 //! Handle (`poll`): `COMPLETE` seen (Acquire) → take the output. Otherwise, with `JOIN_WAKER`
@@ -38,9 +39,8 @@ use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
 use crate::task::{catch, Outcome, RawJob, Rejected};
 use crate::worker::WorkerThread;
 
-const TAKEN: usize = 1;
-const COMPLETE: usize = 2;
-const JOIN_WAKER: usize = 4;
+const COMPLETE: usize = 1;
+const JOIN_WAKER: usize = 2;
 
 /// The cell behind `submit` (see the module docs).
 pub(crate) struct SubmitCell<F, T> {
@@ -70,19 +70,17 @@ where
         }
     }
 
-    /// Step 1: wins the closure; false if someone else already took it.
-    fn try_take(&self) -> Option<F> {
-        // ORDERING: AcqRel: the winner's later writes are ordered after; losers do nothing.
-        if self.state.fetch_or(TAKEN, Ordering::AcqRel) & TAKEN != 0 {
-            return None;
-        }
-        // SAFETY: TAKEN was ours to set, so we alone touch the closure slot.
-        self.func.with_mut(|f| unsafe { (*f).take() })
+    /// Step 1: the task's one consumer takes the closure.
+    fn take_func(&self) -> F {
+        // SAFETY: only the task's consumer calls this, once (module docs).
+        self.func
+            .with_mut(|f| unsafe { (*f).take() })
+            .expect("submitted task consumed twice")
     }
 
     /// Steps 3–5.
     fn complete(&self, output: Result<T, TaskError>) {
-        // SAFETY: COMPLETE is not set yet and we won TAKEN: the output slot is ours.
+        // SAFETY: COMPLETE is not set yet and we are the task's consumer: the slot is ours.
         self.output.with_mut(|o| unsafe { *o = Some(output) });
         // ORDERING: AcqRel: Release publishes the output to the handle's Acquire load; Acquire
         // makes the handle's waker write visible if JOIN_WAKER was set.
@@ -168,10 +166,7 @@ where
     unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: the task held one strong count, made by `Task::submit` with into_raw.
         let this = unsafe { TaskArc::from_raw(this) };
-        let Some(f) = this.try_take() else {
-            return Outcome::Cancelled;
-        };
-        match catch(f) {
+        match catch(this.take_func()) {
             Ok(value) => {
                 this.complete(Ok(value));
                 Outcome::Completed
@@ -186,10 +181,8 @@ where
     unsafe fn reject(this: *const Self) -> Rejected {
         // SAFETY: as in `execute`.
         let this = unsafe { TaskArc::from_raw(this) };
-        if let Some(f) = this.try_take() {
-            drop(f);
-            this.complete(Err(TaskError::Rejected));
-        }
+        drop(this.take_func());
+        this.complete(Err(TaskError::Rejected));
         Rejected::Reported
     }
 }

@@ -30,8 +30,6 @@ pub(crate) enum Outcome {
     Completed,
     /// It panicked; `Some` when no handle took the payload (fire-and-forget).
     Panicked(Option<Payload>),
-    /// It never ran: cancelled before a worker picked it up.
-    Cancelled,
 }
 
 /// What rejecting a task did.

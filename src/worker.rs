@@ -286,7 +286,6 @@ impl WorkerThread {
                     self.registry.handle_panic(self.index, payload);
                 }
             }
-            Outcome::Cancelled => {}
         }
     }
 }
