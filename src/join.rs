@@ -20,7 +20,7 @@
 //! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
 //! rule: corepool never sends work to a pool the caller did not name.
 
-use crate::task::catch;
+use crate::task::{both, catch};
 use crate::worker::WorkerThread;
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
@@ -60,11 +60,7 @@ where
         Some(worker) => worker.join(a, b),
         None => {
             let result_a = catch(a);
-            let result_b = catch(b);
-            match (result_a, result_b) {
-                (Ok(ra), Ok(rb)) => (ra, rb),
-                (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
-            }
+            both(result_a, catch(b))
         }
     })
 }

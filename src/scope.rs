@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 
 use crate::latch::{Latch, WorkerLatch};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
-use crate::task::{catch, Payload, Task};
+use crate::task::{both, catch, Payload, Task};
 use crate::worker::WorkerThread;
 
 /// A scope for spawning tasks that may borrow anything that outlives it; see [`scope`].
@@ -185,8 +185,5 @@ where
     // Step 3.
     worker.wait_until(&scope.latch);
     let task_panic = scope.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
-    match (body, task_panic) {
-        (Err(p), _) | (Ok(_), Some(p)) => std::panic::resume_unwind(p),
-        (Ok(r), None) => r,
-    }
+    both(body, task_panic.map_or(Ok(()), Err)).0
 }

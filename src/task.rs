@@ -279,6 +279,15 @@ impl<F: FnOnce() + Send> RawJob for SpawnJob<F> {
     }
 }
 
+/// Two results of work that has *all finished*: both values, or the first panic resumed
+/// (`a`'s before `b`'s) — the panic rule of `join` and `scope`.
+pub(crate) fn both<A, B>(a: Result<A, Payload>, b: Result<B, Payload>) -> (A, B) {
+    match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
+    }
+}
+
 /// Runs `f`, turning a panic into its payload.
 #[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {

@@ -26,7 +26,7 @@ use crate::sync::{
 use std::task::{Poll, Waker};
 
 use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::{catch, Outcome, Payload, Task};
+use crate::task::{both, catch, Outcome, Payload, Task};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -194,10 +194,7 @@ impl WorkerThread {
             }
         };
         // Step 4: both halves are done; the first panic wins.
-        match (result_a, result_b) {
-            (Ok(ra), Ok(rb)) => (ra, rb),
-            (Err(p), _) | (_, Err(p)) => std::panic::resume_unwind(p),
-        }
+        both(result_a, result_b)
     }
 
     /// Steps 1–4 of the module docs.
