@@ -83,16 +83,7 @@ impl<'p> Batch<'p> {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        let split = self.plan(items.len());
-        self.pool.install(|| {
-            fold_range(
-                0..items.len(),
-                split,
-                &|| (),
-                &|(), r| r.for_each(|i| f(&items[i])),
-                &|(), ()| (),
-            )
-        })
+        self.for_each_index(0..items.len(), |i| f(&items[i]))
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel.
@@ -108,24 +99,21 @@ impl<'p> Batch<'p> {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        let split = self.plan(items.len());
+        self.for_each_mut_indexed(items, |_, item| f(item))
+    }
+
+    /// The one loop that hands out `&mut` access: `f(i, &mut items[i])` for every index.
+    fn for_each_mut_indexed<T, F>(self, items: &mut [T], f: F)
+    where
+        T: Send,
+        F: Fn(usize, &mut T) + Sync,
+    {
         let base = SendPtr(items.as_mut_ptr());
-        let len = items.len();
-        self.pool.install(|| {
-            fold_range(
-                0..len,
-                split,
-                &|| (),
-                &|(), r| {
-                    for i in r {
-                        // SAFETY: `i < len`, and fold_range visits each index exactly once, so
-                        // this is the only reference to item i while it lives; `items` is
-                        // borrowed mutably for the whole call.
-                        f(unsafe { &mut *base.at(i) });
-                    }
-                },
-                &|(), ()| (),
-            )
+        self.for_each_index(0..items.len(), |i| {
+            // SAFETY: `i < items.len()`, and fold_range visits each index exactly once, so this
+            // is the only reference to item i while it lives; `items` is borrowed mutably for
+            // the whole call.
+            f(i, unsafe { &mut *base.at(i) })
         })
     }
 
@@ -165,25 +153,11 @@ impl<'p> Batch<'p> {
         F: Fn(&T) -> U + Sync,
     {
         let len = items.len();
-        let split = self.plan(len);
         let mut out: Vec<MaybeUninit<U>> = Vec::with_capacity(len);
         // SAFETY: MaybeUninit needs no initialisation; capacity is `len`.
         unsafe { out.set_len(len) };
-        let base = SendPtr(out.as_mut_ptr());
-        self.pool.install(|| {
-            fold_range(
-                0..len,
-                split,
-                &|| (),
-                &|(), r| {
-                    for i in r {
-                        // SAFETY: `i < len`, each index is written exactly once (fold_range),
-                        // and `out` outlives the call.
-                        unsafe { (*base.at(i)).write(f(&items[i])) };
-                    }
-                },
-                &|(), ()| (),
-            )
+        self.for_each_mut_indexed(&mut out, |i, slot| {
+            slot.write(f(&items[i]));
         });
         // Every index was written (fold_range returned without panicking).
         let mut out = std::mem::ManuallyDrop::new(out);
