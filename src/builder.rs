@@ -11,7 +11,7 @@ use crate::park::Parker;
 use crate::pool::Pool;
 use crate::registry::{PanicHandler, Registry, WorkerSlot};
 use crate::sizing::{PinStatus, Plan, Sizing};
-use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
+use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs, START_HANDSHAKE};
 use crate::task::Task;
 use crate::topology::{neighbour_order, Topology};
 use crate::worker::WorkerThread;
@@ -261,10 +261,12 @@ impl Builder {
                 }
             }
         }
-        for (index, pin) in registry.lifecycle.wait_started(n).into_iter().enumerate() {
-            plan.set_pin(index, pin);
+        if START_HANDSHAKE {
+            for (index, pin) in registry.lifecycle.wait_started(n).into_iter().enumerate() {
+                plan.set_pin(index, pin);
+            }
+            registry.lifecycle.release(true);
         }
-        registry.lifecycle.release(true);
         Ok(Pool::from_parts(registry, plan))
     }
 }

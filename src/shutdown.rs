@@ -27,7 +27,7 @@
 
 use crate::registry::Registry;
 use crate::sizing::PinStatus;
-use crate::sync::{thread, Condvar, Mutex};
+use crate::sync::{thread, Condvar, Mutex, START_HANDSHAKE};
 
 struct Counts {
     pins: Vec<Option<PinStatus>>,
@@ -49,7 +49,9 @@ impl Lifecycle {
             counts: Mutex::new(Counts {
                 pins: vec![None; workers],
                 live: 0,
-                go: None,
+                // Without the handshake (loom), the verdict is "go" from the start: a loom
+                // thread cannot fail to spawn.
+                go: if START_HANDSHAKE { None } else { Some(true) },
             }),
             changed: Condvar::new(),
             threads: Mutex::new(Vec::with_capacity(workers)),
