@@ -88,7 +88,7 @@ where
         if prev & JOIN_WAKER != 0 {
             // SAFETY: JOIN_WAKER set means the slot holds a waker the handle will not touch
             // until it has seen COMPLETE; we only read it.
-            self.waker.with_mut(|w| unsafe {
+            self.waker.with(|w| unsafe {
                 if let Some(w) = &*w {
                     w.wake_by_ref();
                 }
@@ -114,7 +114,7 @@ where
             // SAFETY: with JOIN_WAKER set both sides only read the slot.
             let same = self
                 .waker
-                .with_mut(|w| unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) });
+                .with(|w| unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) });
             if same {
                 return Poll::Pending;
             }

@@ -24,6 +24,13 @@ mod imp {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }
 
+        /// Shared (read-only) access: several threads may read at once.
+        #[inline]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Exclusive access.
         #[inline]
         pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
             f(self.0.get())
