@@ -82,6 +82,9 @@ where
     fn complete(&self, output: Result<T, TaskError>) {
         // SAFETY: COMPLETE is not set yet and we are the task's consumer: the slot is ours.
         self.output.with_mut(|o| unsafe { *o = Some(output) });
+        if seeded_wake_before_publish() {
+            return self.complete_waking_first();
+        }
         // ORDERING: AcqRel: Release publishes the output to the handle's Acquire load; Acquire
         // makes the handle's waker write visible if JOIN_WAKER was set.
         let prev = self.state.fetch_or(COMPLETE, Ordering::AcqRel);
@@ -94,6 +97,23 @@ where
                 }
             });
         }
+    }
+
+    /// Negative control (loom only, `SeededBugs::wake_before_publish`): step 5 before step 4,
+    /// so a handle woken early polls, finds no `COMPLETE`, waits again, and is never woken.
+    #[cold]
+    fn complete_waking_first(&self) {
+        // ORDERING: Acquire, as the fetch_or in `complete` (the bug is the order, not this).
+        if self.state.load(Ordering::Acquire) & JOIN_WAKER != 0 {
+            // SAFETY: as in `complete`: JOIN_WAKER set, both sides only read the slot.
+            self.waker.with(|w| unsafe {
+                if let Some(w) = &*w {
+                    w.wake_by_ref();
+                }
+            });
+        }
+        // ORDERING: AcqRel, as in `complete`.
+        self.state.fetch_or(COMPLETE, Ordering::AcqRel);
     }
 
     fn take_output(&self) -> Result<T, TaskError> {
@@ -185,6 +205,15 @@ where
         this.complete(Err(TaskError::Rejected));
         Rejected::Reported
     }
+}
+
+/// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
+#[inline(always)]
+fn seeded_wake_before_publish() -> bool {
+    cfg!(loom)
+        && WorkerThread::with_current(|w| {
+            w.is_some_and(|w| w.registry().seeded_bugs.wake_before_publish())
+        })
 }
 
 /// The handle side, with the closure's type erased.

@@ -234,7 +234,7 @@ impl Registry {
         fence(Ordering::SeqCst);
         // Step 4.
         let latch_set = || waiting.is_some_and(Probe::probe);
-        if !self.seeded_bugs.skip_final_recheck && (self.has_visible_work() || latch_set()) {
+        if !self.seeded_bugs.skip_final_recheck() && (self.has_visible_work() || latch_set()) {
             *searching = true;
             return self.leave_sleep(parker.try_cancel_sleep());
         }
