@@ -41,6 +41,8 @@ mod error;
 mod join;
 mod join_handle;
 mod latch;
+#[cfg(loom)]
+mod loom_door;
 mod metrics;
 mod park;
 mod pool;
@@ -77,5 +79,6 @@ pub struct ReadmeDoctests;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::loom_door::{Worker, Workers};
     pub use crate::sync::SeededBugs;
 }

@@ -1,0 +1,134 @@
+//! What the loom models in `loom-tests/` reach through `corepool::__loom` (loom builds only).
+//!
+//! [`Workers`] is a pool's shared state without a pool's threads: the model's own loom
+//! threads play its workers with the real [`WorkerThread`] code, and an outside thread can
+//! steal from them. A protocol that needs only a worker and a thief (the join latch) is then
+//! checked with two loom threads instead of a whole pool's start, sleep and shutdown, which
+//! lets loom afford more preemptions.
+
+use crate::metrics::WorkerCounters;
+use crate::park::Parker;
+use crate::registry::{Registry, WorkerSlot};
+use crate::sync::{set_current_worker_ptr, Arc, Deque, SeededBugs, Steal};
+use crate::task::Task;
+use crate::topology::{neighbour_order, Topology};
+use crate::worker::WorkerThread;
+
+/// A registry of `n` worker slots and no threads (module docs).
+pub struct Workers {
+    registry: Kept<Arc<Registry>>,
+    /// Each worker's own deque until a model thread takes its seat ([`Workers::worker`]).
+    /// A std mutex: the seats are handed out before the racing starts, and a loom lock would
+    /// only add scheduling points.
+    deques: Kept<std::sync::Mutex<Vec<Option<Deque<Task>>>>>,
+}
+
+impl Workers {
+    /// `n` unpinned worker slots (ring neighbours), with `bugs` seeded.
+    pub fn new(n: usize, bugs: SeededBugs) -> Workers {
+        let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
+        let neighbours = neighbour_order(&vec![None; n], &Topology::default());
+        let slots: Box<[WorkerSlot]> = deques
+            .iter()
+            .zip(neighbours)
+            .enumerate()
+            .map(|(i, (deque, neighbours))| WorkerSlot {
+                parker: Parker::new(),
+                stealer: deque.stealer(),
+                neighbours: neighbours.into_boxed_slice(),
+                counters: WorkerCounters::new(),
+                name: format!("model-worker-{i}"),
+            })
+            .collect();
+        let registry = Arc::new(Registry::new(slots, Box::new([]), None, bugs));
+        Workers {
+            registry: Kept::new(registry),
+            deques: Kept::new(std::sync::Mutex::new(
+                deques.into_iter().map(Some).collect(),
+            )),
+        }
+    }
+
+    /// Worker `index`'s seat, for the calling model thread (or one it moves it to).
+    ///
+    /// # Panics
+    /// If the seat was already taken.
+    pub fn worker(&self, index: usize) -> Worker {
+        let deque = self.deques.lock().unwrap()[index]
+            .take()
+            .unwrap_or_else(|| panic!("worker {index}'s seat is already taken"));
+        Worker(Kept::new(WorkerThread::new(
+            index,
+            deque,
+            Arc::clone(&self.registry),
+        )))
+    }
+
+    /// A thread outside the workers that steals from them, to move into a model thread.
+    pub fn thief(&self) -> Thief {
+        Thief(Kept::new(Arc::clone(&self.registry)))
+    }
+}
+
+/// One worker's seat: the real worker code, run by a model thread.
+pub struct Worker(Kept<WorkerThread>);
+
+impl Worker {
+    /// Runs `f` as this worker: inside, `corepool::join`, `corepool::spawn` and helping waits
+    /// behave exactly as on a pool thread.
+    ///
+    /// A panic in `f` fails the model; the pointer is then left set, because a failed model
+    /// unwinds outside its execution, where touching a loom thread-local aborts.
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        set_current_worker_ptr((&*self.0 as *const WorkerThread).cast());
+        let result = f();
+        set_current_worker_ptr(std::ptr::null());
+        result
+    }
+}
+
+/// An outside thread stealing from the workers ([`Workers::thief`]).
+pub struct Thief(Kept<Arc<Registry>>);
+
+impl Thief {
+    /// Takes the oldest task from worker `victim`'s deque and runs it on the calling thread.
+    /// False if there was none.
+    pub fn steal_and_run(&self, victim: usize) -> bool {
+        let scratch = Deque::new_lifo();
+        match self.0.workers[victim].stealer.steal_batch_and_pop(&scratch) {
+            Steal::Success(task) => {
+                drop(task.run());
+                debug_assert!(scratch.is_empty(), "a one-task steal moved more");
+                true
+            }
+            Steal::Empty | Steal::Retry => false,
+        }
+    }
+}
+
+/// Owns a value holding loom objects and drops it normally — except while a failed model
+/// unwinds, outside its execution, where touching a loom object aborts the test run; then it
+/// leaks it (as `Pool` does).
+struct Kept<T>(std::mem::ManuallyDrop<T>);
+
+impl<T> Kept<T> {
+    fn new(value: T) -> Self {
+        Kept(std::mem::ManuallyDrop::new(value))
+    }
+}
+
+impl<T> std::ops::Deref for Kept<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Drop for Kept<T> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // SAFETY: dropped once, here, and never used after.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.0) };
+        }
+    }
+}
