@@ -1,26 +1,21 @@
 //! Sleep/wake: a submission racing workers on their way to sleep is never lost.
 //!
-//! A lost wakeup leaves the submitter blocked in `join` and every worker parked: loom reports
-//! that as a deadlock, so these models fail instead of hanging.
+//! The main thread submits one task and waits for its result; the workers meanwhile start,
+//! find nothing, and go to sleep by the protocol in `sleep.rs` (announce, `Sleepy`, fence,
+//! final recheck, park). A lost wakeup leaves the submitter blocked in `join` and every worker
+//! parked: loom reports that as a deadlock, so these models fail instead of hanging.
 #![cfg(loom)]
 
+use common::{check, pool, pool_with, Bound};
 use corepool::__loom::SeededBugs;
-use corepool::{Pool, Sizing};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 
-fn pool_with(workers: usize, bugs: SeededBugs) -> Pool {
-    Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers))
-        .pin_workers(false)
-        .seed_bugs(bugs)
-        .build()
-        .unwrap()
-}
+mod common;
 
-fn pool(workers: usize) -> Pool {
-    pool_with(workers, SeededBugs::default())
-}
+/// Two threads (the submitter and one worker) afford four preemptions (about 11k
+/// interleavings, a second).
+const ONE_WORKER: Bound = Bound::At(4);
 
 /// One worker racing toward sleep while the main thread submits and waits.
 fn submit_while_worker_goes_to_sleep(bugs: SeededBugs) {
@@ -32,39 +27,44 @@ fn submit_while_worker_goes_to_sleep(bugs: SeededBugs) {
 
 #[test]
 fn one_worker_no_lost_wakeup() {
-    loom::model(|| submit_while_worker_goes_to_sleep(SeededBugs::default()));
+    check(ONE_WORKER, || {
+        submit_while_worker_goes_to_sleep(SeededBugs::default())
+    });
 }
 
 /// Negative control: without the final recheck before parking, the model must find the
-/// interleaving where the submitter sees a searcher, the searcher gives up and parks, and the
-/// task is stranded (a deadlock).
+/// interleaving where the submitter's scan sees no sleeper yet, the worker then parks without
+/// looking again, and the task is stranded (a deadlock).
 #[test]
 #[should_panic]
 fn one_worker_without_final_recheck_loses_the_wakeup() {
-    loom::model(|| {
+    check(ONE_WORKER, || {
         submit_while_worker_goes_to_sleep(SeededBugs {
             skip_final_recheck: true,
+            ..SeededBugs::default()
         })
     });
 }
 
 /// Two workers, one task from outside: whichever worker wakes or is searching runs it exactly
-/// once, and the other's sleep, wake and exit interleave with it. The task's loom `Arc` is
-/// checked for leaks, so a task stranded in a queue fails the model too.
+/// once, and the other's sleep, wake and exit interleave with it. This adds the searcher rule
+/// (a producer that sees a searcher wakes nobody) and the hand-on by the last searcher. The
+/// task's loom `Arc` is checked for leaks, so a task stranded in a queue fails the model too.
+///
+/// The suite's bound of two is what catches a missing final recheck here (one does not: the
+/// second worker masks it), at about two CPU-minutes — the suite's most expensive model, so
+/// its seeded twin lives only in the one-worker form above.
 #[test]
 fn two_workers_one_task_runs_once() {
-    // Three threads with a full start and shutdown each: at two preemptions this model runs
-    // for far longer than the suite's budget, so it explores every interleaving with at most
-    // one preemption (the one-worker models above keep two).
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(1);
-    model.check(|| {
+    check(Bound::Env, || {
         let pool = pool(2);
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
+        // ORDERING: Relaxed: the handle's join orders the count before the check below.
         let handle = pool.submit(move || r.fetch_add(1, Ordering::Relaxed));
         handle.join().unwrap();
         pool.shutdown();
+        // ORDERING: Relaxed: after join and shutdown (see above).
         assert_eq!(runs.load(Ordering::Relaxed), 1);
     });
 }

@@ -1,0 +1,62 @@
+//! Join latch: when a thief runs the `b` half of a `join`, its result is written before the
+//! waiting owner reads it, and the owner sleeps only while the latch is unset — the setter's
+//! wake always finds it, so it never sleeps through the end of its own join.
+//!
+//! The owner runs the real `corepool::join` and helping wait as worker 0 of a thread-less
+//! registry (`__loom::Workers`); the thief is a second model thread that steals once from
+//! worker 0's deque. Loom explores every point at which that steal can land, including the
+//! one where the owner has found its deque empty and is on its way to sleep. The result sits
+//! in a loom `UnsafeCell`, so reading it before the thief's write happens-before the read is a
+//! reported data race, and a lost wake leaves the owner parked: a reported deadlock.
+#![cfg(loom)]
+
+use common::{check, Bound};
+use corepool::__loom::{SeededBugs, Workers};
+use loom::thread;
+
+mod common;
+
+/// Two threads are cheap enough to explore every interleaving (about 4k).
+const BOUND: Bound = Bound::Exhaustive;
+
+/// Worker 0 joins `|| 1` with `|| "two"` while a thief may steal the second half.
+fn join_with_a_thief(bugs: SeededBugs) {
+    let workers = Workers::new(1, bugs);
+    let owner = workers.worker(0);
+    let thief = workers.thief();
+    let thief = thread::spawn(move || thief.steal_and_run(0));
+    let (a, b) = owner.enter(|| corepool::join(|| 1, || String::from("two")));
+    assert_eq!((a, b.as_str()), (1, "two"));
+    thief.join().unwrap();
+}
+
+#[test]
+fn stolen_half_is_seen_and_wakes_its_owner() {
+    check(BOUND, || join_with_a_thief(SeededBugs::default()));
+}
+
+/// Negative control: without the setter's fence, the owner's recheck can miss `SET` while the
+/// setter's scan misses the owner's `Sleepy` (store buffering), and the owner sleeps forever.
+#[test]
+#[should_panic]
+fn latch_set_without_fence_loses_the_wake() {
+    check(BOUND, || {
+        join_with_a_thief(SeededBugs {
+            latch_set_without_fence: true,
+            ..SeededBugs::default()
+        })
+    });
+}
+
+/// Negative control: an owner that parks without its final recheck sleeps through a latch set
+/// just before it announced itself sleepy.
+#[test]
+#[should_panic]
+fn owner_without_final_recheck_sleeps_through_the_set() {
+    check(BOUND, || {
+        join_with_a_thief(SeededBugs {
+            skip_final_recheck: true,
+            ..SeededBugs::default()
+        })
+    });
+}
