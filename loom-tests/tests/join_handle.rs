@@ -7,14 +7,13 @@
 //! the worker asleep: a reported deadlock.
 #![cfg(loom)]
 
-use common::{check, pool_with, Bound};
+use common::{block_on, check, pool_with, Bound};
 use corepool::__loom::SeededBugs;
 
 mod common;
 
-/// Two threads (the handle's and one worker) afford three preemptions (about 3k
-/// interleavings for the `Future`, whose loom waker also wakes spuriously, and well under a
-/// second).
+/// Two threads (the handle's and one worker) afford three preemptions (about 2k
+/// interleavings each, well under a second).
 const BOUND: Bound = Bound::At(3);
 
 fn blocking_join(bugs: SeededBugs) {
@@ -27,7 +26,7 @@ fn blocking_join(bugs: SeededBugs) {
 fn awaited(bugs: SeededBugs) {
     let pool = pool_with(1, bugs);
     let handle = pool.submit(|| String::from("done"));
-    assert_eq!(loom::future::block_on(handle).unwrap(), "done");
+    assert_eq!(block_on(handle).unwrap(), "done");
     pool.shutdown();
 }
 

@@ -6,7 +6,7 @@
 //! parked: loom reports that as a deadlock, so these models fail instead of hanging.
 #![cfg(loom)]
 
-use common::{check, pool, pool_with, Bound};
+use common::{check, pool, pool_with, Bound, Leaky};
 use corepool::__loom::SeededBugs;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -58,8 +58,8 @@ fn one_worker_without_final_recheck_loses_the_wakeup() {
 fn two_workers_one_task_runs_once() {
     check(Bound::Env, || {
         let pool = pool(2);
-        let runs = Arc::new(AtomicUsize::new(0));
-        let r = runs.clone();
+        let runs = Leaky::new(Arc::new(AtomicUsize::new(0)));
+        let r = Arc::clone(&runs);
         // ORDERING: Relaxed: the handle's join orders the count before the check below.
         let handle = pool.submit(move || r.fetch_add(1, Ordering::Relaxed));
         handle.join().unwrap();
