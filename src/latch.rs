@@ -25,7 +25,7 @@ use std::task::Wake;
 
 use crate::registry::Registry;
 use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
-use crate::task::{catch, Outcome, Payload, RawJob, Rejected};
+use crate::task::{catch, Discard, Discarded, Outcome, Payload, RawJob};
 
 /// What a helping worker waits on: `wait_until` runs other tasks until `probe` is true, and
 /// the sleep recheck looks at it. Whoever makes it true must then fence and wake the owner
@@ -289,6 +289,11 @@ where
     R: Send,
     L: Send,
 {
+    /// Part of a caller's wait (`install`) or of a running task (`join`), not a task of its own.
+    const TRACKED: bool = false;
+    /// Its owner waits for it: it always runs.
+    const CANCELLABLE: bool = false;
+
     unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: the owner does not leave the frame before the latch is set.
         let f = unsafe { (*this).take_func() }.expect("stack job executed twice");
@@ -301,11 +306,12 @@ where
         outcome
     }
 
-    unsafe fn reject(this: *const Self) -> Rejected {
+    unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
+        debug_assert_eq!(why, Discard::Reject, "a stack job is only ever rejected");
         // SAFETY: as in `execute`.
         drop(unsafe { (*this).take_func() });
         // SAFETY: as in `execute`.
         unsafe { Self::finish(this, StackResult::Rejected) };
-        Rejected::Reported
+        Discarded::Reported
     }
 }

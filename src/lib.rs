@@ -35,7 +35,11 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod blocking;
+mod bound;
 mod builder;
+mod cancel;
+mod control;
 mod cores;
 mod error;
 mod join;
@@ -55,13 +59,14 @@ mod topology;
 mod worker;
 
 pub use batch::Batch;
-pub use builder::Builder;
+pub use builder::{Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY};
+pub use cancel::CancelToken;
 pub use cores::{detect_cores, CoreSource, DetectedCores};
-pub use error::{panic_message, BuildError, Origin, TaskError};
+pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
-pub use metrics::{Metrics, WorkerMetrics};
-pub use pool::Pool;
+pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
+pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,

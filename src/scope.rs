@@ -89,9 +89,9 @@ impl<'scope> Scope<'scope> {
             unsafe { Scope::complete_one(scope.0) };
         };
         // SAFETY: the closure borrows for 'scope only, and the scope's owner does not return
-        // before the closure has run (module docs).
-        let task = unsafe { Task::spawn_unchecked(job) };
-        self.registry.push(task);
+        // before the closure has run (module docs). Not cancellable: the owner counts on it.
+        let task = unsafe { Task::spawn_unchecked::<_, false>(job) };
+        self.registry.push_insider(task);
     }
 
     fn record_panic(&self, payload: Payload) {

@@ -298,10 +298,41 @@ pub struct SeededBugs {
     pub skip_final_recheck: bool,
 }
 
+/// Padding to a cache line, for counters and words that must not share one.
+pub(crate) use crossbeam_utils::CachePadded;
+
+/// A small per-thread number for striped statistics counters (not a protocol: under loom, where
+/// model threads share one OS thread, all of them simply use the same stripe).
+#[inline]
+pub(crate) fn stripe_index() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    std::thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mut i = s.get();
+        if i == usize::MAX {
+            // ORDERING: Relaxed: only spreads threads over stripes.
+            i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.set(i);
+        }
+        i
+    })
+}
+
 /// Statistics counters (metrics) are plain std atomics even under loom: they order nothing,
 /// and as loom atomics every increment would be a scheduling point that multiplies the
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
+
+/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`) and use
+/// std atomics even under loom: no model covers them.
+pub(crate) mod token {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::Weak;
+}
 
 /// Submit cells are shared between the queue and a handle (as `dyn Completion`), which needs
 /// unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.

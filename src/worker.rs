@@ -26,7 +26,7 @@ use crate::sync::{
 use std::task::{Poll, Waker};
 
 use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::{both, catch, Outcome, Payload, Task};
+use crate::task::{both, catch, Discard, Outcome, Payload, Task};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -118,7 +118,15 @@ impl WorkerThread {
     /// never sees termination).
     fn work_until(&self, waiting: Option<&dyn Probe>) {
         let backoff = Backoff::new();
+        let registry = &*self.registry;
         while !waiting.is_some_and(Probe::probe) {
+            if waiting.is_none()
+                && registry.control.pauses(self.index)
+                && !registry.is_shut_down()
+            {
+                registry.pause(self.index, || self.stop_searching());
+                continue;
+            }
             if let Some(task) = self.find_task() {
                 self.stop_searching();
                 self.execute(task);
@@ -216,10 +224,20 @@ impl WorkerThread {
         self.try_steal_from_neighbours()
     }
 
+    /// A batch from the injector; the tasks taken out give their slots of the bound back.
     fn steal_from_injector(&self) -> Option<Task> {
+        let registry = &*self.registry;
+        let before = registry.bound.capacity().map(|_| self.local.len());
         loop {
-            match self.registry.injector.steal_batch_and_pop(&self.local) {
-                Steal::Success(task) => return Some(task),
+            match registry.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(task) => {
+                    if let Some(before) = before {
+                        registry
+                            .bound
+                            .release(1 + self.local.len().saturating_sub(before));
+                    }
+                    return Some(task);
+                }
                 Steal::Empty => return None,
                 Steal::Retry => std::hint::spin_loop(),
             }
@@ -271,19 +289,42 @@ impl WorkerThread {
         }
     }
 
+    /// Runs a task found in a queue — or, once `shutdown_now` asked, cancels it if its kind
+    /// allows (`control.rs`) — and counts the outcome.
     #[inline]
     fn execute(&self, task: Task) {
-        let counters = &self.registry.workers[self.index].counters;
-        match task.run() {
-            Outcome::Completed => counters.add_executed(),
+        let registry = &*self.registry;
+        let counters = &registry.workers[self.index].counters;
+        if registry.control.is_cancelling() && task.is_cancellable() {
+            task.discard(Discard::Cancel);
+            counters.add_cancelled();
+            return;
+        }
+        if !task.is_tracked() {
+            if let Outcome::Panicked(Some(payload)) = task.run() {
+                registry.handle_panic(self.index, payload);
+            }
+            return;
+        }
+        counters.start_task();
+        let outcome = task.run();
+        counters.end_task();
+        match outcome {
+            Outcome::Completed => counters.add_completed(),
             Outcome::Panicked(payload) => {
-                counters.add_executed();
                 counters.add_panicked();
                 if let Some(payload) = payload {
-                    self.registry.handle_panic(self.index, payload);
+                    registry.handle_panic(self.index, payload);
                 }
             }
+            Outcome::Cancelled => counters.add_cancelled(),
         }
+    }
+
+    /// Counts a tracked task this worker submits to its own deque.
+    #[inline]
+    pub(crate) fn count_submitted(&self) {
+        self.registry.workers[self.index].counters.add_submitted();
     }
 }
 
@@ -336,7 +377,10 @@ where
 {
     let task = Task::spawn(f);
     WorkerThread::with_current(|w| match w {
-        Some(w) => w.push_local(task),
+        Some(w) => {
+            w.count_submitted();
+            w.push_local(task)
+        }
         None => {
             // Release the task without running it, then explain.
             drop(task);
