@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use crate::bound::{Bound, Refused, Wait};
 use crate::metrics::BlockingMetrics;
+use crate::sync::thread_is_finished;
 use crate::sync::{
     fence, thread, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex, Ordering,
     StatCounter, Steal,
@@ -214,7 +215,7 @@ impl Lane {
         match builder.spawn(move || thread_main(&shared)) {
             Ok(handle) => {
                 let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
-                threads.retain(|h| !h.is_finished());
+                threads.retain(|h| !thread_is_finished(h));
                 threads.push(handle);
             }
             Err(e) => {
@@ -468,7 +469,10 @@ fn consume_idle_or_claim(s: &Shared) {
         let new = if cur.idle() > 0 {
             cur.0 - IDLE
         } else {
-            debug_assert!(cur.notified() > 0, "an idle thread is in neither count: {cur:?}");
+            debug_assert!(
+                cur.notified() > 0,
+                "an idle thread is in neither count: {cur:?}"
+            );
             cur.0 - NOTIFIED
         };
         match s

@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(bound.admit(Wait::No, || false), Ok(()));
         assert_eq!(bound.admit(Wait::No, || false), Err(Refused::Full));
         let soon = Instant::now() + Duration::from_millis(20);
-        assert_eq!(bound.admit(Wait::Until(soon), || false), Err(Refused::Timeout));
+        assert_eq!(
+            bound.admit(Wait::Until(soon), || false),
+            Err(Refused::Timeout)
+        );
         assert_eq!(bound.admit(Wait::Forever, || true), Err(Refused::Closed));
         bound.release(1);
         assert_eq!(bound.queued(), 1);

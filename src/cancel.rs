@@ -22,11 +22,11 @@
 //! them. So every bound task that had not started is cancelled — the cell's own `TAKEN` bit
 //! decides, for each one, between the cancel and a worker starting it (`join_handle.rs`).
 
-use std::fmt;
-use std::ptr;
 use crate::join_handle::Cancel;
 use crate::sync::token::{AtomicBool, AtomicPtr, AtomicUsize, Weak};
 use crate::sync::{Ordering, TaskArc};
+use std::fmt;
+use std::ptr;
 
 /// `head` once the token is cancelled. Never dereferenced.
 const CLOSED: *mut Node = ptr::dangling_mut::<Node>();

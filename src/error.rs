@@ -247,9 +247,7 @@ impl<F> TrySubmitError<F> {
     /// ```
     pub fn into_inner(self) -> F {
         match self {
-            TrySubmitError::Full(f) | TrySubmitError::Timeout(f) | TrySubmitError::ShutDown(f) => {
-                f
-            }
+            TrySubmitError::Full(f) | TrySubmitError::Timeout(f) | TrySubmitError::ShutDown(f) => f,
         }
     }
 

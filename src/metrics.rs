@@ -152,7 +152,11 @@ pub(crate) struct Striped(Box<[CachePadded<StatCounter>]>);
 
 impl Striped {
     pub(crate) fn new() -> Self {
-        Striped((0..STRIPES).map(|_| CachePadded::new(StatCounter::new(0))).collect())
+        Striped(
+            (0..STRIPES)
+                .map(|_| CachePadded::new(StatCounter::new(0)))
+                .collect(),
+        )
     }
 
     #[inline]

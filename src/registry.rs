@@ -219,7 +219,9 @@ impl Registry {
             Discarded::Reported => self.counters.add_rejected(),
             Discarded::Unobserved => {
                 self.counters.add_rejected();
-                eprintln!("corepool: the pool is shut down; a spawned task was rejected and dropped");
+                eprintln!(
+                    "corepool: the pool is shut down; a spawned task was rejected and dropped"
+                );
             }
             Discarded::AlreadyCancelled => {
                 self.counters.add_cancelled();

@@ -92,6 +92,11 @@ mod imp {
     /// Tasks a worker runs from its own deque before it looks at the injector first.
     /// Prime, so it does not fall into step with other periodic work.
     pub(crate) const INJECTOR_INTERVAL: u32 = 61;
+
+    /// True once the thread has finished (its handle may be joined without blocking).
+    pub(crate) fn thread_is_finished(handle: &thread::JoinHandle<()>) -> bool {
+        handle.is_finished()
+    }
 }
 
 #[cfg(loom)]
@@ -145,6 +150,11 @@ mod imp {
 
     /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
     pub(crate) const INJECTOR_INTERVAL: u32 = 2;
+
+    /// loom's handles cannot tell; finished handles are then kept until shutdown joins them.
+    pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
+        false
+    }
 
     /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
     /// `is_empty` can be stale exactly as crossbeam's is. Same API subset as crossbeam-deque.

@@ -120,9 +120,7 @@ impl WorkerThread {
         let backoff = Backoff::new();
         let registry = &*self.registry;
         while !waiting.is_some_and(Probe::probe) {
-            if waiting.is_none()
-                && registry.control.pauses(self.index)
-                && !registry.is_shut_down()
+            if waiting.is_none() && registry.control.pauses(self.index) && !registry.is_shut_down()
             {
                 registry.pause(self.index, || self.stop_searching());
                 continue;
