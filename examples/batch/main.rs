@@ -250,20 +250,26 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
     );
     let line = |label: &str, wall: Duration| {
         say!(
-            "{label:<10} wall {:>9.1} ms  {:>9.1} MB/s",
+            "{label:<26} wall {:>8.1} ms  {:>8.1} MB/s",
             wall.as_secs_f64() * 1e3,
             mb(bytes) / wall.as_secs_f64()
         )
     };
-    line(&format!("{workers} {}:", plural(workers, "worker")), wall);
+    line(
+        &format!("default pool, {workers} {}:", plural(workers, "worker")),
+        wall,
+    );
     if let Some((_, wall1)) = &single {
-        line("1 worker:", *wall1);
+        line("1-worker pool:", *wall1);
         let speedup = wall1.as_secs_f64() / wall.as_secs_f64();
         say!(
             "speedup over one worker: {speedup:.2}x (efficiency {:.2} on {workers} {})",
             speedup / workers as f64,
             plural(workers, "worker")
         );
+        if speedup > workers as f64 * 1.05 {
+            say!("  (above 1: other load slowed the 1-worker run's CPU; timings here are noisy)");
+        }
     }
     say!();
     say!("{}", pool.metrics());
