@@ -21,7 +21,12 @@ use sha2::{Digest, Sha256};
 
 fn pool(workers: usize) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers).per_core(1))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(workers)
+                .per_core(1)
+                .blocking_io(2),
+        )
         .build()
         .unwrap()
 }

@@ -15,8 +15,8 @@
 //! previous block left, so a file's digest cannot be put together from digests of its
 //! chunks. Output that `sha256sum -c` accepts therefore means each file is hashed front to
 //! back by one chain of tasks. A file is read in chunks of at most [`Window::chunk`] bytes; the
-//! chain alternates *read the next chunk* (blocking I/O) and *feed it to the hasher* (a CPU
-//! task on a pinned worker), carrying the hasher state from task to task. A small file is one
+//! chain alternates *read the next chunk* (blocking I/O, on the pool's blocking lane) and
+//! *feed it to the hasher* (a CPU task on a pinned worker), carrying the hasher state from task to task. A small file is one
 //! read and one hash task. The parallelism comes from many files at once, and because file
 //! sizes are heavy-tailed, one worker may draw a long file while the other finishes many
 //! short ones — work stealing is what keeps both busy.
@@ -255,8 +255,9 @@ pub fn hash_files(pool: &Pool, files: &[FileEntry], window: Window, sink: &mut i
 
 /// Starts the next read of `job`'s file.
 fn read_on_lane(pool: &Pool, job: FileJob) {
-    // The read belongs on the blocking lane (`pool.spawn_blocking`), not on a CPU worker.
-    pool.spawn(move || read_chunk(job));
+    // Blocking I/O goes to the blocking lane, never to a CPU worker. The chain reports its own
+    // result (`Reply`), so the handle is not needed: dropping it detaches the read.
+    let _detached = pool.spawn_blocking(move || read_chunk(job));
 }
 
 /// A file's hashing chain: everything one task hands the next.

@@ -142,9 +142,15 @@ fn number<T: std::str::FromStr>(flag: &str, value: Option<OsString>) -> Result<T
         .ok_or_else(|| format!("{flag} needs a number, not {value:?}"))
 }
 
+/// Threads of the blocking lane, which does every read.
+const READ_THREADS: usize = 4;
+
 /// Everything after argument parsing; returns how many entries failed.
 fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
-    let pool = Pool::builder().build()?;
+    // Cores detected, k = 1, and a blocking lane for the reads.
+    let pool = Pool::builder()
+        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
+        .build()?;
 
     // No PATH: generate the data set; `data_dir` removes it when dropped, on every path out.
     let data_dir = if options.paths.is_empty() {
@@ -199,7 +205,12 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
 
     let single = if compare {
         let one = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(1).per_core(1))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(1)
+                    .per_core(1)
+                    .blocking_io(READ_THREADS),
+            )
             .build()?;
         let mut run = Run::new(&listing.files, strip, false, show_bar, 1);
         let wall = time(|| hash_tree::hash_files(&one, &listing.files, window, &mut run));
