@@ -656,8 +656,10 @@ impl Pool {
     }
 }
 
-/// What [`Pool::shutdown_now`] leaves behind: the pool's final task counts (over its whole
-/// life), so that `submitted == ran() + cancelled`.
+/// What [`Pool::shutdown_now`] leaves behind: the pool's task counts over its whole life,
+/// so that `submitted == ran() + cancelled` — exactly so once no other thread is still inside
+/// a submit call: a submitter racing the shutdown is counted as accepted until it finds the
+/// pool gone, and then as rejected.
 ///
 /// ```
 /// let pool = corepool::Pool::new();
