@@ -26,9 +26,17 @@
 //! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
 //! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
 //!
+//! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
+//! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
+//! [`CancelToken`]), [`Pool::shutdown_now`] and [`Pool::shutdown_timeout`], the blocking lane
+//! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
+//! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
+//!
 //! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
 //! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`.
+//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
+//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
+//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
 //! `ARCHITECTURE.md` has the map.
 
 #![deny(unsafe_op_in_unsafe_fn)]
