@@ -49,9 +49,18 @@ pub struct Builder {
 }
 
 /// The blocking lane's queue bound when the builder leaves it unset.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// assert_eq!(pool.metrics().blocking.queue_capacity, Some(corepool::DEFAULT_BLOCKING_QUEUE_CAPACITY));
+/// ```
 pub const DEFAULT_BLOCKING_QUEUE_CAPACITY: usize = 1024;
 
 /// How long an idle blocking-lane thread waits for work before it leaves, by default.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_BLOCKING_KEEP_ALIVE.as_secs(), 10);
+/// ```
 pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 impl Default for Builder {
