@@ -31,7 +31,10 @@ fn cancel_racing_the_start_runs_xor_cancels() {
         assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
         assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
         let m = pool.metrics();
-        assert_eq!((m.completed, m.cancelled), (ran as u64, u64::from(cancelled)));
+        assert_eq!(
+            (m.completed, m.cancelled),
+            (ran as u64, u64::from(cancelled))
+        );
     });
 }
 
