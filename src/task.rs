@@ -285,8 +285,8 @@ impl<F: FnOnce() + Send, const CANCELLABLE: bool> InlineSpawn<F, CANCELLABLE> {
     /// # Safety
     /// As for `run`.
     unsafe fn discard(slot: *mut Slot, _why: Discard) -> Discarded {
-        // SAFETY: the caller's contract; the closure is dropped in place, consuming the slot.
-        unsafe { slot.cast::<F>().drop_in_place() };
+        // SAFETY: the caller's contract; reading moves the closure out, consuming the slot.
+        drop_quietly(unsafe { slot.cast::<F>().read() }, "a task discarded unrun");
         Discarded::Unobserved
     }
 }
@@ -335,7 +335,10 @@ impl<F: FnOnce() + Send, const CANCELLABLE: bool> RawJob for SpawnJob<F, CANCELL
 
     unsafe fn discard(this: *const Self, _why: Discard) -> Discarded {
         // SAFETY: as in `execute`.
-        drop(unsafe { Box::from_raw(this as *mut Self) });
+        drop_quietly(
+            unsafe { Box::from_raw(this as *mut Self) },
+            "a task discarded unrun",
+        );
         Discarded::Unobserved
     }
 }
@@ -353,6 +356,20 @@ pub(crate) fn both<A, B>(a: Result<A, Payload>, b: Result<B, Payload>) -> (A, B)
 #[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     catch_unwind(AssertUnwindSafe(f))
+}
+
+/// Drops a user value — a closure discarded unrun, a panic payload — on a path that must
+/// not unwind (a worker's loop, a canceller that still has to complete the handle, a
+/// token's list). A panic in its `Drop` is reported on stderr; that panic's own payload is
+/// leaked, since dropping it could panic again.
+pub(crate) fn drop_quietly<V>(value: V, what: &str) {
+    if let Err(payload) = catch(move || drop(value)) {
+        eprintln!(
+            "corepool: {what} panicked while being dropped: {}",
+            crate::error::panic_message(&*payload)
+        );
+        std::mem::forget(payload);
+    }
 }
 
 #[cfg(test)]
