@@ -275,6 +275,12 @@ impl Lane {
         }
     }
 
+    /// Lets submitters waiting for room in the lane's queue look again (the pool is shutting
+    /// down: they are refused now, not when the lane's threads have left).
+    pub(crate) fn wake_submitters(&self) {
+        self.0.bound.wake_all();
+    }
+
     /// Closes the lane (no more tasks), lets its threads finish the queue — or, with
     /// `cancel`, discard what they have not started — and joins them. False if the deadline
     /// passed first (the threads then finish on their own).
