@@ -424,6 +424,38 @@ mod tests {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     }
 
+    /// Panics when dropped (unless already unwinding), after counting the drop.
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if !std::thread::panicking() {
+                panic!("capture dropped");
+            }
+        }
+    }
+
+    #[test]
+    fn a_capture_that_panics_when_discarded_does_not_unwind() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let c = PanicsOnDrop(drops.clone());
+        let small = Task::spawn(move || drop(c));
+        assert_eq!(small.discard(Discard::Cancel), Discarded::Unobserved);
+        let (c, big) = (PanicsOnDrop(drops.clone()), [1u64; 8]);
+        let large = Task::spawn(move || drop((c, big)));
+        drop(large);
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert_eq!(task.discard(Discard::Cancel), Discarded::Reported);
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert!(handle.cancel());
+        assert!(matches!(task.run(), Outcome::Cancelled));
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
+    }
+
     #[test]
     fn panics_are_caught_in_every_kind() {
         let small = Task::spawn(|| panic!("small"));
