@@ -76,6 +76,7 @@ fn error_name(e: &BuildError) -> &'static str {
         BuildError::TooManyThreads { .. } => "TooManyThreads",
         BuildError::InvalidEnv { .. } => "InvalidEnv",
         BuildError::ZeroQueueCapacity => "ZeroQueueCapacity",
+        BuildError::InvalidThreadName { .. } => "InvalidThreadName",
         BuildError::Spawn(_) => "Spawn",
         _ => "unknown",
     }
@@ -704,5 +705,61 @@ fn shutdown_and_last_drop_from_inside_the_pool() {
             done.recv().unwrap();
         });
         assert_eq!(common::settle_threads("bi-inside-", 0), 0, "{how}");
+    }
+}
+
+/// Extreme but legal values: zero and maximal durations and counts are accepted and behave
+/// as documented (clamped, capped, or waiting without a deadline), never overflowing.
+#[test]
+fn extreme_durations_and_counts_are_clamped_not_overflowed() {
+    let _env = env_read();
+    for keep_alive in [Duration::ZERO, Duration::MAX] {
+        let pool = Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(1).per_core(2).blocking_io(1))
+            .pin_workers(false)
+            .blocking_keep_alive(keep_alive)
+            .queue_capacity(usize::MAX)
+            .blocking_queue_capacity(usize::MAX)
+            .build()
+            .unwrap();
+        watchdog("extreme values", LIMIT, move || {
+            for _ in 0..3 {
+                assert_eq!(pool.spawn_blocking(|| 1).join().unwrap(), 1);
+            }
+            assert_eq!(pool.set_active_workers(0), 1);
+            assert_eq!(pool.set_active_workers(usize::MAX), 2);
+            pool.set_blocking_io(usize::MAX);
+            assert_eq!(pool.metrics().blocking.max_threads, corepool::MAX_THREADS);
+            pool.set_blocking_io(1);
+            let h = pool.submit_timeout(|| 2, Duration::MAX).ok().unwrap();
+            assert_eq!(h.join().unwrap(), 2);
+            let h = pool.submit_timeout(|| 3, Duration::ZERO).ok().unwrap();
+            assert_eq!(h.join().unwrap(), 3);
+            assert!(pool.shutdown_timeout(Duration::MAX).is_ok());
+            assert!(
+                pool.shutdown_timeout(Duration::ZERO).is_ok(),
+                "already shut down"
+            );
+            assert_eq!(pool.set_active_workers(2), pool.metrics().active_workers);
+        });
+    }
+}
+
+/// A thread name the OS cannot take (an interior NUL byte): a typed error, not a panic.
+#[test]
+fn a_thread_name_with_a_nul_byte_is_an_error_not_a_panic() {
+    let _env = env_read();
+    let built = std::panic::catch_unwind(|| {
+        Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(1).per_core(1).blocking_io(0))
+            .pin_workers(false)
+            .thread_name(|i| format!("bad\0name-{i}"))
+            .build()
+            .map(drop)
+    });
+    match built {
+        Ok(Err(BuildError::InvalidThreadName { name })) => assert_eq!(name, "bad\0name-0"),
+        Ok(other) => panic!("{other:?}"),
+        Err(p) => panic!("build panicked: {}", panic_message(&*p)),
     }
 }
