@@ -160,6 +160,13 @@ impl Registry {
         if self.is_current() {
             return true;
         }
+        // Likewise on a blocking-lane thread: it cannot wait for itself. The lane closes
+        // now; the threads leave on their own, and a later shutdown or the last handle's
+        // drop from outside joins them.
+        if self.lane.is_current() {
+            self.lane.close(self.control.is_cancelling());
+            return true;
+        }
         // Step 4.
         if !self.lifecycle.wait_all_exited(deadline) {
             return false;
