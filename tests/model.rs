@@ -63,7 +63,7 @@ struct Held {
     handle: JoinHandle<usize>,
 }
 
-/// Runs one sequence; returns the number of operations applied.
+/// Runs one sequence on a fresh pool and checks every task and counter against the model.
 fn check(workers: usize, capacity: Option<usize>, ops: &[Op]) -> Result<(), TestCaseError> {
     let before = common::threads_named("pt-worker-");
     let mut builder = Pool::builder()

@@ -432,10 +432,12 @@ fn a_thousand_pools_churned_leave_no_thread_and_no_memory_behind() {
          {rss_after} KiB"
     );
     assert_eq!((threads_before, threads_after), (0, 0));
-    // Other tests of this binary may run meanwhile: only a growth would be a leak of ours
-    // if it were in the pool's threads, which are counted by name above. The process count
-    // is printed; RSS must not grow by the size of a pool per pool (~a few KiB each would
-    // be several MiB over a thousand).
+    assert!(
+        os_after <= os_before,
+        "process threads grew: {os_before} -> {os_after}"
+    );
+    // The tests of this binary take turns, so RSS is ours alone. A leaked pool (registry,
+    // deques, counters: a few KiB at least) would add several MiB over a thousand pools.
     let growth = rss_after.saturating_sub(rss_before);
     assert!(
         growth < 4 * 1024,
