@@ -51,8 +51,8 @@ use crate::bound::{Bound, Refused, Wait};
 use crate::metrics::BlockingMetrics;
 use crate::sync::thread_is_finished;
 use crate::sync::{
-    fence, thread, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex, Ordering,
-    StatCounter, Steal,
+    fence, thread, thread_local, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex,
+    Ordering, StatCounter, Steal,
 };
 use crate::task::{Discard, Discarded, Outcome, Task};
 
@@ -275,6 +275,31 @@ impl Lane {
         }
     }
 
+    /// Lets submitters waiting for room in the lane's queue look again (the pool is shutting
+    /// down: they are refused now, not when the lane's threads have left).
+    pub(crate) fn wake_submitters(&self) {
+        self.0.bound.wake_all();
+    }
+
+    /// True on one of this lane's threads (which must not wait for the lane's threads).
+    pub(crate) fn is_current(&self) -> bool {
+        let me: *const Shared = &*self.0;
+        CURRENT_LANE.with(|c| std::ptr::eq(c.get(), me.cast()))
+    }
+
+    /// Closes the lane without waiting: its threads finish the queue — or, with `cancel`,
+    /// discard what they have not started — and leave on their own.
+    pub(crate) fn close(&self, cancel: bool) {
+        let s = &*self.0;
+        // ORDERING: Relaxed: the notification below is sent under the lock the threads read
+        // the state under.
+        s.state
+            .fetch_max(if cancel { CANCELLING } else { CLOSED }, Ordering::Relaxed);
+        let guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+        s.wake.notify_all();
+        drop(guard);
+    }
+
     /// Closes the lane (no more tasks), lets its threads finish the queue — or, with
     /// `cancel`, discard what they have not started — and joins them. False if the deadline
     /// passed first (the threads then finish on their own).
@@ -358,8 +383,17 @@ fn pop(queue: &Injector<Task>) -> Option<Task> {
     }
 }
 
+thread_local! {
+    /// The lane whose thread this is (type-erased), null elsewhere. Not `const`: loom's
+    /// macro takes no `const` initialiser.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT_LANE: std::cell::Cell<*const ()> = std::cell::Cell::new(std::ptr::null());
+}
+
 /// A lane thread (module docs, thread steps).
 fn thread_main(s: &Shared) {
+    let me: *const Shared = s;
+    CURRENT_LANE.with(|c| c.set(me.cast()));
     loop {
         // Step 1.
         while let Some(task) = pop(&s.queue) {

@@ -133,7 +133,8 @@ impl Builder {
     }
 
     /// Names worker threads; called with each worker's index. Default `corepool-cpu-{i}`.
-    /// Linux shows at most 15 bytes of a thread name.
+    /// Linux shows at most 15 bytes of a thread name. A name with a NUL byte makes
+    /// [`build`](Builder::build) fail with [`BuildError::InvalidThreadName`].
     ///
     /// ```
     /// let pool = corepool::Pool::builder().thread_name(|i| format!("sim-{i}")).build().unwrap();
@@ -302,6 +303,9 @@ impl Builder {
             .thread_name
             .unwrap_or_else(|| Box::new(|i| format!("corepool-cpu-{i}")));
         let names: Vec<String> = (0..n).map(&mut name).collect();
+        if let Some(bad) = names.iter().find(|name| name.contains('\0')) {
+            return Err(BuildError::InvalidThreadName { name: bad.clone() });
+        }
         let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
         let slots: Box<[WorkerSlot]> = deques
             .iter()

@@ -71,6 +71,12 @@ pub enum BuildError {
     /// [`Builder::blocking_queue_capacity`](crate::Builder::blocking_queue_capacity)): nothing
     /// could ever be submitted.
     ZeroQueueCapacity,
+    /// [`Builder::thread_name`](crate::Builder::thread_name) gave a name with a NUL byte,
+    /// which no thread can take.
+    InvalidThreadName {
+        /// The name it gave.
+        name: String,
+    },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
 }
@@ -91,6 +97,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::ZeroQueueCapacity => {
                 f.write_str("a queue capacity must be at least 1 (leave it unset for unbounded)")
+            }
+            BuildError::InvalidThreadName { name } => {
+                write!(f, "thread name {name:?} contains a NUL byte")
             }
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
         }

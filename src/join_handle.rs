@@ -40,7 +40,7 @@ use std::task::{Context, Poll, Waker};
 use crate::error::TaskError;
 use crate::latch::Signal;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::{catch, Discard, Discarded, Outcome, RawJob};
+use crate::task::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
 use crate::worker::WorkerThread;
 
 const COMPLETE: usize = 1;
@@ -92,7 +92,7 @@ where
     fn cancel(&self) -> bool {
         match self.take_func() {
             Some(f) => {
-                drop(f);
+                drop_quietly(f, "a cancelled task");
                 self.complete(Err(TaskError::Cancelled));
                 true
             }
@@ -212,7 +212,7 @@ where
         let Some(f) = this.take_func() else {
             return Discarded::AlreadyCancelled;
         };
-        drop(f);
+        drop_quietly(f, "a task discarded unrun");
         this.complete(Err(match why {
             Discard::Reject => TaskError::Rejected,
             Discard::Cancel => TaskError::Cancelled,

@@ -309,7 +309,7 @@ where
     unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
         debug_assert_eq!(why, Discard::Reject, "a stack job is only ever rejected");
         // SAFETY: as in `execute`.
-        drop(unsafe { (*this).take_func() });
+        crate::task::drop_quietly(unsafe { (*this).take_func() }, "a rejected job");
         // SAFETY: as in `execute`.
         unsafe { Self::finish(this, StackResult::Rejected) };
         Discarded::Reported

@@ -503,8 +503,8 @@ impl Pool {
     /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports
     /// [`TaskError::Rejected`](crate::TaskError::Rejected) at once.
     ///
-    /// Called from a task running on this same pool it cannot wait for itself: it starts the
-    /// shutdown and returns; the threads finish once that task and the rest are done.
+    /// Called from a task running on this same pool (a CPU task or a blocking-lane task) it
+    /// cannot wait for itself: it starts the shutdown and returns; the threads finish once that task and the rest are done.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};

@@ -237,18 +237,22 @@ impl Registry {
         match &self.panic_handler {
             Some(handler) => {
                 let handler_result = crate::task::catch(|| handler(payload));
-                if handler_result.is_err() {
+                if let Err(handler_payload) = handler_result {
                     eprintln!(
                         "corepool: the panic handler itself panicked on {}; worker continues",
                         self.workers[index].name
                     );
+                    crate::task::drop_quietly(handler_payload, "the panic handler's panic");
                 }
             }
-            None => eprintln!(
-                "corepool: a spawned task panicked on {}: {}",
-                self.workers[index].name,
-                crate::error::panic_message(&*payload)
-            ),
+            None => {
+                eprintln!(
+                    "corepool: a spawned task panicked on {}: {}",
+                    self.workers[index].name,
+                    crate::error::panic_message(&*payload)
+                );
+                crate::task::drop_quietly(payload, "a spawned task's panic payload");
+            }
         }
     }
 }

@@ -96,7 +96,13 @@ impl<'scope> Scope<'scope> {
 
     fn record_panic(&self, payload: Payload) {
         let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
-        first.get_or_insert(payload);
+        if first.is_none() {
+            *first = Some(payload);
+        } else {
+            // Only the first is resumed; a later payload may panic when dropped.
+            drop(first);
+            crate::task::drop_quietly(payload, "a scope task's later panic payload");
+        }
     }
 
     /// Step 2.

@@ -15,8 +15,8 @@
 //!    are still accepted: they belong to work already accepted. For `shutdown_now`, the
 //!    control word's `CANCELLING` is set first: from then on workers cancel every cancellable
 //!    task they take instead of running it (`control.rs`).
-//! 2. Wake everyone who waits for the pool: submitters blocked on a full queue (they get their
-//!    task back, or a `Rejected` handle), paused workers (they resume, so the pool can
+//! 2. Wake everyone who waits for the pool: submitters blocked on a full queue, the injector's
+//!    or the blocking lane's (they get their task back, or a `Rejected` handle), paused workers (they resume, so the pool can
 //!    terminate), and — after a fence — every sleeping worker, so each passes through the
 //!    sleep protocol again and sees `SHUTDOWN` (a worker falling asleep concurrently sees it
 //!    in its step-5 reload).
@@ -154,9 +154,17 @@ impl Registry {
         self.idle.set_shutdown();
         // Step 2 (wake_all fences first).
         self.bound.wake_all();
+        self.lane.wake_submitters();
         self.control.release_all();
         self.wake_all();
         if self.is_current() {
+            return true;
+        }
+        // Likewise on a blocking-lane thread: it cannot wait for itself. The lane closes
+        // now; the threads leave on their own, and a later shutdown or the last handle's
+        // drop from outside joins them.
+        if self.lane.is_current() {
+            self.lane.close(self.control.is_cancelling());
             return true;
         }
         // Step 4.

@@ -285,8 +285,8 @@ impl<F: FnOnce() + Send, const CANCELLABLE: bool> InlineSpawn<F, CANCELLABLE> {
     /// # Safety
     /// As for `run`.
     unsafe fn discard(slot: *mut Slot, _why: Discard) -> Discarded {
-        // SAFETY: the caller's contract; the closure is dropped in place, consuming the slot.
-        unsafe { slot.cast::<F>().drop_in_place() };
+        // SAFETY: the caller's contract; reading moves the closure out, consuming the slot.
+        drop_quietly(unsafe { slot.cast::<F>().read() }, "a task discarded unrun");
         Discarded::Unobserved
     }
 }
@@ -335,7 +335,10 @@ impl<F: FnOnce() + Send, const CANCELLABLE: bool> RawJob for SpawnJob<F, CANCELL
 
     unsafe fn discard(this: *const Self, _why: Discard) -> Discarded {
         // SAFETY: as in `execute`.
-        drop(unsafe { Box::from_raw(this as *mut Self) });
+        drop_quietly(
+            unsafe { Box::from_raw(this as *mut Self) },
+            "a task discarded unrun",
+        );
         Discarded::Unobserved
     }
 }
@@ -353,6 +356,20 @@ pub(crate) fn both<A, B>(a: Result<A, Payload>, b: Result<B, Payload>) -> (A, B)
 #[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     catch_unwind(AssertUnwindSafe(f))
+}
+
+/// Drops a user value — a closure discarded unrun, a panic payload — on a path that must
+/// not unwind (a worker's loop, a canceller that still has to complete the handle, a
+/// token's list). A panic in its `Drop` is reported on stderr; that panic's own payload is
+/// leaked, since dropping it could panic again.
+pub(crate) fn drop_quietly<V>(value: V, what: &str) {
+    if let Err(payload) = catch(move || drop(value)) {
+        eprintln!(
+            "corepool: {what} panicked while being dropped: {}",
+            crate::error::panic_message(&*payload)
+        );
+        std::mem::forget(payload);
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +422,38 @@ mod tests {
         drop(task);
         assert!(matches!(handle.join(), Err(crate::TaskError::Rejected)));
         assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    /// Panics when dropped (unless already unwinding), after counting the drop.
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if !std::thread::panicking() {
+                panic!("capture dropped");
+            }
+        }
+    }
+
+    #[test]
+    fn a_capture_that_panics_when_discarded_does_not_unwind() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let c = PanicsOnDrop(drops.clone());
+        let small = Task::spawn(move || drop(c));
+        assert_eq!(small.discard(Discard::Cancel), Discarded::Unobserved);
+        let (c, big) = (PanicsOnDrop(drops.clone()), [1u64; 8]);
+        let large = Task::spawn(move || drop((c, big)));
+        drop(large);
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert_eq!(task.discard(Discard::Cancel), Discarded::Reported);
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert!(handle.cancel());
+        assert!(matches!(task.run(), Outcome::Cancelled));
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
     }
 
     #[test]
