@@ -237,8 +237,20 @@ where
         self.func.with_mut(|f| unsafe { (*f).take() })
     }
 
-    /// The result, once the latch is set (or the owner ran the job itself).
-    pub(crate) fn into_result(self) -> StackResult<R> {
+    /// Takes the closure back, unrun, from a job whose task its owner took back.
+    ///
+    /// # Safety
+    /// Only the owner, after taking the job's task back unrun (so nobody else can reach the
+    /// job and the closure is still in it).
+    #[inline]
+    pub(crate) unsafe fn take_func_unchecked(&self) -> F {
+        // SAFETY: the caller's contract: the closure slot is the owner's, and full.
+        self.func
+            .with_mut(|f| unsafe { (*f).take().unwrap_unchecked() })
+    }
+
+    /// Takes the result, once the latch is set (or the owner ran the job itself).
+    pub(crate) fn take_result(&self) -> StackResult<R> {
         // SAFETY: the executor's writes happened before the latch was set, which the caller
         // observed (or the caller is the executor); the job is ours again.
         self.result
@@ -272,7 +284,7 @@ where
             let task = unsafe { crate::task::Task::from_raw(&job as *const StackJob<_, F, R>) };
             queue(task);
             signal.wait();
-            match job.into_result() {
+            match job.take_result() {
                 StackResult::Done(r) => Some(r),
                 StackResult::Panicked(p) => std::panic::resume_unwind(p),
                 StackResult::Rejected => None,

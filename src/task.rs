@@ -96,12 +96,16 @@ pub(crate) trait RawJob: Send {
 #[derive(Clone, Copy)]
 pub(crate) struct TaskId(usize, &'static VTable);
 
-/// Words of closure a [`Task`] stores in place (an index plus an `Arc` or two references
-/// fit); a larger or more aligned closure goes to the heap.
-const INLINE_WORDS: usize = 2;
-
-/// A task's storage: the closure itself, or a pointer to a heap or stack job.
-type Slot = MaybeUninit<[usize; INLINE_WORDS]>;
+/// A task's storage: the closure itself, or a pointer to a heap or stack job. Sixteen bytes,
+/// two words on 64-bit targets (an index plus an `Arc`, or two references, fit); a larger or
+/// more aligned closure goes to the heap.
+///
+/// One 16-byte scalar rather than `[usize; 2]` on purpose: it makes a `Task` a pair of
+/// scalars (vtable, slot), which the compiler copies as plain register stores. crossbeam's
+/// deque writes its items with a volatile copy; a three-word struct is copied through a
+/// 16-byte load of a stack temporary that was just written as two 8-byte stores, which the
+/// CPU cannot forward (a store-forwarding stall on every push, about 4 ns per `join`).
+type Slot = MaybeUninit<u128>;
 
 /// What a task does with its slot; one static table per kind of task.
 struct VTable {
@@ -117,7 +121,7 @@ struct VTable {
 
 /// The unit every queue holds: owns one closure or job until it is run or rejected.
 ///
-/// A static vtable for the task's kind, and a two-word slot holding either the closure
+/// A static vtable for the task's kind, and a 16-byte slot holding either the closure
 /// itself or the job's raw pointer.
 ///
 /// Small fire-and-forget closures live inside the task itself, so spawning them allocates

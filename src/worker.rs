@@ -26,7 +26,7 @@ use crate::sync::{
 use std::task::{Poll, Waker};
 
 use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::{both, catch, Discard, Outcome, Payload, Task};
+use crate::task::{both, catch, Discard, Outcome, Payload, Task, TaskId};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -160,6 +160,10 @@ impl WorkerThread {
     }
 
     /// `join` on this worker (`join.rs` has the protocol).
+    ///
+    /// Only the common case is here — `b` pushed, `a` run, `b` popped back and run — so the
+    /// frame stays small; everything else is in [`join_slow`](Self::join_slow).
+    #[inline]
     pub(crate) fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
         A: FnOnce() -> RA + Send,
@@ -168,36 +172,73 @@ impl WorkerThread {
         RB: Send,
     {
         let job_b = StackJob::new(b, WorkerLatch::new(self.index, &self.registry));
-        let id_b = Task::id_of(&job_b as *const StackJob<_, B, RB>);
+        let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
         // SAFETY: this frame does not return before job_b has run — inline below, or by a
-        // thief, which sets its latch — so the job outlives its task; it is queued once.
-        let task_b = unsafe { Task::from_raw(&job_b as *const StackJob<_, B, RB>) };
+        // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
+        // task; it is queued once.
+        let task_b = unsafe { Task::from_raw(job_b_ptr) };
         // Step 1: offer b to thieves.
         self.push_local(task_b);
         // Step 2: run a here.
         let result_a = catch(a);
-        // Step 3: take b back, or help until the thief is done with it.
-        let result_b = loop {
-            if Probe::probe(&job_b.latch) {
-                break stack_result(job_b.into_result());
+        // Step 3, the common case: b is on top of the deque, unstolen.
+        let id_b = Task::id_of(job_b_ptr);
+        match self.local.pop() {
+            Some(task) if task.is(id_b) => {
+                task.take_back();
+                // SAFETY: we took our own task back unrun, so the closure is still in the job
+                // and nobody else can reach it.
+                let b = unsafe { job_b.take_func_unchecked() };
+                match result_a {
+                    // `a` is done, so `b` may simply run; a panic in it unwinds from here
+                    // with both halves finished.
+                    Ok(ra) => (ra, b()),
+                    Err(payload) => resume_after(payload, b),
+                }
             }
-            match self.local.pop() {
+            popped => self.join_slow(&job_b, id_b, result_a, popped),
+        }
+    }
+
+    /// Step 3 when the top of the deque was not `b` (`popped`): run what `a` left behind
+    /// until `b` comes back, or, if a thief took `b`, help until its latch is set. Step 4.
+    #[cold]
+    #[inline(never)]
+    fn join_slow<F, RA, RB>(
+        &self,
+        job_b: &StackJob<WorkerLatch<'_>, F, RB>,
+        id_b: TaskId,
+        result_a: Result<RA, Payload>,
+        mut popped: Option<Task>,
+    ) -> (RA, RB)
+    where
+        F: FnOnce() -> RB + Send,
+        RB: Send,
+    {
+        let result_b = loop {
+            match popped {
                 Some(task) if task.is(id_b) => {
                     task.take_back();
-                    let b = job_b.take_func().expect("join's b taken twice");
-                    match result_a {
-                        // The common path: `a` is done, so `b` may simply run; a panic in
-                        // it unwinds from here with both halves finished.
-                        Ok(ra) => return (ra, b()),
-                        Err(_) => break catch(b),
-                    }
+                    // SAFETY: as in `join`: our own task, taken back unrun.
+                    let b = unsafe { job_b.take_func_unchecked() };
+                    break catch(b);
+                }
+                Some(task) if job_b.latch.probe() => {
+                    // The thief is done with b: put this task back on top of the deque,
+                    // where it was, and return.
+                    self.push_local(task);
+                    break stack_result(job_b.take_result());
                 }
                 Some(task) => self.execute(task),
                 None => {
                     self.wait_until(&job_b.latch);
-                    break stack_result(job_b.into_result());
+                    break stack_result(job_b.take_result());
                 }
             }
+            if job_b.latch.probe() {
+                break stack_result(job_b.take_result());
+            }
+            popped = self.local.pop();
         };
         // Step 4: both halves are done; the first panic wins.
         both(result_a, result_b)
@@ -324,6 +365,15 @@ impl WorkerThread {
     pub(crate) fn count_submitted(&self) {
         self.registry.workers[self.index].counters.add_submitted();
     }
+}
+
+/// `a` panicked and `b` came back unrun: run `b` too (both halves finish), then resume
+/// `a`'s panic — it wins over one from `b`.
+#[cold]
+#[inline(never)]
+fn resume_after<RB>(payload: Payload, b: impl FnOnce() -> RB) -> ! {
+    let (never, _) = both(Err::<std::convert::Infallible, _>(payload), catch(b));
+    match never {}
 }
 
 /// A finished stack job's result as `catch` gives it.
