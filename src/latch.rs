@@ -17,6 +17,9 @@
 //! - [`ThreadLatch`]: for a thread outside the pool; it blocks on its thread-local [`Signal`],
 //!   which outlives any one job, notified while its lock is held.
 //! - [`WorkerLatch`]: for a worker that waits while running other tasks (`join`, `scope`).
+//! - [`CrossLatch`]: for a worker that waits, helping its own pool, on a job it queued on
+//!   another pool; it keeps its waker alive by reference count, since the setter belongs to
+//!   the other pool.
 //!   `set` stores `SET`, fences, and wakes the owner if it sleeps; the owner's sleep recheck
 //!   (`sleep.rs` step 4) looks at the latch, so the same Dekker argument as for work applies:
 //!   either the owner's recheck sees `SET`, or the setter's scan sees the owner asleep.
@@ -84,6 +87,34 @@ impl Wake for FlagWaker {
         // ORDERING: pairs with the fence in `sleep` step 3, as in `WorkerLatch::set`.
         fence(Ordering::SeqCst);
         self.registry.wake_worker(self.owner);
+    }
+}
+
+/// The latch of a worker that waits, helping its own pool, for a job it queued on *another*
+/// pool (`install`, `join`, `scope` across pools). The setter is a worker of that other pool,
+/// which holds no reference to the waiter's pool: the latch keeps the waiter's [`FlagWaker`]
+/// (and through it the waiter's registry) alive in an `Arc` the setter clones before it
+/// publishes, so the waiter may return and its pool be freed meanwhile.
+pub(crate) struct CrossLatch(std::sync::Arc<FlagWaker>);
+
+impl CrossLatch {
+    pub(crate) fn new(owner: usize, registry: crate::sync::Arc<Registry>) -> Self {
+        CrossLatch(std::sync::Arc::new(FlagWaker::new(owner, registry)))
+    }
+}
+
+impl Probe for CrossLatch {
+    fn probe(&self) -> bool {
+        self.0.probe()
+    }
+}
+
+impl Latch for CrossLatch {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: valid on entry. The clone is taken before anything is published, and owns
+        // what `wake_by_ref` touches after its Release store (the point of no return).
+        let waker = unsafe { std::sync::Arc::clone(&(*this).0) };
+        waker.wake_by_ref();
     }
 }
 

@@ -16,6 +16,7 @@ use crate::registry::Registry;
 use crate::sizing::{Plan, MAX_THREADS};
 use crate::sync::Arc;
 use crate::task::{Discard, Task};
+use crate::worker::WorkerThread;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -327,7 +328,9 @@ impl Pool {
 
     /// Runs `f` on one of the pool's workers and returns its value, blocking the caller
     /// meanwhile. `f` may borrow from the caller's stack. Called from one of this pool's own
-    /// workers, it just runs `f` there. A panic in `f` resumes in the caller.
+    /// workers, it just runs `f` there; called from a worker of *another* pool, that worker
+    /// keeps running its own pool's tasks while it waits (so work that comes back into its
+    /// pool cannot deadlock). A panic in `f` resumes in the caller.
     ///
     /// # Panics
     ///
@@ -349,8 +352,12 @@ impl Pool {
         if registry.is_current() {
             return f();
         }
-        StackJob::run_and_wait(f, |task| registry.inject(task))
-            .unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        let ran = WorkerThread::with_current(|worker| match worker {
+            // A worker of another pool helps its own pool while it waits.
+            Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
+            None => StackJob::run_and_wait(f, |task| registry.inject(task)),
+        });
+        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
     }
 
     /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in

@@ -25,7 +25,7 @@ use crate::sync::{
 };
 use std::task::{Poll, Waker};
 
-use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
+use crate::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
 use crate::task::{both, catch, Discard, Outcome, Payload, Task, TaskId};
 
 /// The state only the worker's own thread touches.
@@ -156,6 +156,29 @@ impl WorkerThread {
                 return r;
             }
             self.wait_until(&*flag);
+        }
+    }
+
+    /// Runs `f` as a job handed to another pool by `queue`, helping this worker's own pool
+    /// until it is done — so `install` across pools never leaves this pool without its
+    /// worker, and work that comes back into this pool meanwhile is run here. `None` if the
+    /// other pool rejected the job; a panic in `f` resumes here.
+    pub(crate) fn run_elsewhere<F, R>(&self, f: F, queue: impl FnOnce(Task)) -> Option<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        let job = StackJob::new(f, CrossLatch::new(self.index, Arc::clone(&self.registry)));
+        // SAFETY: we wait below until the job has run or been rejected (its latch), so the
+        // job outlives its task; it is queued once.
+        let task = unsafe { Task::from_raw(&job as *const StackJob<CrossLatch, F, R>) };
+        queue(task);
+        self.wait_until(&job.latch);
+        match job.take_result() {
+            StackResult::Done(r) => Some(r),
+            StackResult::Panicked(p) => std::panic::resume_unwind(p),
+            StackResult::Rejected => None,
+            StackResult::Pending => unreachable!("a stack job's latch set before it finished"),
         }
     }
 
