@@ -2,6 +2,12 @@
 //! the join itself (1.6 million joins for n = 30). corepool against rayon, same worker count
 //! (the CPUs this process may use), and the plain sequential recursion as the floor.
 //!
+//! tokio and the channel pool are not here: neither has a fork-join primitive. A "join" on
+//! them would be a spawn plus a blocking wait on the result, which on a fixed set of workers
+//! deadlocks once every worker waits (the channel pool), or turns into async recursion with a
+//! boxed future and a task per call (tokio) — a different program, not their way of doing
+//! this work. The spawn benches (`spawn_inside`, `spawn_chain`) cover their task overhead.
+//!
 //! Quick run: `cargo bench --bench join -- --warm-up-time 1 --measurement-time 3`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

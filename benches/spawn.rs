@@ -1,11 +1,15 @@
 //! Spawn throughput: how fast a pool takes in and runs 100,000 tiny fire-and-forget tasks.
 //!
-//! Two submission paths, one criterion group each:
+//! Three submission patterns, one criterion group each:
 //! - `spawn_outside`: the bench thread submits every task, one by one, then sleeps until all
 //!   of them ran. This exercises the pool's shared injection path.
 //! - `spawn_inside`: one task already running on the pool submits every task. Where the pool
 //!   has per-worker queues this is the worker's local queue; the channel pool has only its one
 //!   shared channel.
+//! - `spawn_chain`: a chain of 100,000 tasks where each task, as its last act, spawns the next
+//!   from inside the pool. Only one task exists at a time, so this measures the latency of a
+//!   spawn-and-pick-up round trip on one worker (or, for the channel pool, through the shared
+//!   channel), not throughput.
 //!
 //! Contenders: `corepool`, `rayon`, `tokio` (multi-thread runtime) and `channel_pool`, the
 //! shared-channel job/worker design of the Go worker-pool write-ups (see
@@ -39,6 +43,8 @@ enum Submitter {
     Outside,
     /// A task running on one of the pool's workers.
     Inside,
+    /// Each task spawns the next from inside, a chain of `TASKS` links.
+    Chain,
 }
 
 impl Submitter {
@@ -46,6 +52,7 @@ impl Submitter {
         match self {
             Submitter::Outside => "spawn_outside",
             Submitter::Inside => "spawn_inside",
+            Submitter::Chain => "spawn_chain",
         }
     }
 }
@@ -54,7 +61,7 @@ impl Submitter {
 /// spawn from inside one of its own running tasks (its worker-local path, where it has one).
 trait Contender {
     /// What a running task needs in order to spawn locally.
-    type Inside: Send + 'static;
+    type Inside: Clone + Send + 'static;
     /// Spawns from a thread outside the pool.
     fn spawn(&self, f: impl FnOnce() + Send + 'static);
     /// Captured by the task that spawns from inside.
@@ -115,6 +122,15 @@ impl Contender for ChannelPool {
     }
 }
 
+/// One link of the chain: the task's work, then the spawn of link `i + 1` from inside.
+fn link<C: Contender>(inside: C::Inside, i: usize, latch: &'static Latch) {
+    tiny_task(i, latch);
+    if i + 1 < TASKS {
+        let next = inside.clone();
+        C::spawn_inside(&inside, move || link::<C>(next, i + 1, latch));
+    }
+}
+
 /// Measures one contender; the pool is built by the caller and dropped (shut down) here.
 fn bench<C: Contender>(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -138,6 +154,10 @@ fn bench<C: Contender>(
                             C::spawn_inside(&inside, move || tiny_task(i, latch));
                         }
                     });
+                }
+                Submitter::Chain => {
+                    let inside = pool.inside();
+                    pool.spawn(move || link::<C>(inside, 0, latch));
                 }
             })
         })
@@ -178,9 +198,13 @@ fn spawn_inside(c: &mut Criterion) {
     bench_group(c, Submitter::Inside);
 }
 
+fn spawn_chain(c: &mut Criterion) {
+    bench_group(c, Submitter::Chain);
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = spawn_outside, spawn_inside
+    targets = spawn_outside, spawn_inside, spawn_chain
 }
 criterion_main!(benches);

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 echo "== unit, integration and doc tests"
 cargo test --workspace
 
+echo "== stress (release; ignored in debug builds)"
+cargo test --release --test stress -- --nocapture
+
 echo "== loom models (release, debug assertions on, own target dir)"
 RUSTFLAGS="--cfg loom -C debug_assertions" \
 CARGO_TARGET_DIR=target/loom \

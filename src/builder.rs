@@ -3,7 +3,9 @@
 use std::any::Any;
 use std::fmt;
 use std::mem::ManuallyDrop;
+use std::time::Duration;
 
+use crate::blocking::{Lane, LaneConfig};
 use crate::cores::detect_cores;
 use crate::error::BuildError;
 use crate::metrics::WorkerCounters;
@@ -40,8 +42,26 @@ pub struct Builder {
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     panic_handler: Option<PanicHandler>,
+    queue_capacity: Option<usize>,
+    blocking_queue_capacity: Option<usize>,
+    blocking_keep_alive: Duration,
     seeded_bugs: SeededBugs,
 }
+
+/// The blocking lane's queue bound when the builder leaves it unset.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// assert_eq!(pool.metrics().blocking.queue_capacity, Some(corepool::DEFAULT_BLOCKING_QUEUE_CAPACITY));
+/// ```
+pub const DEFAULT_BLOCKING_QUEUE_CAPACITY: usize = 1024;
+
+/// How long an idle blocking-lane thread waits for work before it leaves, by default.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_BLOCKING_KEEP_ALIVE.as_secs(), 10);
+/// ```
+pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 impl Default for Builder {
     fn default() -> Self {
@@ -51,6 +71,9 @@ impl Default for Builder {
             thread_name: None,
             stack_size: None,
             panic_handler: None,
+            queue_capacity: None,
+            blocking_queue_capacity: Some(DEFAULT_BLOCKING_QUEUE_CAPACITY),
+            blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
             seeded_bugs: SeededBugs::default(),
         }
     }
@@ -64,6 +87,9 @@ impl fmt::Debug for Builder {
             .field("stack_size", &self.stack_size)
             .field("custom_thread_name", &self.thread_name.is_some())
             .field("custom_panic_handler", &self.panic_handler.is_some())
+            .field("queue_capacity", &self.queue_capacity)
+            .field("blocking_queue_capacity", &self.blocking_queue_capacity)
+            .field("blocking_keep_alive", &self.blocking_keep_alive)
             .finish()
     }
 }
@@ -107,7 +133,8 @@ impl Builder {
     }
 
     /// Names worker threads; called with each worker's index. Default `corepool-cpu-{i}`.
-    /// Linux shows at most 15 bytes of a thread name.
+    /// Linux shows at most 15 bytes of a thread name. A name with a NUL byte makes
+    /// [`build`](Builder::build) fail with [`BuildError::InvalidThreadName`].
     ///
     /// ```
     /// let pool = corepool::Pool::builder().thread_name(|i| format!("sim-{i}")).build().unwrap();
@@ -157,6 +184,72 @@ impl Builder {
         self
     }
 
+    /// Bounds the injector — the queue of work submitted from outside the pool — to `n`
+    /// tasks (default: unbounded). When it is full, [`Pool::submit`] and [`Pool::spawn`] wait
+    /// for room (backpressure), [`Pool::try_submit`] hands the closure back at once, and
+    /// [`Pool::submit_timeout`] after its timeout. Tasks spawned from inside the pool's own
+    /// tasks go to the worker's own deque and are never bounded, so a task can never block
+    /// (or deadlock) submitting to its own pool. Workers take tasks out in batches, so up to a
+    /// batch per worker may wait in workers' deques on top of `n`. `n = 0` is a
+    /// [`BuildError::ZeroQueueCapacity`].
+    ///
+    /// ```
+    /// use corepool::{Pool, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().queue_capacity(1_000).build()?;
+    /// let handle = match pool.try_submit(|| 1) {
+    ///     Ok(handle) => handle,
+    ///     Err(TrySubmitError::Full(f)) => pool.submit(f), // wait for room after all
+    ///     Err(e) => panic!("{e}"),
+    /// };
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = Some(n);
+        self
+    }
+
+    /// Bounds the blocking lane's own queue (default
+    /// [`DEFAULT_BLOCKING_QUEUE_CAPACITY`]); [`Pool::spawn_blocking`] waits for room when it
+    /// is full. `n = 0` is a [`BuildError::ZeroQueueCapacity`].
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing};
+    ///
+    /// let pool = Pool::builder()
+    ///     .sizing(Sizing::cpu_bound().blocking_io(2))
+    ///     .blocking_queue_capacity(16)
+    ///     .build()?;
+    /// assert_eq!(pool.metrics().blocking.queue_capacity, Some(16));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn blocking_queue_capacity(mut self, n: usize) -> Self {
+        self.blocking_queue_capacity = Some(n);
+        self
+    }
+
+    /// How long an idle blocking-lane thread waits for work before it leaves (default
+    /// [`DEFAULT_BLOCKING_KEEP_ALIVE`]). Lane threads start only when blocking work arrives.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corepool::{Pool, Sizing};
+    ///
+    /// let pool = Pool::builder()
+    ///     .sizing(Sizing::cpu_bound().blocking_io(1))
+    ///     .blocking_keep_alive(Duration::from_millis(20))
+    ///     .build()?;
+    /// pool.spawn_blocking(|| ()).join().unwrap();
+    /// std::thread::sleep(Duration::from_millis(500));
+    /// assert_eq!(pool.metrics().blocking.threads, 0); // it left after 20 ms idle
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
     /// Seeds protocol bugs on purpose, for the loom models' negative controls.
     #[cfg(loom)]
     #[doc(hidden)]
@@ -178,6 +271,9 @@ impl Builder {
     /// assert!(matches!(err, BuildError::ZeroPerCore { origin: Origin::Code }));
     /// ```
     pub fn build(self) -> Result<Pool, BuildError> {
+        if self.queue_capacity == Some(0) || self.blocking_queue_capacity == Some(0) {
+            return Err(BuildError::ZeroQueueCapacity);
+        }
         let detected = detect_cores();
         let resolved = self.sizing.resolve(&detected)?;
         let mut plan = Plan::new(resolved, &detected, self.pin_workers);
@@ -207,6 +303,9 @@ impl Builder {
             .thread_name
             .unwrap_or_else(|| Box::new(|i| format!("corepool-cpu-{i}")));
         let names: Vec<String> = (0..n).map(&mut name).collect();
+        if let Some(bad) = names.iter().find(|name| name.contains('\0')) {
+            return Err(BuildError::InvalidThreadName { name: bad.clone() });
+        }
         let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
         let slots: Box<[WorkerSlot]> = deques
             .iter()
@@ -220,10 +319,18 @@ impl Builder {
                 name: name.clone(),
             })
             .collect();
+        let lane = Lane::new(LaneConfig {
+            max: plan.blocking_io(),
+            capacity: self.blocking_queue_capacity,
+            keep_alive: self.blocking_keep_alive,
+            stack_size: self.stack_size,
+        });
         let registry = Arc::new(Registry::new(
             slots,
             cpu_to_worker.into_boxed_slice(),
             self.panic_handler,
+            self.queue_capacity,
+            lane,
             self.seeded_bugs,
         ));
 

@@ -67,6 +67,16 @@ pub enum BuildError {
         /// What it held.
         value: String,
     },
+    /// A queue capacity of 0 ([`Builder::queue_capacity`](crate::Builder::queue_capacity) or
+    /// [`Builder::blocking_queue_capacity`](crate::Builder::blocking_queue_capacity)): nothing
+    /// could ever be submitted.
+    ZeroQueueCapacity,
+    /// [`Builder::thread_name`](crate::Builder::thread_name) gave a name with a NUL byte,
+    /// which no thread can take.
+    InvalidThreadName {
+        /// The name it gave.
+        name: String,
+    },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
 }
@@ -84,6 +94,12 @@ impl fmt::Display for BuildError {
             ),
             BuildError::InvalidEnv { var, value } => {
                 write!(f, "${var} = {value:?} is not a whole number")
+            }
+            BuildError::ZeroQueueCapacity => {
+                f.write_str("a queue capacity must be at least 1 (leave it unset for unbounded)")
+            }
+            BuildError::InvalidThreadName { name } => {
+                write!(f, "thread name {name:?} contains a NUL byte")
             }
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
         }
@@ -117,6 +133,13 @@ pub enum TaskError {
     Panicked(Box<dyn Any + Send + 'static>),
     /// The pool was shut down before the task was accepted; the task never ran.
     Rejected,
+    /// The task was cancelled before it started ([`JoinHandle::cancel`](crate::JoinHandle::cancel),
+    /// a [`CancelToken`](crate::CancelToken), or [`Pool::shutdown_now`](crate::Pool::shutdown_now));
+    /// it never ran.
+    Cancelled,
+    /// [`Pool::spawn_blocking`](crate::Pool::spawn_blocking) on a pool whose blocking lane
+    /// has no threads (`blocking_io` is 0); the task never ran.
+    NoBlockingLane,
 }
 
 impl TaskError {
@@ -128,6 +151,16 @@ impl TaskError {
     /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
+    }
+
+    /// True if the task was cancelled before it started.
+    ///
+    /// ```
+    /// # use corepool::TaskError;
+    /// assert!(TaskError::Cancelled.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
     }
 
     /// Resumes the task's panic on this thread if it panicked, otherwise returns `self`.
@@ -153,6 +186,8 @@ impl fmt::Debug for TaskError {
                 .field(&panic_message(&**p))
                 .finish(),
             TaskError::Rejected => f.write_str("Rejected"),
+            TaskError::Cancelled => f.write_str("Cancelled"),
+            TaskError::NoBlockingLane => f.write_str("NoBlockingLane"),
         }
     }
 }
@@ -162,6 +197,10 @@ impl fmt::Display for TaskError {
         match self {
             TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
             TaskError::Rejected => f.write_str("task rejected: the pool is shut down"),
+            TaskError::Cancelled => f.write_str("task cancelled before it started"),
+            TaskError::NoBlockingLane => {
+                f.write_str("task rejected: the pool has no blocking lane (blocking_io = 0)")
+            }
         }
     }
 }
@@ -185,3 +224,100 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
         "<non-string panic payload>"
     }
 }
+
+/// Why [`Pool::try_submit`](crate::Pool::try_submit) and friends did not take a task; each
+/// variant hands the closure back, untouched.
+///
+/// ```
+/// use corepool::{Pool, TrySubmitError};
+///
+/// let pool = Pool::new();
+/// pool.shutdown();
+/// match pool.try_submit(|| 42) {
+///     Err(TrySubmitError::ShutDown(f)) => assert_eq!(f(), 42), // the same closure, back
+///     _ => unreachable!(),
+/// }
+/// ```
+pub enum TrySubmitError<F> {
+    /// The queue is full ([`Builder::queue_capacity`](crate::Builder::queue_capacity)).
+    Full(F),
+    /// The queue stayed full for the whole timeout.
+    Timeout(F),
+    /// The pool is shut down.
+    ShutDown(F),
+}
+
+impl<F> TrySubmitError<F> {
+    /// The closure that was not submitted.
+    ///
+    /// ```
+    /// let err = corepool::TrySubmitError::Full(|| 7);
+    /// assert_eq!(err.into_inner()(), 7);
+    /// ```
+    pub fn into_inner(self) -> F {
+        match self {
+            TrySubmitError::Full(f) | TrySubmitError::Timeout(f) | TrySubmitError::ShutDown(f) => f,
+        }
+    }
+
+    /// True if the pool refused because its queue is full (now or for the whole timeout):
+    /// trying again later may work.
+    ///
+    /// ```
+    /// assert!(corepool::TrySubmitError::Timeout(()).is_full());
+    /// assert!(!corepool::TrySubmitError::ShutDown(()).is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        !matches!(self, TrySubmitError::ShutDown(_))
+    }
+
+    pub(crate) fn from_refused(refused: crate::bound::Refused, f: F) -> Self {
+        match refused {
+            crate::bound::Refused::Full => TrySubmitError::Full(f),
+            crate::bound::Refused::Timeout => TrySubmitError::Timeout(f),
+            crate::bound::Refused::Closed => TrySubmitError::ShutDown(f),
+        }
+    }
+}
+
+impl<F> fmt::Debug for TrySubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySubmitError::Full(_) => "Full(..)",
+            TrySubmitError::Timeout(_) => "Timeout(..)",
+            TrySubmitError::ShutDown(_) => "ShutDown(..)",
+        })
+    }
+}
+
+impl<F> fmt::Display for TrySubmitError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrySubmitError::Full(_) => "the pool's queue is full",
+            TrySubmitError::Timeout(_) => "the pool's queue stayed full until the timeout",
+            TrySubmitError::ShutDown(_) => "the pool is shut down",
+        })
+    }
+}
+
+impl<F> std::error::Error for TrySubmitError<F> {}
+
+/// [`Pool::shutdown_timeout`](crate::Pool::shutdown_timeout) returned before every thread
+/// had finished. The shutdown goes on: the threads finish what they accepted on their own,
+/// and a later [`Pool::shutdown`](crate::Pool::shutdown) (or dropping the last handle) waits
+/// for them.
+///
+/// ```
+/// let err = corepool::ShutdownTimedOut;
+/// assert_eq!(err.to_string(), "the pool did not finish shutting down in time");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownTimedOut;
+
+impl fmt::Display for ShutdownTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the pool did not finish shutting down in time")
+    }
+}
+
+impl std::error::Error for ShutdownTimedOut {}

@@ -8,14 +8,19 @@
 //! 2. `a` runs here, under `catch_unwind`.
 //! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task)) is
 //!    taken back and run inline — the common, unstolen case, which costs a push, a pop and a
-//!    compare. Anything else popped first (tasks `a` left behind) is run. An empty deque means
-//!    a thief has `b`: the worker helps (`wait_until`) until the latch is set.
+//!    compare, and is all that `WorkerThread::join` itself holds. Everything else is in the
+//!    out-of-line `join_slow`: anything popped instead (tasks `a` left behind) is run, until
+//!    `b` comes back or its latch is set (a task popped after that is pushed back where it
+//!    was). An empty deque means a thief has `b`: the worker helps (`wait_until`) until the
+//!    latch is set.
 //! 4. Both halves are finished before anything is resumed: a panic in either is re-raised
-//!    here after the other has completed (the first, `a`'s, wins when both panic).
+//!    here after the other has completed (the first, `a`'s, wins when both panic). A panic in
+//!    an inline `b` unwinds straight out: `a` has finished and `b`'s task is no longer
+//!    queued.
 //!
 //! The frame cannot be left early: step 3 returns only once `b` ran inline or its latch is
-//! set, and panics are caught until step 4. That is what makes borrowing from the caller's
-//! stack sound.
+//! set, and panics are caught until step 4 (`a` under `catch_unwind`; a stolen `b` by its
+//! executor). That is what makes borrowing from the caller's stack sound.
 //!
 //! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
 //! rule: corepool never sends work to a pool the caller did not name.
@@ -58,9 +63,15 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => worker.join(a, b),
-        None => {
-            let result_a = catch(a);
-            both(result_a, catch(b))
-        }
+        None => join_outside(a, b),
     })
+}
+
+/// `join` outside any pool: `a`, then `b`, with the same panic rule. Kept out of line so the
+/// in-pool path stays a tail call.
+#[cold]
+#[inline(never)]
+fn join_outside<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB) -> (RA, RB) {
+    let result_a = catch(a);
+    both(result_a, catch(b))
 }

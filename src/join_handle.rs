@@ -3,21 +3,25 @@
 //! # The cell
 //!
 //! One allocation, shared by the queue (as a task) and the handle: the closure, then the
-//! output, and the handle's waker. The closure slot needs no state bit: the task is consumed
-//! exactly once (`Task::run` or `Task::reject`), and that consumer alone takes the closure.
-//! The state word has two bits:
+//! output, and the handle's waker. The state word has three bits:
 //!
-//! | bit          | set by                               | meaning                                 |
-//! |--------------|--------------------------------------|-----------------------------------------|
-//! | `COMPLETE`   | the task's consumer, after writing the output | the output slot belongs to the handle |
-//! | `JOIN_WAKER` | the handle, after writing the waker  | the completer may read the waker        |
+//! | bit          | set by                                   | meaning                                  |
+//! |--------------|------------------------------------------|------------------------------------------|
+//! | `TAKEN`      | whoever consumes the closure: the task's consumer (run, reject, cancel at shutdown) or [`JoinHandle::cancel`] / a [`CancelToken`](crate::CancelToken) | the closure slot is the setter's |
+//! | `COMPLETE`   | the closure's taker, after writing the output | the output slot belongs to the handle |
+//! | `JOIN_WAKER` | the handle, after writing the waker      | the completer may read the waker         |
 //!
 //! # Protocol
 //!
-//! Completer (the task's one consumer): 1. take the closure; 2. run or drop it; 3. write the
+//! Completer: 1. `fetch_or(TAKEN)` — if it was already set, a canceller owns the closure and
+//! has completed (or will complete) the cell: stop; 2. run or drop the closure; 3. write the
 //! output; 4. `fetch_or(COMPLETE)` (AcqRel) — **point of no return**: the handle may read the
 //! output and free the cell from here on; 5. if the previous value had `JOIN_WAKER`, wake by
 //! reference (the waker slot is read-only for both sides while `JOIN_WAKER` is set).
+//!
+//! A canceller runs the same steps with "drop the closure" and a `Cancelled` output; the task
+//! left in the queue finds `TAKEN` at step 1 when it is reached and does nothing. So a task
+//! runs xor is cancelled: the one `fetch_or(TAKEN)` that finds the bit clear decides.
 //!
 //! Handle (`poll`): `COMPLETE` seen (Acquire) → take the output. Otherwise, with `JOIN_WAKER`
 //! clear it owns the waker slot: write the waker, then CAS `JOIN_WAKER` on — which fails only
@@ -36,11 +40,12 @@ use std::task::{Context, Poll, Waker};
 use crate::error::TaskError;
 use crate::latch::Signal;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::{catch, Outcome, RawJob, Rejected};
+use crate::task::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
 use crate::worker::WorkerThread;
 
 const COMPLETE: usize = 1;
 const JOIN_WAKER: usize = 2;
+const TAKEN: usize = 4;
 
 /// The cell behind `submit` (see the module docs).
 pub(crate) struct SubmitCell<F, T> {
@@ -70,17 +75,34 @@ where
         }
     }
 
-    /// Step 1: the task's one consumer takes the closure.
-    fn take_func(&self) -> F {
-        // SAFETY: only the task's consumer calls this, once (module docs).
-        self.func
-            .with_mut(|f| unsafe { (*f).take() })
-            .expect("submitted task consumed twice")
+    /// Step 1: takes the closure, unless a canceller already did.
+    fn take_func(&self) -> Option<F> {
+        // ORDERING: AcqRel: the one RMW that finds TAKEN clear owns the closure slot; the
+        // slot was written before the cell was shared, so no other ordering is needed.
+        if self.state.fetch_or(TAKEN, Ordering::AcqRel) & TAKEN != 0 {
+            return None;
+        }
+        // SAFETY: we set TAKEN first (module docs): the slot is ours alone.
+        let f = self.func.with_mut(|f| unsafe { (*f).take() });
+        debug_assert!(f.is_some(), "TAKEN was clear but the closure is gone");
+        f
+    }
+
+    /// Cancels the task if nobody has taken it yet: the closure is dropped here, at once.
+    fn cancel(&self) -> bool {
+        match self.take_func() {
+            Some(f) => {
+                drop_quietly(f, "a cancelled task");
+                self.complete(Err(TaskError::Cancelled));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Steps 3–5.
     fn complete(&self, output: Result<T, TaskError>) {
-        // SAFETY: COMPLETE is not set yet and we are the task's consumer: the slot is ours.
+        // SAFETY: COMPLETE is not set yet and we took the closure: the slot is ours.
         self.output.with_mut(|o| unsafe { *o = Some(output) });
         if seeded_wake_before_publish() {
             return self.complete_waking_first();
@@ -183,10 +205,16 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
+    const TRACKED: bool = true;
+    const CANCELLABLE: bool = true;
+
     unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: the task held one strong count, made by `Task::submit` with into_raw.
         let this = unsafe { TaskArc::from_raw(this) };
-        match catch(this.take_func()) {
+        let Some(f) = this.take_func() else {
+            return Outcome::Cancelled;
+        };
+        match catch(f) {
             Ok(value) => {
                 this.complete(Ok(value));
                 Outcome::Completed
@@ -198,12 +226,42 @@ where
         }
     }
 
-    unsafe fn reject(this: *const Self) -> Rejected {
+    unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
         // SAFETY: as in `execute`.
         let this = unsafe { TaskArc::from_raw(this) };
-        drop(this.take_func());
-        this.complete(Err(TaskError::Rejected));
-        Rejected::Reported
+        let Some(f) = this.take_func() else {
+            return Discarded::AlreadyCancelled;
+        };
+        drop_quietly(f, "a task discarded unrun");
+        this.complete(Err(match why {
+            Discard::Reject => TaskError::Rejected,
+            Discard::Cancel => TaskError::Cancelled,
+            Discard::NoLane => TaskError::NoBlockingLane,
+        }));
+        Discarded::Reported
+    }
+}
+
+/// What a [`CancelToken`](crate::CancelToken) keeps of each task bound to it.
+pub(crate) trait Cancel: Send + Sync {
+    /// Cancels the task unless it was taken (started, finished or cancelled) already.
+    fn cancel(&self) -> bool;
+    /// The task is done with: nothing left to cancel.
+    fn is_finished(&self) -> bool;
+}
+
+impl<F, T> Cancel for SubmitCell<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn cancel(&self) -> bool {
+        SubmitCell::cancel(self)
+    }
+
+    fn is_finished(&self) -> bool {
+        // ORDERING: Relaxed: a hint for pruning a token's list; `cancel` decides by RMW.
+        self.state.load(Ordering::Relaxed) & TAKEN != 0
     }
 }
 
@@ -220,6 +278,7 @@ fn seeded_wake_before_publish() -> bool {
 pub(crate) trait Completion<T>: Send + Sync {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
     fn is_finished(&self) -> bool;
+    fn cancel(&self) -> bool;
 }
 
 impl<F, T> Completion<T> for SubmitCell<F, T>
@@ -234,6 +293,10 @@ where
     fn is_finished(&self) -> bool {
         // ORDERING: Acquire, so a caller that sees true and then joins reads the output.
         self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    fn cancel(&self) -> bool {
+        SubmitCell::cancel(self)
     }
 }
 
@@ -268,7 +331,8 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// thread it blocks.
     ///
     /// Errors: [`TaskError::Panicked`] with the payload if the task panicked,
-    /// [`TaskError::Rejected`] if the pool was shut down before accepting it.
+    /// [`TaskError::Rejected`] if the pool was shut down before accepting it,
+    /// [`TaskError::Cancelled`] if it was cancelled before it started.
     ///
     /// ```
     /// use corepool::{Pool, Sizing, TaskError};
@@ -313,8 +377,33 @@ impl<T: Send + 'static> JoinHandle<T> {
         }
     }
 
-    /// True once the task has finished (ran, panicked or was rejected); `join` then returns
-    /// without blocking.
+    /// Cancels the task if it has not started: it will never run, its closure is dropped
+    /// now (freeing what it captured), and `join` gives [`TaskError::Cancelled`]. Returns
+    /// true if this call cancelled it; false if it had already started (it then runs to the
+    /// end), finished, or been cancelled.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TaskError};
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+    /// let (started_tx, started) = mpsc::channel();
+    /// let (release, release_rx) = mpsc::channel::<()>();
+    /// // Keep the only worker busy, so the next task waits in the queue.
+    /// let busy = pool.submit(move || { started_tx.send(()).unwrap(); release_rx.recv().unwrap(); });
+    /// started.recv().unwrap();
+    /// let queued = pool.submit(|| "never runs");
+    /// assert!(queued.cancel());
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// assert!(matches!(queued.join(), Err(TaskError::Cancelled)));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cell.cancel()
+    }
+
+    /// True once the task has finished (ran, panicked, or was rejected or cancelled); `join`
+    /// then returns without blocking.
     ///
     /// ```
     /// let pool = corepool::Pool::new();

@@ -17,6 +17,9 @@
 //! - [`ThreadLatch`]: for a thread outside the pool; it blocks on its thread-local [`Signal`],
 //!   which outlives any one job, notified while its lock is held.
 //! - [`WorkerLatch`]: for a worker that waits while running other tasks (`join`, `scope`).
+//! - [`CrossLatch`]: for a worker that waits, helping its own pool, on a job it queued on
+//!   another pool; it keeps its waker alive by reference count, since the setter belongs to
+//!   the other pool.
 //!   `set` stores `SET`, fences, and wakes the owner if it sleeps; the owner's sleep recheck
 //!   (`sleep.rs` step 4) looks at the latch, so the same Dekker argument as for work applies:
 //!   either the owner's recheck sees `SET`, or the setter's scan sees the owner asleep.
@@ -25,7 +28,7 @@ use std::task::Wake;
 
 use crate::registry::Registry;
 use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
-use crate::task::{catch, Outcome, Payload, RawJob, Rejected};
+use crate::task::{catch, Discard, Discarded, Outcome, Payload, RawJob};
 
 /// What a helping worker waits on: `wait_until` runs other tasks until `probe` is true, and
 /// the sleep recheck looks at it. Whoever makes it true must then fence and wake the owner
@@ -84,6 +87,34 @@ impl Wake for FlagWaker {
         // ORDERING: pairs with the fence in `sleep` step 3, as in `WorkerLatch::set`.
         fence(Ordering::SeqCst);
         self.registry.wake_worker(self.owner);
+    }
+}
+
+/// The latch of a worker that waits, helping its own pool, for a job it queued on *another*
+/// pool (`install`, `join`, `scope` across pools). The setter is a worker of that other pool,
+/// which holds no reference to the waiter's pool: the latch keeps the waiter's [`FlagWaker`]
+/// (and through it the waiter's registry) alive in an `Arc` the setter clones before it
+/// publishes, so the waiter may return and its pool be freed meanwhile.
+pub(crate) struct CrossLatch(std::sync::Arc<FlagWaker>);
+
+impl CrossLatch {
+    pub(crate) fn new(owner: usize, registry: crate::sync::Arc<Registry>) -> Self {
+        CrossLatch(std::sync::Arc::new(FlagWaker::new(owner, registry)))
+    }
+}
+
+impl Probe for CrossLatch {
+    fn probe(&self) -> bool {
+        self.0.probe()
+    }
+}
+
+impl Latch for CrossLatch {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: valid on entry. The clone is taken before anything is published, and owns
+        // what `wake_by_ref` touches after its Release store (the point of no return).
+        let waker = unsafe { std::sync::Arc::clone(&(*this).0) };
+        waker.wake_by_ref();
     }
 }
 
@@ -239,8 +270,20 @@ where
         self.func.with_mut(|f| unsafe { (*f).take() })
     }
 
-    /// The result, once the latch is set (or the owner ran the job itself).
-    pub(crate) fn into_result(self) -> StackResult<R> {
+    /// Takes the closure back, unrun, from a job whose task its owner took back.
+    ///
+    /// # Safety
+    /// Only the owner, after taking the job's task back unrun (so nobody else can reach the
+    /// job and the closure is still in it).
+    #[inline]
+    pub(crate) unsafe fn take_func_unchecked(&self) -> F {
+        // SAFETY: the caller's contract: the closure slot is the owner's, and full.
+        self.func
+            .with_mut(|f| unsafe { (*f).take().unwrap_unchecked() })
+    }
+
+    /// Takes the result, once the latch is set (or the owner ran the job itself).
+    pub(crate) fn take_result(&self) -> StackResult<R> {
         // SAFETY: the executor's writes happened before the latch was set, which the caller
         // observed (or the caller is the executor); the job is ours again.
         self.result
@@ -274,7 +317,7 @@ where
             let task = unsafe { crate::task::Task::from_raw(&job as *const StackJob<_, F, R>) };
             queue(task);
             signal.wait();
-            match job.into_result() {
+            match job.take_result() {
                 StackResult::Done(r) => Some(r),
                 StackResult::Panicked(p) => std::panic::resume_unwind(p),
                 StackResult::Rejected => None,
@@ -291,6 +334,11 @@ where
     R: Send,
     L: Send,
 {
+    /// Part of a caller's wait (`install`) or of a running task (`join`), not a task of its own.
+    const TRACKED: bool = false;
+    /// Its owner waits for it: it always runs.
+    const CANCELLABLE: bool = false;
+
     unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: the owner does not leave the frame before the latch is set.
         let f = unsafe { (*this).take_func() }.expect("stack job executed twice");
@@ -303,11 +351,12 @@ where
         outcome
     }
 
-    unsafe fn reject(this: *const Self) -> Rejected {
+    unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
+        debug_assert_eq!(why, Discard::Reject, "a stack job is only ever rejected");
         // SAFETY: as in `execute`.
-        drop(unsafe { (*this).take_func() });
+        crate::task::drop_quietly(unsafe { (*this).take_func() }, "a rejected job");
         // SAFETY: as in `execute`.
         unsafe { Self::finish(this, StackResult::Rejected) };
-        Rejected::Reported
+        Discarded::Reported
     }
 }

@@ -26,16 +26,28 @@
 //! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
 //! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
 //!
+//! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
+//! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
+//! [`CancelToken`]), [`Pool::shutdown_now`] and [`Pool::shutdown_timeout`], the blocking lane
+//! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
+//! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
+//!
 //! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
 //! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`.
+//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
+//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
+//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
 //! `ARCHITECTURE.md` has the map.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 mod batch;
+mod blocking;
+mod bound;
 mod builder;
+mod cancel;
+mod control;
 mod cores;
 mod error;
 mod join;
@@ -57,13 +69,14 @@ mod topology;
 mod worker;
 
 pub use batch::Batch;
-pub use builder::Builder;
+pub use builder::{Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY};
+pub use cancel::CancelToken;
 pub use cores::{detect_cores, CoreSource, DetectedCores};
-pub use error::{panic_message, BuildError, Origin, TaskError};
+pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
-pub use metrics::{Metrics, WorkerMetrics};
-pub use pool::Pool;
+pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
+pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,

@@ -6,6 +6,7 @@
 //! checked with two loom threads instead of a whole pool's start, sleep and shutdown, which
 //! lets loom afford more preemptions.
 
+use crate::blocking::{Lane, LaneConfig};
 use crate::metrics::WorkerCounters;
 use crate::park::Parker;
 use crate::registry::{Registry, WorkerSlot};
@@ -13,6 +14,7 @@ use crate::sync::{set_current_worker_ptr, Arc, Deque, SeededBugs, Steal};
 use crate::task::Task;
 use crate::topology::{neighbour_order, Topology};
 use crate::worker::WorkerThread;
+use crate::DEFAULT_BLOCKING_KEEP_ALIVE;
 
 /// A registry of `n` worker slots and no threads (module docs).
 pub struct Workers {
@@ -40,7 +42,14 @@ impl Workers {
                 name: format!("model-worker-{i}"),
             })
             .collect();
-        let registry = Arc::new(Registry::new(slots, Box::new([]), None, bugs));
+        // No blocking lane (no blocking_io threads) and an unbounded injector.
+        let lane = Lane::new(LaneConfig {
+            max: 0,
+            capacity: None,
+            keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            stack_size: None,
+        });
+        let registry = Arc::new(Registry::new(slots, Box::new([]), None, None, lane, bugs));
         Workers {
             registry: Kept::new(registry),
             deques: Kept::new(std::sync::Mutex::new(

@@ -2,16 +2,21 @@
 
 use std::fmt;
 use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
+use crate::bound::{Refused, Wait};
 use crate::builder::Builder;
+use crate::cancel::CancelToken;
+use crate::error::{ShutdownTimedOut, TrySubmitError};
 use crate::join_handle::JoinHandle;
 use crate::latch::StackJob;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::sizing::Plan;
+use crate::sizing::{Plan, MAX_THREADS};
 use crate::sync::Arc;
-use crate::task::Task;
+use crate::task::{Discard, Task};
+use crate::worker::WorkerThread;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -44,7 +49,7 @@ impl Drop for PoolInner {
         if std::thread::panicking() {
             return;
         }
-        self.registry.shutdown();
+        self.registry.shutdown(None);
         // SAFETY: dropped exactly once, here, and never used after.
         unsafe { ManuallyDrop::drop(&mut self.registry) };
     }
@@ -98,10 +103,12 @@ impl Pool {
 
     /// Runs `f` on the pool, fire-and-forget.
     ///
-    /// From one of this pool's workers the task goes onto that worker's own deque; from any
-    /// other thread, into the shared injector. A panic in `f` goes to the panic handler
-    /// ([`Builder::panic_handler`]). After shutdown the task is dropped unrun, counted in
-    /// [`Metrics::rejected`] and reported on stderr.
+    /// From one of this pool's workers the task goes onto that worker's own deque (never
+    /// bounded, never blocking); from any other thread, into the shared injector — waiting
+    /// for room if [`Builder::queue_capacity`] bounds it and it is full. A panic in `f` goes
+    /// to the panic handler ([`Builder::panic_handler`]). After shutdown the task is dropped
+    /// unrun, counted in [`Metrics::rejected`] and reported on stderr; [`try_spawn`](Pool::try_spawn)
+    /// hands it back instead.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -115,14 +122,43 @@ impl Pool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.inner.registry.push(Task::spawn(f));
+        self.registry().push(Task::spawn(f));
     }
 
-    /// Runs `f` on the pool and returns a handle to its result.
+    /// [`spawn`](Pool::spawn) without waiting: a full queue or a shut-down pool hands `f`
+    /// back at once.
+    ///
+    /// ```
+    /// use corepool::{Pool, TrySubmitError};
+    ///
+    /// let pool = Pool::new();
+    /// assert!(pool.try_spawn(|| ()).is_ok());
+    /// pool.shutdown();
+    /// assert!(matches!(pool.try_spawn(|| ()), Err(TrySubmitError::ShutDown(_))));
+    /// ```
+    pub fn try_spawn<F>(&self, f: F) -> Result<(), TrySubmitError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let route = match self.registry().admit(Wait::No) {
+            Ok(route) => route,
+            Err(refused) => return Err(TrySubmitError::from_refused(refused, f)),
+        };
+        // Admitted: only now is the closure moved into a task.
+        self.registry().push_admitted(route, Task::spawn(f));
+        Ok(())
+    }
+
+    /// Runs `f` on the pool and returns a handle to its result (also a [`Future`](std::future::Future)).
     ///
     /// The handle's [`join`](JoinHandle::join) returns the value, the panic payload
-    /// ([`TaskError::Panicked`](crate::TaskError::Panicked)) or
-    /// [`TaskError::Rejected`](crate::TaskError::Rejected) if the pool was shut down.
+    /// ([`TaskError::Panicked`](crate::TaskError::Panicked)),
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled) if it was cancelled before it
+    /// started, or [`TaskError::Rejected`](crate::TaskError::Rejected) if the pool was shut
+    /// down. From outside the pool, a full bounded queue makes this call wait for room
+    /// (backpressure); use [`try_submit`](Pool::try_submit) or
+    /// [`submit_timeout`](Pool::submit_timeout) not to wait. From one of the pool's own
+    /// workers it never waits.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
@@ -135,14 +171,166 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, handle) = Task::submit(f);
-        self.inner.registry.push(task);
+        self.submit_or_reject(f, None)
+    }
+
+    /// [`submit`](Pool::submit) bound to a [`CancelToken`]: cancelling the token cancels this
+    /// task if it has not started (its handle then reports
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled)).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let token = corepool::CancelToken::new();
+    /// let handle = pool.submit_with(&token, || 5);
+    /// assert_eq!(handle.join().unwrap(), 5); // ran before anyone cancelled
+    /// ```
+    pub fn submit_with<F, T>(&self, token: &CancelToken, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_or_reject(f, Some(token))
+    }
+
+    /// [`submit`](Pool::submit) without waiting: if the bounded queue is full, or the pool
+    /// is shut down, the same closure comes back in the error.
+    ///
+    /// ```
+    /// use corepool::{Pool, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().queue_capacity(64).build().unwrap();
+    /// match pool.try_submit(|| 2 + 2) {
+    ///     Ok(handle) => assert_eq!(handle.join().unwrap(), 4),
+    ///     Err(TrySubmitError::Full(f)) => assert_eq!(f(), 4), // run it ourselves, or retry
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// ```
+    pub fn try_submit<F, T>(&self, f: F) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_waiting(f, Wait::No, None)
+            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+    }
+
+    /// [`submit`](Pool::submit), waiting at most `timeout` for room in a full queue; then
+    /// [`TrySubmitError::Timeout`] hands the closure back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::builder().queue_capacity(8).build().unwrap();
+    /// let handle = pool.submit_timeout(|| 1, Duration::from_millis(100)).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// ```
+    pub fn submit_timeout<F, T>(
+        &self,
+        f: F,
+        timeout: Duration,
+    ) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let wait = Instant::now()
+            .checked_add(timeout)
+            .map_or(Wait::Forever, Wait::Until);
+        self.submit_waiting(f, wait, None)
+            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+    }
+
+    /// Admits, then builds and queues the task; a refusal hands `f` back.
+    fn submit_waiting<F, T>(
+        &self,
+        f: F,
+        wait: Wait,
+        token: Option<&CancelToken>,
+    ) -> Result<JoinHandle<T>, (F, Refused)>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        let route = match registry.admit(wait) {
+            Ok(route) => route,
+            Err(refused) => return Err((f, refused)),
+        };
+        let (task, handle) = Task::submit(f, token);
+        registry.push_admitted(route, task);
+        Ok(handle)
+    }
+
+    /// Waits for room; after shutdown, a handle that reports `Rejected`.
+    fn submit_or_reject<F, T>(&self, f: F, token: Option<&CancelToken>) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_waiting(f, Wait::Forever, token)
+            .unwrap_or_else(|(f, _)| {
+                let (task, handle) = Task::submit(f, token);
+                self.registry().reject(task);
+                handle
+            })
+    }
+
+    /// Runs blocking code (file or network I/O, a blocking library call) on the pool's
+    /// **blocking lane**, never on a CPU worker, and returns a handle to its result.
+    ///
+    /// The lane runs at most `blocking_io` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io),
+    /// [`set_blocking_io`](Pool::set_blocking_io)), started when needed and leaving after
+    /// [`Builder::blocking_keep_alive`] idle. It has its own queue
+    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room.
+    /// With `blocking_io = 0` the handle reports
+    /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane) at once.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TaskError};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().blocking_io(4)).build()?;
+    /// let text = pool.spawn_blocking(|| std::fs::read_to_string("Cargo.toml"));
+    /// assert!(text.join().unwrap().is_ok());
+    ///
+    /// let cpu_only = Pool::new(); // blocking_io defaults to 0
+    /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::NoBlockingLane)));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        let (task, handle) = Task::submit(f, None);
+        if registry.lane.max() == 0 {
+            task.discard(Discard::NoLane);
+            registry.counters.add_rejected();
+            return handle;
+        }
+        // The pool's own workers may still use the lane while the pool drains.
+        let insider = registry.is_current();
+        match registry
+            .lane
+            .admit(Wait::Forever, || !insider && registry.is_shut_down())
+        {
+            Ok(()) => registry.lane.push(task),
+            Err(_) => {
+                registry.reject(task);
+            }
+        }
         handle
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// Runs `f` on one of the pool's workers and returns its value, blocking the caller
     /// meanwhile. `f` may borrow from the caller's stack. Called from one of this pool's own
-    /// workers, it just runs `f` there. A panic in `f` resumes in the caller.
+    /// workers, it just runs `f` there; called from a worker of *another* pool, that worker
+    /// keeps running its own pool's tasks while it waits (so work that comes back into its
+    /// pool cannot deadlock). A panic in `f` resumes in the caller.
     ///
     /// # Panics
     ///
@@ -160,12 +348,16 @@ impl Pool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        let registry = &self.inner.registry;
+        let registry = self.registry();
         if registry.is_current() {
             return f();
         }
-        StackJob::run_and_wait(f, |task| registry.inject(task))
-            .unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        let ran = WorkerThread::with_current(|worker| match worker {
+            // A worker of another pool helps its own pool while it waits.
+            Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
+            None => StackJob::run_and_wait(f, |task| registry.inject(task)),
+        });
+        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
     }
 
     /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
@@ -318,8 +510,8 @@ impl Pool {
     /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports
     /// [`TaskError::Rejected`](crate::TaskError::Rejected) at once.
     ///
-    /// Called from a task running on this same pool it cannot wait for itself: it starts the
-    /// shutdown and returns; the threads finish once that task and the rest are done.
+    /// Called from a task running on this same pool (a CPU task or a blocking-lane task) it
+    /// cannot wait for itself: it starts the shutdown and returns; the threads finish once that task and the rest are done.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -336,7 +528,99 @@ impl Pool {
     /// assert!(pool.is_shut_down());
     /// ```
     pub fn shutdown(&self) {
-        self.inner.registry.shutdown();
+        self.registry().shutdown(None);
+    }
+
+    /// Stops at once: refuses new work, **cancels every task not yet started** (their handles
+    /// report [`TaskError::Cancelled`](crate::TaskError::Cancelled); spawned closures are
+    /// dropped unrun), lets running tasks finish, and joins every thread. Returns the final
+    /// counts.
+    ///
+    /// Tasks an owner waits for — a scope's tasks, the halves of `join`, `install` — are
+    /// never cancelled: they belong to a task that is running, and run with it. Called from
+    /// inside the pool, it starts the stop and returns without waiting (the report then is
+    /// not final).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use corepool::{Pool, Sizing};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+    /// let (started_tx, started) = mpsc::channel();
+    /// let running = pool.submit(move || { started_tx.send(()).unwrap(); std::thread::sleep(std::time::Duration::from_millis(50)); 1 });
+    /// started.recv().unwrap();
+    /// let queued: Vec<_> = (0..100).map(|i| pool.submit(move || i)).collect();
+    /// let report = pool.shutdown_now();
+    /// assert_eq!(running.join().unwrap(), 1);             // it had started: it finished
+    /// assert!(queued.into_iter().all(|h| h.join().unwrap_err().is_cancelled()));
+    /// assert_eq!((report.ran(), report.cancelled), (1, 100));
+    /// ```
+    pub fn shutdown_now(&self) -> ShutdownReport {
+        self.registry().shutdown_now();
+        ShutdownReport::from(&self.metrics())
+    }
+
+    /// [`shutdown`](Pool::shutdown), waiting at most `timeout` for the accepted work to finish
+    /// and the threads to exit. On timeout the shutdown goes on in the background;
+    /// [`shutdown`](Pool::shutdown) or dropping the last handle waits for the rest.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// pool.spawn(|| std::thread::sleep(Duration::from_millis(300)));
+    /// std::thread::sleep(Duration::from_millis(50)); // let it start
+    /// assert!(pool.shutdown_timeout(Duration::from_millis(1)).is_err());
+    /// assert!(pool.shutdown_timeout(Duration::from_secs(10)).is_ok());
+    /// ```
+    pub fn shutdown_timeout(&self, timeout: Duration) -> Result<(), ShutdownTimedOut> {
+        let deadline = Instant::now().checked_add(timeout);
+        if self.registry().shutdown(deadline) {
+            Ok(())
+        } else {
+            Err(ShutdownTimedOut)
+        }
+    }
+
+    /// Lets only the first `n` CPU workers run (clamped to `1..=` the pool's CPU workers) and
+    /// returns the number now active. Surplus workers finish the task they are running, then
+    /// park — their queued work is stolen by the others — until a later call lets them run
+    /// again. No effect after shutdown.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1).per_core(4)).build().unwrap();
+    /// assert_eq!(pool.set_active_workers(2), 2);
+    /// assert_eq!(pool.submit(|| 1).join().unwrap(), 1);
+    /// assert_eq!(pool.set_active_workers(100), 4);
+    /// assert_eq!(pool.metrics().active_workers, 4);
+    /// ```
+    pub fn set_active_workers(&self, n: usize) -> usize {
+        let n = n.clamp(1, self.inner.plan.cpu_workers());
+        let registry = self.registry();
+        if registry.is_shut_down() {
+            return registry.control.active();
+        }
+        registry.control.set_active(n);
+        n
+    }
+
+    /// Changes how many threads the blocking lane may run (capped at
+    /// [`MAX_THREADS`](crate::MAX_THREADS)). Growing starts threads for queued blocking tasks
+    /// at once and wakes submitters waiting for room; shrinking lets surplus threads leave as
+    /// soon as they are idle. At 0, [`spawn_blocking`](Pool::spawn_blocking) reports
+    /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane); what is already queued
+    /// still runs.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new(); // blocking_io = 0
+    /// pool.set_blocking_io(2);
+    /// assert_eq!(pool.spawn_blocking(|| 3).join().unwrap(), 3);
+    /// assert_eq!(pool.metrics().blocking.max_threads, 2);
+    /// ```
+    pub fn set_blocking_io(&self, n: usize) {
+        self.registry().lane.set_max(n.min(MAX_THREADS));
     }
 
     /// True once [`shutdown`](Pool::shutdown) has been called on any handle.
@@ -346,7 +630,7 @@ impl Pool {
     /// assert!(!pool.is_shut_down());
     /// ```
     pub fn is_shut_down(&self) -> bool {
-        self.inner.registry.idle.load().is_shutdown()
+        self.registry().is_shut_down()
     }
 
     /// What the pool was built with: cores, workers per core, blocking lane, and which CPU
@@ -361,18 +645,68 @@ impl Pool {
         &self.inner.plan
     }
 
-    /// A snapshot of the pool's counters, cheap to take at any time. A worker counts a task
-    /// just after it finished, so a snapshot taken right after `join` may not include it yet;
-    /// after [`shutdown`](Pool::shutdown) the figures are final.
+    /// A snapshot of the pool's counters, cheap to take at any time (no lock, nothing
+    /// stops). A worker counts a task just after it finished, so a snapshot taken right after
+    /// `join` may not include it yet; after [`shutdown`](Pool::shutdown) the figures are
+    /// final. `install` and `join` are parts of their caller's work, not tasks of their own:
+    /// they are not counted.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
-    /// pool.install(|| ());
+    /// pool.spawn(|| ());
     /// pool.shutdown();
-    /// assert_eq!(pool.metrics().executed(), 1);
+    /// let m = pool.metrics();
+    /// assert_eq!((m.submitted, m.completed, m.executed()), (1, 1, 1));
     /// ```
     pub fn metrics(&self) -> Metrics {
         self.inner.registry.metrics(self.inner.plan.workers())
+    }
+}
+
+/// What [`Pool::shutdown_now`] leaves behind: the pool's task counts over its whole life,
+/// so that `submitted == ran() + cancelled` — exactly so once no other thread is still inside
+/// a submit call: a submitter racing the shutdown is counted as accepted until it finds the
+/// pool gone, and then as rejected.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// pool.submit(|| ()).join().unwrap();
+/// let report = pool.shutdown_now();
+/// assert_eq!((report.submitted, report.ran(), report.cancelled), (1, 1, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Tasks the pool accepted.
+    pub submitted: u64,
+    /// Tasks that ran and returned.
+    pub completed: u64,
+    /// Tasks that ran and panicked.
+    pub panicked: u64,
+    /// Tasks cancelled before they started (by `shutdown_now`, a handle or a token).
+    pub cancelled: u64,
+}
+
+impl ShutdownReport {
+    /// Tasks that ran: completed + panicked.
+    ///
+    /// ```
+    /// let report = corepool::Pool::new().shutdown_now();
+    /// assert_eq!(report.ran(), 0);
+    /// ```
+    pub fn ran(&self) -> u64 {
+        self.completed + self.panicked
+    }
+}
+
+impl From<&Metrics> for ShutdownReport {
+    fn from(m: &Metrics) -> Self {
+        ShutdownReport {
+            submitted: m.submitted,
+            completed: m.completed,
+            panicked: m.panicked,
+            cancelled: m.cancelled,
+        }
     }
 }
 

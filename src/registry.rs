@@ -1,17 +1,30 @@
-//! What the workers of one pool share: the injector, each worker's stealer, parker, neighbour
-//! list and counters, the idle word, and the pool's lifecycle.
+//! What the workers of one pool share: the injector and its bound, each worker's stealer,
+//! parker, neighbour list and counters, the idle word, the control word, the blocking lane,
+//! and the pool's lifecycle.
 //!
 //! The protocols that operate on it live beside it: finding work in `worker.rs`, sleeping and
-//! waking in `sleep.rs`, shutdown in `shutdown.rs`.
+//! waking in `sleep.rs`, admission in `bound.rs`, pausing and cancelling in `control.rs`, the
+//! blocking lane in `blocking.rs`, shutdown in `shutdown.rs`.
+//!
+//! # Where a task goes
+//!
+//! - From one of this pool's workers: onto its own deque, never bounded — a task must never
+//!   block (or deadlock) submitting to its own pool.
+//! - From anywhere else: admitted by the injector's bound (waiting for room, or refused, as
+//!   the caller chose), then into the injector. Every task in the injector holds one slot of
+//!   the bound, released by whoever takes it out (a worker's batch, or a drain).
 
 use std::any::Any;
 
+use crate::blocking::Lane;
+use crate::bound::{Bound, Refused, Wait};
+use crate::control::Control;
 use crate::metrics::{PoolCounters, WorkerCounters};
 use crate::park::Parker;
 use crate::shutdown::Lifecycle;
 use crate::sleep::{Idle, Notified};
 use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
-use crate::task::{Rejected, Task};
+use crate::task::{Discard, Discarded, Task};
 use crate::worker::WorkerThread;
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -38,8 +51,12 @@ pub(crate) enum Producer {
 
 pub(crate) struct Registry {
     pub(crate) injector: Injector<Task>,
+    /// The injector's capacity (`Builder::queue_capacity`).
+    pub(crate) bound: Bound,
     pub(crate) workers: Box<[WorkerSlot]>,
     pub(crate) idle: Idle,
+    pub(crate) control: Control,
+    pub(crate) lane: Lane,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) counters: PoolCounters,
     /// OS CPU id → the first worker pinned to it.
@@ -48,18 +65,32 @@ pub(crate) struct Registry {
     pub(crate) seeded_bugs: SeededBugs,
 }
 
+/// Where an admitted task goes (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The calling worker's own deque.
+    Local,
+    /// The injector; the task holds a slot of the bound.
+    Injector,
+}
+
 impl Registry {
     pub(crate) fn new(
         workers: Box<[WorkerSlot]>,
         cpu_to_worker: Box<[Option<usize>]>,
         panic_handler: Option<PanicHandler>,
+        queue_capacity: Option<usize>,
+        lane: Lane,
         seeded_bugs: SeededBugs,
     ) -> Registry {
         Registry {
             injector: Injector::new(),
+            bound: Bound::new(queue_capacity),
             lifecycle: Lifecycle::new(workers.len()),
-            workers,
+            control: Control::new(workers.len()),
             idle: Idle::new(),
+            lane,
+            workers,
             counters: PoolCounters::new(),
             cpu_to_worker,
             panic_handler,
@@ -72,27 +103,78 @@ impl Registry {
         WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self)))
     }
 
-    /// Queues a task: onto the caller's own deque if it is one of our workers, else into the
-    /// injector. After shutdown an outside task is rejected (its handle reports it).
-    pub(crate) fn push(&self, task: Task) {
-        let pushed_locally = WorkerThread::with_current(|w| match w {
-            Some(w) if std::ptr::eq(w.registry(), self) => {
+    /// True once outside submissions are refused.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.idle.load().is_shutdown()
+    }
+
+    /// Admits one tracked task before it is built, so a refused caller still holds its
+    /// closure: a worker of this pool is always admitted (own deque); anyone else waits for
+    /// room in the injector as `wait` says, and is refused once the pool is shut down.
+    #[inline]
+    pub(crate) fn admit(&self, wait: Wait) -> Result<Route, Refused> {
+        if self.is_current() {
+            return Ok(Route::Local);
+        }
+        if self.is_shut_down() {
+            return Err(Refused::Closed);
+        }
+        self.bound.admit(wait, || self.is_shut_down())?;
+        Ok(Route::Injector)
+    }
+
+    /// Queues a task [`admit`](Registry::admit) let in, and counts it as submitted.
+    #[inline]
+    pub(crate) fn push_admitted(&self, route: Route, task: Task) {
+        match route {
+            Route::Local => WorkerThread::with_current(|w| {
+                let w = w.expect("admitted as local on a worker");
+                w.count_submitted();
                 w.push_local(task);
-                None
+            }),
+            Route::Injector => {
+                self.counters.add_submitted();
+                self.push_to_injector(task);
             }
-            _ => Some(task),
-        });
-        if let Some(task) = pushed_locally {
-            self.inject(task);
         }
     }
 
-    /// Outside submission: shutdown check, push, announce (`sleep.rs`, producer steps).
-    pub(crate) fn inject(&self, task: Task) {
-        if self.idle.load().is_shutdown() {
-            self.reject(task);
-            return;
+    /// Admits (waiting for room) and queues a tracked task; after shutdown it is rejected
+    /// (its handle, if any, reports it).
+    pub(crate) fn push(&self, task: Task) {
+        match self.admit(Wait::Forever) {
+            Ok(route) => self.push_admitted(route, task),
+            Err(_) => {
+                self.reject(task);
+            }
         }
+    }
+
+    /// Queues a task that belongs to work already accepted (a scope's task): never refused,
+    /// never waits. From a thread outside the pool it goes to the injector over the bound.
+    pub(crate) fn push_insider(&self, task: Task) {
+        let route = if self.is_current() {
+            Route::Local
+        } else {
+            self.bound.force_admit();
+            Route::Injector
+        };
+        self.push_admitted(route, task);
+    }
+
+    /// An untracked job from a thread outside the pool (`install`): admitted like any
+    /// outside submission, waiting for room; rejected after shutdown.
+    pub(crate) fn inject(&self, task: Task) {
+        match self.admit(Wait::Forever) {
+            Ok(_) => self.push_to_injector(task),
+            Err(_) => {
+                self.reject(task);
+            }
+        }
+    }
+
+    /// Push and announce (`sleep.rs`, producer steps); the task holds a slot of the bound.
+    fn push_to_injector(&self, task: Task) {
         self.injector.push(task);
         if self.notify_work_from(Producer::Outside) == Notified::Terminated {
             self.drain_injector();
@@ -110,11 +192,18 @@ impl Registry {
         })
     }
 
-    /// Rejects everything left in the injector (the workers are gone).
+    /// Rejects everything left in the injector (the workers are gone). These tasks were
+    /// accepted by submitters that raced shutdown: they move from submitted to rejected.
     pub(crate) fn drain_injector(&self) {
         loop {
             match self.injector.steal() {
-                Steal::Success(task) => self.reject(task),
+                Steal::Success(task) => {
+                    self.bound.release(1);
+                    let tracked = task.is_tracked();
+                    if self.reject(task) && tracked {
+                        self.counters.unsubmit();
+                    }
+                }
                 Steal::Empty => break,
                 Steal::Retry => std::hint::spin_loop(),
             }
@@ -122,13 +211,24 @@ impl Registry {
     }
 
     /// The pool will not run `task`: count it; a fire-and-forget one is also reported, since
-    /// nobody else will learn of it.
+    /// nobody else will learn of it. False if its handle had cancelled it already (then it
+    /// counts as cancelled, not rejected).
     #[cold]
-    pub(crate) fn reject(&self, task: Task) {
-        self.counters.add_rejected();
-        if task.reject() == Rejected::Unobserved {
-            eprintln!("corepool: the pool is shut down; a spawned task was rejected and dropped");
+    pub(crate) fn reject(&self, task: Task) -> bool {
+        match task.discard(Discard::Reject) {
+            Discarded::Reported => self.counters.add_rejected(),
+            Discarded::Unobserved => {
+                self.counters.add_rejected();
+                eprintln!(
+                    "corepool: the pool is shut down; a spawned task was rejected and dropped"
+                );
+            }
+            Discarded::AlreadyCancelled => {
+                self.counters.add_cancelled();
+                return false;
+            }
         }
+        true
     }
 
     /// A fire-and-forget task panicked on worker `index`.
@@ -137,18 +237,22 @@ impl Registry {
         match &self.panic_handler {
             Some(handler) => {
                 let handler_result = crate::task::catch(|| handler(payload));
-                if handler_result.is_err() {
+                if let Err(handler_payload) = handler_result {
                     eprintln!(
                         "corepool: the panic handler itself panicked on {}; worker continues",
                         self.workers[index].name
                     );
+                    crate::task::drop_quietly(handler_payload, "the panic handler's panic");
                 }
             }
-            None => eprintln!(
-                "corepool: a spawned task panicked on {}: {}",
-                self.workers[index].name,
-                crate::error::panic_message(&*payload)
-            ),
+            None => {
+                eprintln!(
+                    "corepool: a spawned task panicked on {}: {}",
+                    self.workers[index].name,
+                    crate::error::panic_message(&*payload)
+                );
+                crate::task::drop_quietly(payload, "a spawned task's panic payload");
+            }
         }
     }
 }

@@ -89,14 +89,20 @@ impl<'scope> Scope<'scope> {
             unsafe { Scope::complete_one(scope.0) };
         };
         // SAFETY: the closure borrows for 'scope only, and the scope's owner does not return
-        // before the closure has run (module docs).
-        let task = unsafe { Task::spawn_unchecked(job) };
-        self.registry.push(task);
+        // before the closure has run (module docs). Not cancellable: the owner counts on it.
+        let task = unsafe { Task::spawn_unchecked::<_, false>(job) };
+        self.registry.push_insider(task);
     }
 
     fn record_panic(&self, payload: Payload) {
         let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
-        first.get_or_insert(payload);
+        if first.is_none() {
+            *first = Some(payload);
+        } else {
+            // Only the first is resumed; a later payload may panic when dropped.
+            drop(first);
+            crate::task::drop_quietly(payload, "a scope task's later panic payload");
+        }
     }
 
     /// Step 2.

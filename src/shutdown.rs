@@ -12,18 +12,28 @@
 //!
 //! 1. Set `SHUTDOWN` in the idle word: outside submissions are refused from now on (a racing
 //!    one is either run or rejected, see `sleep.rs`). Tasks spawned from inside running tasks
-//!    are still accepted: they belong to work already accepted.
-//! 2. Fence, then wake every sleeper, so each passes through the sleep protocol again and sees
-//!    `SHUTDOWN` (a worker falling asleep concurrently sees it in its step-5 reload).
-//! 3. Workers keep running tasks until every queue is empty and every worker is asleep; the
-//!    last to fall asleep sets `TERMINATED` and wakes the rest; each worker thread returns
-//!    and reports with [`Lifecycle::worker_exited`].
-//! 4. The caller waits for all exits, joins the threads, and rejects anything a racing
-//!    submitter left in the injector.
+//!    are still accepted: they belong to work already accepted. For `shutdown_now`, the
+//!    control word's `CANCELLING` is set first: from then on workers cancel every cancellable
+//!    task they take instead of running it (`control.rs`).
+//! 2. Wake everyone who waits for the pool: submitters blocked on a full queue, the injector's
+//!    or the blocking lane's (they get their task back, or a `Rejected` handle), paused workers (they resume, so the pool can
+//!    terminate), and — after a fence — every sleeping worker, so each passes through the
+//!    sleep protocol again and sees `SHUTDOWN` (a worker falling asleep concurrently sees it
+//!    in its step-5 reload).
+//! 3. Workers keep running (or cancelling) tasks until every queue is empty and every worker
+//!    is asleep; the last to fall asleep sets `TERMINATED` and wakes the rest; each worker
+//!    thread returns and reports with [`Lifecycle::worker_exited`].
+//! 4. The caller waits for all exits (or its deadline), joins the threads, and rejects
+//!    anything a racing submitter left in the injector.
+//! 5. Then the blocking lane closes: its threads finish (or, for `shutdown_now`, cancel) what
+//!    is queued and leave; the caller joins them. The lane closes last because CPU tasks
+//!    still running in step 3 may hand work to it.
 //!
 //! Called from one of the pool's own workers, steps 1–2 happen and the call returns at once:
 //! the calling task itself keeps the pool from terminating until it returns, so waiting would
 //! deadlock. The threads then finish on their own.
+
+use std::time::Instant;
 
 use crate::registry::Registry;
 use crate::sizing::PinStatus;
@@ -86,7 +96,7 @@ impl Lifecycle {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).go = Some(go);
         self.changed.notify_all();
         if !go {
-            self.wait_all_exited();
+            self.wait_all_exited(None);
             self.join_threads();
         }
     }
@@ -107,11 +117,25 @@ impl Lifecycle {
         c.pins[..started].iter().map(|p| p.unwrap()).collect()
     }
 
-    fn wait_all_exited(&self) {
+    /// Waits until every worker has exited, or the deadline passes (false).
+    fn wait_all_exited(&self, deadline: Option<Instant>) -> bool {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         while c.live > 0 {
-            c = self.changed.wait(c).unwrap_or_else(|e| e.into_inner());
+            c = match deadline {
+                None => self.changed.wait(c).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    self.changed
+                        .wait_timeout(c, deadline - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
         }
+        true
     }
 
     fn join_threads(&self) {
@@ -125,19 +149,39 @@ impl Lifecycle {
 }
 
 impl Registry {
-    /// Steps 1–4 of the module docs. Idempotent; every caller outside the pool returns only
-    /// after all worker threads have exited.
-    pub(crate) fn shutdown(&self) {
+    /// Steps 1–5 of the module docs. Idempotent; every caller outside the pool returns only
+    /// after all threads have exited, or its deadline passed (false).
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) -> bool {
         // Step 1.
         self.idle.set_shutdown();
         // Step 2 (wake_all fences first).
+        self.bound.wake_all();
+        self.lane.wake_submitters();
+        self.control.release_all();
         self.wake_all();
         if self.is_current() {
-            return;
+            return true;
+        }
+        // Likewise on a blocking-lane thread: it cannot wait for itself. The lane closes
+        // now; the threads leave on their own, and a later shutdown or the last handle's
+        // drop from outside joins them.
+        if self.lane.is_current() {
+            self.lane.close(self.control.is_cancelling());
+            return true;
         }
         // Step 4.
-        self.lifecycle.wait_all_exited();
+        if !self.lifecycle.wait_all_exited(deadline) {
+            return false;
+        }
         self.lifecycle.join_threads();
         self.drain_injector();
+        // Step 5.
+        self.lane.shut_down(self.control.is_cancelling(), deadline)
+    }
+
+    /// Step 1's `CANCELLING`, then the rest.
+    pub(crate) fn shutdown_now(&self) {
+        self.control.start_cancelling();
+        self.shutdown(None);
     }
 }

@@ -251,9 +251,12 @@ impl Registry {
             return AfterSleep::Exit;
         }
         // Step 6.
-        self.workers[index].counters.add_park();
+        let counters = &self.workers[index].counters;
+        counters.park_begin(self.counters.epoch);
+        let woken = parker.park();
+        counters.park_end(self.counters.epoch);
         *searching = true;
-        self.leave_sleep(parker.park())
+        self.leave_sleep(woken)
     }
 
     /// The worker is awake again, as a searcher: finish the accounting and see whether the

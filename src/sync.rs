@@ -103,6 +103,11 @@ mod imp {
     /// `build` waits for every worker's pin report before it returns, so the plan shows what
     /// pinning really did (`shutdown.rs`, start).
     pub(crate) const START_HANDSHAKE: bool = true;
+
+    /// True once the thread has finished (its handle may be joined without blocking).
+    pub(crate) fn thread_is_finished(handle: &thread::JoinHandle<()>) -> bool {
+        handle.is_finished()
+    }
 }
 
 #[cfg(loom)]
@@ -162,6 +167,11 @@ mod imp {
     /// twelvefold (164k vs 13.7k at two preemptions) without checking any protocol. Workers
     /// start at once; exit accounting and thread joining are unchanged.
     pub(crate) const START_HANDSHAKE: bool = false;
+
+    /// loom's handles cannot tell; finished handles are then kept until shutdown joins them.
+    pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
+        false
+    }
 
     /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
     /// `is_empty` can be stale exactly as crossbeam's is. Same API subset as crossbeam-deque.
@@ -357,10 +367,41 @@ impl SeededBugs {
     }
 }
 
+/// Padding to a cache line, for counters and words that must not share one.
+pub(crate) use crossbeam_utils::CachePadded;
+
+/// A small per-thread number for striped statistics counters (not a protocol: under loom, where
+/// model threads share one OS thread, all of them simply use the same stripe).
+#[inline]
+pub(crate) fn stripe_index() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+    static NEXT: StdAtomicUsize = StdAtomicUsize::new(0);
+    std::thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mut i = s.get();
+        if i == usize::MAX {
+            // ORDERING: Relaxed: only spreads threads over stripes.
+            i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.set(i);
+        }
+        i
+    })
+}
+
 /// Statistics counters (metrics) are plain std atomics even under loom: they order nothing,
 /// and as loom atomics every increment would be a scheduling point that multiplies the
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
+
+/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`) and use
+/// std atomics even under loom: no model covers them.
+pub(crate) mod token {
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use std::sync::Weak;
+}
 
 /// Submit cells are shared between the queue and a handle (as `dyn Completion`), which needs
 /// unsized coercion; loom's `Arc` cannot coerce, so task cells always use std's.

@@ -10,15 +10,24 @@
 //! - `StackJob` — `pool.install`: lives on the waiting caller's stack, which stays blocked
 //!   until the job has run or was rejected, so it needs no allocation and may borrow.
 //!
-//! A task is consumed exactly once: by [`Task::run`] or, when the pool can no longer run it,
-//! by [`Task::reject`] (also on drop, so a task dropped in a queue is never silently lost).
+//! A task is consumed exactly once: by [`Task::run`], or without running by [`Task::discard`]
+//! — rejected when the pool can no longer run it (also on drop, so a task dropped in a queue
+//! is never silently lost), or cancelled by `shutdown_now`.
+//!
+//! Two properties of a task's kind, fixed in its vtable:
+//! - **tracked**: counted in the metrics (submitted, completed, panicked, cancelled). Stack
+//!   jobs are not: they are part of a caller's wait (`install`) or of a running task (`join`).
+//! - **cancellable**: `shutdown_now` may discard it unrun. Scope tasks and stack jobs are not:
+//!   an owner waits for them to finish, so they always run.
 
 use std::any::Any;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::join_handle::{JoinHandle, SubmitCell};
+use crate::cancel::CancelToken;
+use crate::join_handle::{Cancel, JoinHandle, SubmitCell};
+use crate::sync::token::Weak as TaskWeak;
 use crate::sync::TaskArc;
 
 /// A panic payload.
@@ -30,21 +39,43 @@ pub(crate) enum Outcome {
     Completed,
     /// It panicked; `Some` when no handle took the payload (fire-and-forget).
     Panicked(Option<Payload>),
+    /// Its handle or token cancelled it before it started: nothing ran.
+    Cancelled,
 }
 
-/// What rejecting a task did.
+/// Why a task is consumed without running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rejected {
-    /// A handle or a waiting caller now reports the rejection.
+pub(crate) enum Discard {
+    /// The pool is shut down and cannot run it (a handle reports `TaskError::Rejected`).
+    Reject,
+    /// `shutdown_now` cancels it (a handle reports `TaskError::Cancelled`).
+    Cancel,
+    /// The blocking lane has no thread to run it (`TaskError::NoBlockingLane`).
+    NoLane,
+}
+
+/// What discarding a task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Discarded {
+    /// A handle or a waiting caller now reports it.
     Reported,
-    /// A fire-and-forget task: nobody waits, so the pool must count and report it.
+    /// A fire-and-forget task: nobody waits, so the pool must count (and, for a rejection,
+    /// report) it.
     Unobserved,
+    /// Its handle or token had already cancelled it: count it as cancelled, whatever the
+    /// reason given.
+    AlreadyCancelled,
 }
 
 /// A job a task points at (boxed, reference-counted or on a caller's stack). The functions
 /// take the raw pointer the task was made from, so they keep its full provenance — an `Arc`
 /// or `Box` is rebuilt from exactly the pointer `into_raw` gave.
 pub(crate) trait RawJob: Send {
+    /// Counted in the metrics (see the module docs).
+    const TRACKED: bool;
+    /// May be discarded unrun by `shutdown_now` (see the module docs).
+    const CANCELLABLE: bool;
+
     /// Runs the job (catching its panic) and releases it.
     ///
     /// # Safety
@@ -52,11 +83,11 @@ pub(crate) trait RawJob: Send {
     /// after.
     unsafe fn execute(this: *const Self) -> Outcome;
 
-    /// Releases the job without running it: drops the closure, tells whoever waits.
+    /// Releases the job without running it: drops the closure, tells whoever waits why.
     ///
     /// # Safety
     /// As for `execute`; exactly one of the two is called.
-    unsafe fn reject(this: *const Self) -> Rejected;
+    unsafe fn discard(this: *const Self, why: Discard) -> Discarded;
 }
 
 /// Names a job a task points at: its address and its kind's vtable (see [`Task::is`]). A
@@ -65,24 +96,32 @@ pub(crate) trait RawJob: Send {
 #[derive(Clone, Copy)]
 pub(crate) struct TaskId(usize, &'static VTable);
 
-/// Words of closure a [`Task`] stores in place (an index plus an `Arc` or two references
-/// fit); a larger or more aligned closure goes to the heap.
-const INLINE_WORDS: usize = 2;
-
-/// A task's storage: the closure itself, or a pointer to a heap or stack job.
-type Slot = MaybeUninit<[usize; INLINE_WORDS]>;
+/// A task's storage: the closure itself, or a pointer to a heap or stack job. Sixteen bytes,
+/// two words on 64-bit targets (an index plus an `Arc`, or two references, fit); a larger or
+/// more aligned closure goes to the heap.
+///
+/// One 16-byte scalar rather than `[usize; 2]` on purpose: it makes a `Task` a pair of
+/// scalars (vtable, slot), which the compiler copies as plain register stores. crossbeam's
+/// deque writes its items with a volatile copy; a three-word struct is copied through a
+/// 16-byte load of a stack temporary that was just written as two 8-byte stores, which the
+/// CPU cannot forward (a store-forwarding stall on every push, about 4 ns per `join`).
+type Slot = MaybeUninit<u128>;
 
 /// What a task does with its slot; one static table per kind of task.
 struct VTable {
     /// Consumes the slot by running it.
     run: unsafe fn(*mut Slot) -> Outcome,
     /// Consumes the slot without running it.
-    reject: unsafe fn(*mut Slot) -> Rejected,
+    discard: unsafe fn(*mut Slot, Discard) -> Discarded,
+    /// Counted in the metrics (module docs).
+    tracked: bool,
+    /// May be discarded by `shutdown_now` (module docs).
+    cancellable: bool,
 }
 
 /// The unit every queue holds: owns one closure or job until it is run or rejected.
 ///
-/// A static vtable for the task's kind, and a two-word slot holding either the closure
+/// A static vtable for the task's kind, and a 16-byte slot holding either the closure
 /// itself or the job's raw pointer.
 ///
 /// Small fire-and-forget closures live inside the task itself, so spawning them allocates
@@ -97,45 +136,52 @@ pub(crate) struct Task {
 unsafe impl Send for Task {}
 
 impl Task {
-    /// A fire-and-forget task: in place if the closure fits, else boxed.
+    /// A fire-and-forget task: in place if the closure fits, else boxed. Cancellable.
     #[inline]
     pub(crate) fn spawn<F: FnOnce() + Send + 'static>(f: F) -> Task {
         // SAFETY: F is 'static, so it outlives any task.
-        unsafe { Task::spawn_unchecked(f) }
+        unsafe { Task::spawn_unchecked::<F, true>(f) }
     }
 
-    /// [`Task::spawn`] for a closure that borrows.
+    /// A fire-and-forget task for a closure that borrows (a scope's task); `CANCELLABLE`
+    /// false when an owner counts on it running.
     ///
     /// # Safety
-    /// Everything `f` borrows must outlive the task's run or rejection (a scope guarantees it
+    /// Everything `f` borrows must outlive the task's run or discard (a scope guarantees it
     /// by waiting for all its tasks).
     #[inline]
-    pub(crate) unsafe fn spawn_unchecked<F: FnOnce() + Send>(f: F) -> Task {
+    pub(crate) unsafe fn spawn_unchecked<F: FnOnce() + Send, const CANCELLABLE: bool>(
+        f: F,
+    ) -> Task {
         if size_of::<F>() <= size_of::<Slot>() && align_of::<F>() <= align_of::<Slot>() {
             let mut slot = Slot::uninit();
             // SAFETY: F fits the slot in size and alignment (checked just above); the slot
-            // now owns `f`, released by exactly one of InlineSpawn's run/reject.
+            // now owns `f`, released by exactly one of InlineSpawn's run/discard.
             unsafe { slot.as_mut_ptr().cast::<F>().write(f) };
             Task {
-                vtable: &InlineSpawn::<F>::VTABLE,
+                vtable: &InlineSpawn::<F, CANCELLABLE>::VTABLE,
                 slot,
             }
         } else {
-            let job = Box::into_raw(Box::new(SpawnJob(f)));
-            // SAFETY: a fresh Box pointer; `SpawnJob`'s execute/reject rebuild it once.
+            let job = Box::into_raw(Box::new(SpawnJob::<F, CANCELLABLE>(f)));
+            // SAFETY: a fresh Box pointer; `SpawnJob`'s execute/discard rebuild it once.
             unsafe { Task::from_raw(job) }
         }
     }
 
-    /// A task whose result goes to the returned handle; one allocation for both.
-    pub(crate) fn submit<F, T>(f: F) -> (Task, JoinHandle<T>)
+    /// A task whose result goes to the returned handle; one allocation for both. Bound to
+    /// `token`, if given, before it can be queued.
+    pub(crate) fn submit<F, T>(f: F, token: Option<&CancelToken>) -> (Task, JoinHandle<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let cell = TaskArc::new(SubmitCell::new(f));
+        if let Some(token) = token {
+            token.register(TaskArc::downgrade(&cell) as TaskWeak<dyn Cancel>);
+        }
         let handle = JoinHandle::new(cell.clone());
-        // SAFETY: the pointer carries one strong count, which `SubmitCell`'s execute/reject
+        // SAFETY: the pointer carries one strong count, which `SubmitCell`'s execute/discard
         // give back with Arc::from_raw, exactly once.
         let task = unsafe { Task::from_raw(TaskArc::into_raw(cell)) };
         (task, handle)
@@ -188,31 +234,45 @@ impl Task {
         unsafe { (this.vtable.run)(&mut this.slot) }
     }
 
-    /// The pool cannot run this task any more.
-    pub(crate) fn reject(self) -> Rejected {
+    /// Consumes the task without running it.
+    pub(crate) fn discard(self, why: Discard) -> Discarded {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: as in `run`.
-        unsafe { (this.vtable.reject)(&mut this.slot) }
+        unsafe { (this.vtable.discard)(&mut this.slot, why) }
+    }
+
+    /// Counted in the metrics (module docs).
+    #[inline]
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.vtable.tracked
+    }
+
+    /// May be discarded by `shutdown_now` (module docs).
+    #[inline]
+    pub(crate) fn is_cancellable(&self) -> bool {
+        self.vtable.cancellable
     }
 }
 
 impl Drop for Task {
     fn drop(&mut self) {
         // A task dropped unrun (a queue torn down with work in it) is rejected, not leaked.
-        // SAFETY: drop runs once, and `run`/`reject` never let a consumed task drop.
+        // SAFETY: drop runs once, and `run`/`discard` never let a consumed task drop.
         unsafe {
-            (self.vtable.reject)(&mut self.slot);
+            (self.vtable.discard)(&mut self.slot, Discard::Reject);
         }
     }
 }
 
 /// The vtable of a closure stored in place.
-struct InlineSpawn<F>(PhantomData<F>);
+struct InlineSpawn<F, const CANCELLABLE: bool>(PhantomData<F>);
 
-impl<F: FnOnce() + Send> InlineSpawn<F> {
+impl<F: FnOnce() + Send, const CANCELLABLE: bool> InlineSpawn<F, CANCELLABLE> {
     const VTABLE: VTable = VTable {
         run: Self::run,
-        reject: Self::reject,
+        discard: Self::discard,
+        tracked: true,
+        cancellable: CANCELLABLE,
     };
 
     /// # Safety
@@ -228,10 +288,10 @@ impl<F: FnOnce() + Send> InlineSpawn<F> {
 
     /// # Safety
     /// As for `run`.
-    unsafe fn reject(slot: *mut Slot) -> Rejected {
-        // SAFETY: the caller's contract; the closure is dropped in place, consuming the slot.
-        unsafe { slot.cast::<F>().drop_in_place() };
-        Rejected::Unobserved
+    unsafe fn discard(slot: *mut Slot, _why: Discard) -> Discarded {
+        // SAFETY: the caller's contract; reading moves the closure out, consuming the slot.
+        drop_quietly(unsafe { slot.cast::<F>().read() }, "a task discarded unrun");
+        Discarded::Unobserved
     }
 }
 
@@ -241,7 +301,9 @@ struct PointedJob<J>(PhantomData<J>);
 impl<J: RawJob> PointedJob<J> {
     const VTABLE: VTable = VTable {
         run: Self::run,
-        reject: Self::reject,
+        discard: Self::discard,
+        tracked: J::TRACKED,
+        cancellable: J::CANCELLABLE,
     };
 
     /// # Safety
@@ -253,16 +315,19 @@ impl<J: RawJob> PointedJob<J> {
 
     /// # Safety
     /// As for `run`.
-    unsafe fn reject(slot: *mut Slot) -> Rejected {
+    unsafe fn discard(slot: *mut Slot, why: Discard) -> Discarded {
         // SAFETY: as in `run`.
-        unsafe { J::reject(slot.cast::<*const J>().read()) }
+        unsafe { J::discard(slot.cast::<*const J>().read(), why) }
     }
 }
 
 /// A `pool.spawn` closure too large to store in place: boxed.
-struct SpawnJob<F>(F);
+struct SpawnJob<F, const CANCELLABLE: bool>(F);
 
-impl<F: FnOnce() + Send> RawJob for SpawnJob<F> {
+impl<F: FnOnce() + Send, const CANCELLABLE: bool> RawJob for SpawnJob<F, CANCELLABLE> {
+    const TRACKED: bool = true;
+    const CANCELLABLE: bool = CANCELLABLE;
+
     unsafe fn execute(this: *const Self) -> Outcome {
         // SAFETY: `this` came from Box::into_raw in `Task::spawn` and is released once.
         let job = unsafe { Box::from_raw(this as *mut Self) };
@@ -272,10 +337,13 @@ impl<F: FnOnce() + Send> RawJob for SpawnJob<F> {
         }
     }
 
-    unsafe fn reject(this: *const Self) -> Rejected {
+    unsafe fn discard(this: *const Self, _why: Discard) -> Discarded {
         // SAFETY: as in `execute`.
-        drop(unsafe { Box::from_raw(this as *mut Self) });
-        Rejected::Unobserved
+        drop_quietly(
+            unsafe { Box::from_raw(this as *mut Self) },
+            "a task discarded unrun",
+        );
+        Discarded::Unobserved
     }
 }
 
@@ -292,6 +360,20 @@ pub(crate) fn both<A, B>(a: Result<A, Payload>, b: Result<B, Payload>) -> (A, B)
 #[inline]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Payload> {
     catch_unwind(AssertUnwindSafe(f))
+}
+
+/// Drops a user value — a closure discarded unrun, a panic payload — on a path that must
+/// not unwind (a worker's loop, a canceller that still has to complete the handle, a
+/// token's list). A panic in its `Drop` is reported on stderr; that panic's own payload is
+/// leaked, since dropping it could panic again.
+pub(crate) fn drop_quietly<V>(value: V, what: &str) {
+    if let Err(payload) = catch(move || drop(value)) {
+        eprintln!(
+            "corepool: {what} panicked while being dropped: {}",
+            crate::error::panic_message(&*payload)
+        );
+        std::mem::forget(payload);
+    }
 }
 
 #[cfg(test)]
@@ -335,15 +417,47 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let c = Counted(drops.clone());
         let small = Task::spawn(move || drop(c));
-        assert_eq!(small.reject(), Rejected::Unobserved);
+        assert_eq!(small.discard(Discard::Reject), Discarded::Unobserved);
         let c = Counted(drops.clone());
         let big = [1u64; 8];
         let large = Task::spawn(move || drop((c, big)));
         drop(large);
-        let (task, handle) = Task::submit(|| 5);
+        let (task, handle) = Task::submit(|| 5, None);
         drop(task);
         assert!(matches!(handle.join(), Err(crate::TaskError::Rejected)));
         assert_eq!(drops.load(Ordering::SeqCst), 2);
+    }
+
+    /// Panics when dropped (unless already unwinding), after counting the drop.
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if !std::thread::panicking() {
+                panic!("capture dropped");
+            }
+        }
+    }
+
+    #[test]
+    fn a_capture_that_panics_when_discarded_does_not_unwind() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let c = PanicsOnDrop(drops.clone());
+        let small = Task::spawn(move || drop(c));
+        assert_eq!(small.discard(Discard::Cancel), Discarded::Unobserved);
+        let (c, big) = (PanicsOnDrop(drops.clone()), [1u64; 8]);
+        let large = Task::spawn(move || drop((c, big)));
+        drop(large);
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert_eq!(task.discard(Discard::Cancel), Discarded::Reported);
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        let c = PanicsOnDrop(drops.clone());
+        let (task, handle) = Task::submit(move || drop(c), None);
+        assert!(handle.cancel());
+        assert!(matches!(task.run(), Outcome::Cancelled));
+        assert!(matches!(handle.join(), Err(crate::TaskError::Cancelled)));
+        assert_eq!(drops.load(Ordering::SeqCst), 4);
     }
 
     #[test]
@@ -353,14 +467,14 @@ mod tests {
         let big = [0u8; 64];
         let large = Task::spawn(move || panic!("large {}", big.len()));
         assert!(matches!(large.run(), Outcome::Panicked(Some(_))));
-        let (task, handle) = Task::submit(|| -> u8 { panic!("submitted") });
+        let (task, handle) = Task::submit(|| -> u8 { panic!("submitted") }, None);
         assert!(matches!(task.run(), Outcome::Panicked(None)));
         assert!(handle.join().unwrap_err().is_panic());
     }
 
     #[test]
     fn a_submitted_task_delivers_its_value() {
-        let (task, handle) = Task::submit(|| String::from("value"));
+        let (task, handle) = Task::submit(|| String::from("value"), None);
         assert!(!handle.is_finished());
         assert!(matches!(task.run(), Outcome::Completed));
         assert!(handle.is_finished());

@@ -25,8 +25,8 @@ use crate::sync::{
 };
 use std::task::{Poll, Waker};
 
-use crate::latch::{FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::{both, catch, Outcome, Payload, Task};
+use crate::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
+use crate::task::{both, catch, Discard, Outcome, Payload, Task, TaskId};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -118,7 +118,13 @@ impl WorkerThread {
     /// never sees termination).
     fn work_until(&self, waiting: Option<&dyn Probe>) {
         let backoff = Backoff::new();
+        let registry = &*self.registry;
         while !waiting.is_some_and(Probe::probe) {
+            if waiting.is_none() && registry.control.pauses(self.index) && !registry.is_shut_down()
+            {
+                registry.pause(self.index, || self.stop_searching());
+                continue;
+            }
             if let Some(task) = self.find_task() {
                 self.stop_searching();
                 self.execute(task);
@@ -153,7 +159,34 @@ impl WorkerThread {
         }
     }
 
+    /// Runs `f` as a job handed to another pool by `queue`, helping this worker's own pool
+    /// until it is done — so `install` across pools never leaves this pool without its
+    /// worker, and work that comes back into this pool meanwhile is run here. `None` if the
+    /// other pool rejected the job; a panic in `f` resumes here.
+    pub(crate) fn run_elsewhere<F, R>(&self, f: F, queue: impl FnOnce(Task)) -> Option<R>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        let job = StackJob::new(f, CrossLatch::new(self.index, Arc::clone(&self.registry)));
+        // SAFETY: we wait below until the job has run or been rejected (its latch), so the
+        // job outlives its task; it is queued once.
+        let task = unsafe { Task::from_raw(&job as *const StackJob<CrossLatch, F, R>) };
+        queue(task);
+        self.wait_until(&job.latch);
+        match job.take_result() {
+            StackResult::Done(r) => Some(r),
+            StackResult::Panicked(p) => std::panic::resume_unwind(p),
+            StackResult::Rejected => None,
+            StackResult::Pending => unreachable!("a stack job's latch set before it finished"),
+        }
+    }
+
     /// `join` on this worker (`join.rs` has the protocol).
+    ///
+    /// Only the common case is here — `b` pushed, `a` run, `b` popped back and run — so the
+    /// frame stays small; everything else is in [`join_slow`](Self::join_slow).
+    #[inline]
     pub(crate) fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
     where
         A: FnOnce() -> RA + Send,
@@ -162,36 +195,73 @@ impl WorkerThread {
         RB: Send,
     {
         let job_b = StackJob::new(b, WorkerLatch::new(self.index, &self.registry));
-        let id_b = Task::id_of(&job_b as *const StackJob<_, B, RB>);
+        let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
         // SAFETY: this frame does not return before job_b has run — inline below, or by a
-        // thief, which sets its latch — so the job outlives its task; it is queued once.
-        let task_b = unsafe { Task::from_raw(&job_b as *const StackJob<_, B, RB>) };
+        // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
+        // task; it is queued once.
+        let task_b = unsafe { Task::from_raw(job_b_ptr) };
         // Step 1: offer b to thieves.
         self.push_local(task_b);
         // Step 2: run a here.
         let result_a = catch(a);
-        // Step 3: take b back, or help until the thief is done with it.
-        let result_b = loop {
-            if Probe::probe(&job_b.latch) {
-                break stack_result(job_b.into_result());
+        // Step 3, the common case: b is on top of the deque, unstolen.
+        let id_b = Task::id_of(job_b_ptr);
+        match self.local.pop() {
+            Some(task) if task.is(id_b) => {
+                task.take_back();
+                // SAFETY: we took our own task back unrun, so the closure is still in the job
+                // and nobody else can reach it.
+                let b = unsafe { job_b.take_func_unchecked() };
+                match result_a {
+                    // `a` is done, so `b` may simply run; a panic in it unwinds from here
+                    // with both halves finished.
+                    Ok(ra) => (ra, b()),
+                    Err(payload) => resume_after(payload, b),
+                }
             }
-            match self.local.pop() {
+            popped => self.join_slow(&job_b, id_b, result_a, popped),
+        }
+    }
+
+    /// Step 3 when the top of the deque was not `b` (`popped`): run what `a` left behind
+    /// until `b` comes back, or, if a thief took `b`, help until its latch is set. Step 4.
+    #[cold]
+    #[inline(never)]
+    fn join_slow<F, RA, RB>(
+        &self,
+        job_b: &StackJob<WorkerLatch<'_>, F, RB>,
+        id_b: TaskId,
+        result_a: Result<RA, Payload>,
+        mut popped: Option<Task>,
+    ) -> (RA, RB)
+    where
+        F: FnOnce() -> RB + Send,
+        RB: Send,
+    {
+        let result_b = loop {
+            match popped {
                 Some(task) if task.is(id_b) => {
                     task.take_back();
-                    let b = job_b.take_func().expect("join's b taken twice");
-                    match result_a {
-                        // The common path: `a` is done, so `b` may simply run; a panic in
-                        // it unwinds from here with both halves finished.
-                        Ok(ra) => return (ra, b()),
-                        Err(_) => break catch(b),
-                    }
+                    // SAFETY: as in `join`: our own task, taken back unrun.
+                    let b = unsafe { job_b.take_func_unchecked() };
+                    break catch(b);
+                }
+                Some(task) if job_b.latch.probe() => {
+                    // The thief is done with b: put this task back on top of the deque,
+                    // where it was, and return.
+                    self.push_local(task);
+                    break stack_result(job_b.take_result());
                 }
                 Some(task) => self.execute(task),
                 None => {
                     self.wait_until(&job_b.latch);
-                    break stack_result(job_b.into_result());
+                    break stack_result(job_b.take_result());
                 }
             }
+            if job_b.latch.probe() {
+                break stack_result(job_b.take_result());
+            }
+            popped = self.local.pop();
         };
         // Step 4: both halves are done; the first panic wins.
         both(result_a, result_b)
@@ -216,10 +286,20 @@ impl WorkerThread {
         self.try_steal_from_neighbours()
     }
 
+    /// A batch from the injector; the tasks taken out give their slots of the bound back.
     fn steal_from_injector(&self) -> Option<Task> {
+        let registry = &*self.registry;
+        let before = registry.bound.capacity().map(|_| self.local.len());
         loop {
-            match self.registry.injector.steal_batch_and_pop(&self.local) {
-                Steal::Success(task) => return Some(task),
+            match registry.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(task) => {
+                    if let Some(before) = before {
+                        registry
+                            .bound
+                            .release(1 + self.local.len().saturating_sub(before));
+                    }
+                    return Some(task);
+                }
                 Steal::Empty => return None,
                 Steal::Retry => std::hint::spin_loop(),
             }
@@ -271,20 +351,52 @@ impl WorkerThread {
         }
     }
 
+    /// Runs a task found in a queue — or, once `shutdown_now` asked, cancels it if its kind
+    /// allows (`control.rs`) — and counts the outcome.
     #[inline]
     fn execute(&self, task: Task) {
-        let counters = &self.registry.workers[self.index].counters;
-        match task.run() {
-            Outcome::Completed => counters.add_executed(),
+        let registry = &*self.registry;
+        let counters = &registry.workers[self.index].counters;
+        if registry.control.is_cancelling() && task.is_cancellable() {
+            task.discard(Discard::Cancel);
+            counters.add_cancelled();
+            return;
+        }
+        if !task.is_tracked() {
+            if let Outcome::Panicked(Some(payload)) = task.run() {
+                registry.handle_panic(self.index, payload);
+            }
+            return;
+        }
+        counters.start_task();
+        let outcome = task.run();
+        counters.end_task();
+        match outcome {
+            Outcome::Completed => counters.add_completed(),
             Outcome::Panicked(payload) => {
-                counters.add_executed();
                 counters.add_panicked();
                 if let Some(payload) = payload {
-                    self.registry.handle_panic(self.index, payload);
+                    registry.handle_panic(self.index, payload);
                 }
             }
+            Outcome::Cancelled => counters.add_cancelled(),
         }
     }
+
+    /// Counts a tracked task this worker submits to its own deque.
+    #[inline]
+    pub(crate) fn count_submitted(&self) {
+        self.registry.workers[self.index].counters.add_submitted();
+    }
+}
+
+/// `a` panicked and `b` came back unrun: run `b` too (both halves finish), then resume
+/// `a`'s panic — it wins over one from `b`.
+#[cold]
+#[inline(never)]
+fn resume_after<RB>(payload: Payload, b: impl FnOnce() -> RB) -> ! {
+    let (never, _) = both(Err::<std::convert::Infallible, _>(payload), catch(b));
+    match never {}
 }
 
 /// A finished stack job's result as `catch` gives it.
@@ -336,7 +448,10 @@ where
 {
     let task = Task::spawn(f);
     WorkerThread::with_current(|w| match w {
-        Some(w) => w.push_local(task),
+        Some(w) => {
+            w.count_submitted();
+            w.push_local(task)
+        }
         None => {
             // Release the task without running it, then explain.
             drop(task);

@@ -147,8 +147,10 @@ fn heavy_tailed_work_is_shared_between_workers() {
     std::hint::black_box(total);
     pool.shutdown();
     let m = pool.metrics();
+    // The batch runs inside one `install` on one worker; the other takes part only by
+    // stealing pieces of it.
     assert!(
-        m.workers.iter().all(|w| w.executed > 0),
+        m.workers.iter().any(|w| w.stolen > 0),
         "both workers took part:\n{m}"
     );
 }

@@ -103,6 +103,96 @@ fn join_waits_for_both_halves_then_resumes_the_first_panic() {
 }
 
 #[test]
+fn join_runs_what_a_left_on_its_deque_before_taking_b_back() {
+    // One worker: nobody steals, so the tasks `a` spawns sit above `b` and are popped first.
+    let pool = pool(1);
+    let spawned = Arc::new(AtomicUsize::new(0));
+    let (a, b) = pool.install(|| {
+        corepool::join(
+            || {
+                for _ in 0..3 {
+                    let spawned = spawned.clone();
+                    corepool::spawn(move || {
+                        spawned.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+                "a"
+            },
+            || spawned.load(Ordering::SeqCst),
+        )
+    });
+    assert_eq!((a, b), ("a", 3), "b ran after the tasks left above it");
+
+    // The same with a panicking `a`: everything still runs before the panic resumes.
+    let b_ran = AtomicBool::new(false);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| {
+            corepool::join(
+                || {
+                    let spawned = spawned.clone();
+                    corepool::spawn(move || {
+                        spawned.fetch_add(1, Ordering::SeqCst);
+                    });
+                    panic!("a fails")
+                },
+                || b_ran.store(true, Ordering::SeqCst),
+            )
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "a fails");
+    assert!(b_ran.load(Ordering::SeqCst));
+    assert_eq!(spawned.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn a_stolen_b_with_tasks_left_above_it_still_completes_everything() {
+    // Two workers. Once the other worker has stolen `b`, `a` spawns tasks (they sit above
+    // where `b` was) and waits for `b` to finish, so `join` finds a task on top and `b`
+    // already done. Every task must still run exactly once.
+    let pool = pool(2);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let wait_for = |flag: &AtomicBool| {
+        let start = std::time::Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            if start.elapsed() > std::time::Duration::from_millis(100) {
+                return false; // not stolen this round: b runs after a, here
+            }
+            std::hint::spin_loop();
+        }
+        true
+    };
+    for round in 0..50 {
+        let (b_started, b_done) = (AtomicBool::new(false), AtomicBool::new(false));
+        let (a, b) = pool.install(|| {
+            corepool::join(
+                || {
+                    if wait_for(&b_started) {
+                        for _ in 0..8 {
+                            let ran = ran.clone();
+                            corepool::spawn(move || {
+                                ran.fetch_add(1, Ordering::SeqCst);
+                            });
+                        }
+                        wait_for(&b_done);
+                    }
+                    round
+                },
+                || {
+                    b_started.store(true, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    b_done.store(true, Ordering::SeqCst);
+                    round * 2
+                },
+            )
+        });
+        assert_eq!((a, b), (round, round * 2));
+    }
+    pool.shutdown();
+    assert_eq!(ran.load(Ordering::SeqCst) % 8, 0);
+}
+
+#[test]
 fn scope_borrows_waits_for_nested_tasks_and_returns_the_body_value() {
     let pool = pool(2);
     let count = AtomicUsize::new(0);

@@ -1,0 +1,298 @@
+//! [`CancelToken`]: cancel a group of queued tasks at once, like a Go context.
+//!
+//! # The list
+//!
+//! A token keeps a lock-free stack (Treiber) of the submit cells bound to it, each by a weak
+//! reference, so a finished task's memory is not held up by the token for long:
+//! - `head` is null (empty), a node, or [`CLOSED`] once the token is cancelled.
+//! - **Push** ([`CancelToken::register`]): CAS the new node onto `head`; finding `CLOSED`, the
+//!   registrant cancels its own task instead. Pushers never read a node, so a node taken out
+//!   and freed under them is harmless (their CAS only compares the head's address).
+//! - **Cancel** ([`CancelToken::cancel`]): set the flag, `swap(head, CLOSED)`, then cancel
+//!   every task in the list it took — whoever takes a list out owns its nodes exclusively.
+//! - **Prune**, every so many pushes: take the whole list out (CAS to null), drop the nodes of
+//!   finished tasks, and splice the rest back by CAS onto whatever `head` is now. Finding
+//!   `CLOSED` there, the pruner cancels the survivors itself.
+//!
+//! # Why no bound task escapes a cancel
+//!
+//! A task is in the list from its push until a cancel or a prune takes it out. A cancel gets
+//! everything in the list at its swap. A registrant that comes after the swap finds `CLOSED`.
+//! A prune that held nodes during the swap finds `CLOSED` when it splices back, and cancels
+//! them. So every bound task that had not started is cancelled — the cell's own `TAKEN` bit
+//! decides, for each one, between the cancel and a worker starting it (`join_handle.rs`).
+
+use crate::join_handle::Cancel;
+use crate::sync::token::{AtomicBool, AtomicPtr, AtomicUsize, Weak};
+use crate::sync::{Ordering, TaskArc};
+use std::fmt;
+use std::ptr;
+
+/// `head` once the token is cancelled. Never dereferenced.
+const CLOSED: *mut Node = ptr::dangling_mut::<Node>();
+
+/// Pushes between prunes, at least (more when many tasks stay live).
+const PRUNE_EVERY: usize = 64;
+
+struct Node {
+    task: Weak<dyn Cancel>,
+    next: *mut Node,
+}
+
+struct Inner {
+    head: AtomicPtr<Node>,
+    cancelled: AtomicBool,
+    /// Pushes since the last prune, and the survivors of that prune.
+    pushes: AtomicUsize,
+    live_after_prune: AtomicUsize,
+}
+
+/// Cancels a group of queued tasks at once, like a Go `context`: bind tasks to it with
+/// [`Pool::submit_with`](crate::Pool::submit_with); [`cancel`](CancelToken::cancel) then
+/// cancels every one of them that has not started (their closures are dropped at once and
+/// their handles report [`TaskError::Cancelled`](crate::TaskError::Cancelled)); tasks already
+/// running can poll [`is_cancelled`](CancelToken::is_cancelled) to stop early. Tasks bound
+/// after the cancel are cancelled as they are submitted. Clones share the group.
+///
+/// ```
+/// use corepool::{CancelToken, Pool, Sizing, TaskError};
+/// use std::sync::mpsc;
+///
+/// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+/// let token = CancelToken::new();
+/// let (started_tx, started) = mpsc::channel();
+/// let t = token.clone();
+/// // A long job that checks the token as it goes.
+/// let long = pool.submit_with(&token, move || {
+///     started_tx.send(()).unwrap();
+///     let mut steps = 0u64;
+///     while !t.is_cancelled() {
+///         steps += 1;
+///         std::thread::yield_now();
+///     }
+///     steps
+/// });
+/// started.recv().unwrap();
+/// let queued: Vec<_> = (0..10).map(|i| pool.submit_with(&token, move || i)).collect();
+/// token.cancel();
+/// assert!(long.join().is_ok()); // it was running: it saw the flag and returned
+/// for h in queued {
+///     assert!(matches!(h.join(), Err(TaskError::Cancelled)));
+/// }
+/// ```
+#[derive(Clone)]
+pub struct CancelToken {
+    inner: TaskArc<Inner>,
+}
+
+impl CancelToken {
+    /// A new token, not cancelled.
+    ///
+    /// ```
+    /// assert!(!corepool::CancelToken::new().is_cancelled());
+    /// ```
+    pub fn new() -> Self {
+        CancelToken {
+            inner: TaskArc::new(Inner {
+                head: AtomicPtr::new(ptr::null_mut()),
+                cancelled: AtomicBool::new(false),
+                pushes: AtomicUsize::new(0),
+                live_after_prune: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// True once [`cancel`](CancelToken::cancel) was called on any clone.
+    ///
+    /// ```
+    /// let token = corepool::CancelToken::new();
+    /// token.cancel();
+    /// assert!(token.clone().is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        // ORDERING: Acquire pairs with the Release in `cancel`: a task that sees the flag sees
+        // what the canceller did before.
+        self.inner.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Cancels every task bound to this token that has not started, and every task bound
+    /// later. Idempotent. Running tasks are not interrupted; they can poll
+    /// [`is_cancelled`](CancelToken::is_cancelled).
+    ///
+    /// ```
+    /// let token = corepool::CancelToken::new();
+    /// token.cancel();
+    /// let pool = corepool::Pool::new();
+    /// let late = pool.submit_with(&token, || 1);
+    /// assert!(matches!(late.join(), Err(corepool::TaskError::Cancelled)));
+    /// ```
+    pub fn cancel(&self) {
+        // ORDERING: Release: see is_cancelled.
+        self.inner.cancelled.store(true, Ordering::Release);
+        // ORDERING: AcqRel: Acquire takes ownership of the nodes pushed (Released by their
+        // CAS); Release publishes CLOSED.
+        let list = self.inner.head.swap(CLOSED, Ordering::AcqRel);
+        if list != CLOSED {
+            // SAFETY: the swap took the list out of `head`: its nodes are ours alone.
+            unsafe { cancel_list(list) };
+        }
+    }
+
+    /// Binds a task: the next cancel reaches it (module docs, push).
+    pub(crate) fn register(&self, task: Weak<dyn Cancel>) {
+        let node = Box::into_raw(Box::new(Node {
+            task,
+            next: ptr::null_mut(),
+        }));
+        // ORDERING: Relaxed first read; the CAS decides.
+        let mut head = self.inner.head.load(Ordering::Relaxed);
+        loop {
+            if head == CLOSED {
+                // SAFETY: never shared: the push did not happen.
+                unsafe { cancel_list(node) };
+                return;
+            }
+            // SAFETY: the node is still ours (not yet pushed).
+            unsafe { (*node).next = head };
+            // ORDERING: Release publishes the node's fields to whoever takes the list out.
+            match self.inner.head.compare_exchange_weak(
+                head,
+                node,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => head = actual,
+            }
+        }
+        // ORDERING: Relaxed: only paces the pruning.
+        let pushes = self.inner.pushes.fetch_add(1, Ordering::Relaxed) + 1;
+        let live = self.inner.live_after_prune.load(Ordering::Relaxed);
+        if pushes >= PRUNE_EVERY.max(live) {
+            self.prune();
+        }
+    }
+
+    /// Module docs, prune.
+    #[cold]
+    fn prune(&self) {
+        // ORDERING: Relaxed: pacing only.
+        self.inner.pushes.store(0, Ordering::Relaxed);
+        // ORDERING: Acquire on success takes ownership of the nodes (see `cancel`).
+        let mut list = self.inner.head.load(Ordering::Relaxed);
+        loop {
+            if list.is_null() || list == CLOSED {
+                return;
+            }
+            match self.inner.head.compare_exchange_weak(
+                list,
+                ptr::null_mut(),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => list = actual,
+            }
+        }
+        // Keep the nodes of tasks that may still be cancelled.
+        let (mut kept, mut tail, mut live) = (ptr::null_mut::<Node>(), ptr::null_mut(), 0);
+        while !list.is_null() {
+            // SAFETY: taken out of `head` above: every node of the list is ours.
+            let node = unsafe { Box::from_raw(list) };
+            list = node.next;
+            if node.task.upgrade().is_some_and(|t| !t.is_finished()) {
+                let node = Box::into_raw(node);
+                // SAFETY: ours, as above.
+                unsafe { (*node).next = kept };
+                if kept.is_null() {
+                    tail = node;
+                }
+                kept = node;
+                live += 1;
+            }
+        }
+        // ORDERING: Relaxed: pacing only.
+        self.inner.live_after_prune.store(live, Ordering::Relaxed);
+        if kept.is_null() {
+            return;
+        }
+        // ORDERING: Relaxed first read; the CAS decides.
+        let mut head = self.inner.head.load(Ordering::Relaxed);
+        loop {
+            if head == CLOSED {
+                // SAFETY: the splice did not happen: the kept nodes are still ours.
+                unsafe { cancel_list(kept) };
+                return;
+            }
+            // SAFETY: `tail` is the last kept node, still ours.
+            unsafe { (*tail).next = head };
+            // ORDERING: Release publishes the nodes, as in `register`.
+            match self.inner.head.compare_exchange_weak(
+                head,
+                kept,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+}
+
+/// Cancels and frees every node of a list.
+///
+/// # Safety
+/// The caller owns every node of the list exclusively (took it out of `head`, or never
+/// pushed it).
+unsafe fn cancel_list(mut list: *mut Node) {
+    while !list.is_null() {
+        // SAFETY: the caller's contract.
+        let node = unsafe { Box::from_raw(list) };
+        list = node.next;
+        if let Some(task) = node.task.upgrade() {
+            task.cancel();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let list = *self.head.get_mut();
+        if list != CLOSED {
+            let mut list = list;
+            while !list.is_null() {
+                // SAFETY: the last owner of the token: every node is ours.
+                let node = unsafe { Box::from_raw(list) };
+                list = node.next;
+            }
+        }
+    }
+}
+
+impl Default for CancelToken {
+    /// Same as [`CancelToken::new`].
+    ///
+    /// ```
+    /// let token = corepool::CancelToken::default();
+    /// assert!(!token.is_cancelled());
+    /// ```
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+// SAFETY: the raw node pointers are owned by the list protocol (module docs): a node is touched
+// only by whoever took it out of `head`, and what a node holds (`Weak<dyn Cancel>`) is
+// Send + Sync.
+unsafe impl Send for Inner {}
+// SAFETY: as above; all shared access goes through the atomics.
+unsafe impl Sync for Inner {}

@@ -1,0 +1,216 @@
+//! The batch example's logic (`examples/batch/`): on a small generated tree every digest
+//! matches the `sha2` crate and, where `sha256sum` is on PATH, `sha256sum` itself, byte for
+//! byte; bad entries are reported while the rest is hashed; a shut-down pool fails every
+//! file instead of hanging.
+
+#[allow(dead_code)]
+#[path = "../examples/batch/dataset.rs"]
+mod dataset;
+#[allow(dead_code)]
+#[path = "../examples/batch/hash_tree.rs"]
+mod hash_tree;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use corepool::{Pool, Sizing};
+use hash_tree::{FileEntry, Sha256Digest, Window};
+use sha2::{Digest, Sha256};
+
+fn pool(workers: usize) -> Pool {
+    Pool::builder()
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(workers)
+                .per_core(1)
+                .blocking_io(2),
+        )
+        .build()
+        .unwrap()
+}
+
+/// Small chunks and a small window, so many files go through several read/hash rounds and
+/// the window fills up.
+fn tight_window() -> Window {
+    Window {
+        chunk: 16 << 10,
+        max_bytes: 64 << 10,
+        max_files: 8,
+    }
+}
+
+fn hash_all(pool: &Pool, files: &[FileEntry], window: Window) -> Vec<io::Result<Sha256Digest>> {
+    let mut results = Vec::new();
+    hash_tree::hash_files(pool, files, window, &mut |index, result| {
+        assert_eq!(index, results.len(), "results arrive in listing order");
+        results.push(result);
+    });
+    results
+}
+
+/// A generated tree plus the awkward cases: empty, exactly one chunk, one chunk and a byte,
+/// and names `sha256sum` escapes.
+fn small_tree(root: &Path) -> dataset::Generated {
+    let spec = dataset::Spec {
+        total_bytes: 1 << 20,
+        files: 60,
+        seed: 7,
+    };
+    let made = dataset::generate(&pool(2), root, &spec).unwrap();
+    fs::write(root.join("empty"), b"").unwrap();
+    fs::write(root.join("one-chunk"), vec![1u8; 16 << 10]).unwrap();
+    fs::write(root.join("chunk-and-a-byte"), vec![2u8; (16 << 10) + 1]).unwrap();
+    fs::write(root.join("back\\slash"), b"a").unwrap();
+    fs::write(root.join("new\nline"), b"b").unwrap();
+    made
+}
+
+#[test]
+fn every_digest_matches_sha2_and_sha256sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = small_tree(dir.path());
+    let listing = hash_tree::list(&[dir.path().to_path_buf()]);
+    assert!(listing.problems.is_empty(), "{:?}", listing.problems);
+    assert!(listing.skipped.is_empty(), "{:?}", listing.skipped);
+    assert_eq!(listing.files.len(), made.files + 5);
+    let mut sorted = listing.files.clone();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(sorted, listing.files, "listed depth-first in name order");
+
+    for (workers, window) in [
+        (2, tight_window()),
+        (1, tight_window()),
+        (2, Window::default()),
+    ] {
+        let results = hash_all(&pool(workers), &listing.files, window);
+        for (file, result) in listing.files.iter().zip(results) {
+            let expected: Sha256Digest = Sha256::digest(fs::read(&file.path).unwrap()).into();
+            let got = result.unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
+            assert_eq!(got, expected, "{} ({workers} workers)", file.path.display());
+        }
+    }
+
+    let results = hash_all(&pool(2), &listing.files, tight_window());
+    let ours: Vec<u8> = listing
+        .files
+        .iter()
+        .zip(&results)
+        .flat_map(|(file, result)| hash_tree::checksum_line(result.as_ref().unwrap(), &file.path))
+        .collect();
+    let paths: Vec<&PathBuf> = listing.files.iter().map(|f| &f.path).collect();
+    match Command::new("sha256sum").args(&paths).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "sha256sum failed: {out:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&out.stdout),
+                "our lines differ from sha256sum's"
+            );
+            let sums = dir.path().join("SHA256SUMS");
+            fs::write(&sums, &ours).unwrap();
+            let check = Command::new("sha256sum")
+                .args(["--check", "--strict", "--quiet"])
+                .arg(&sums)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "sha256sum -c rejected: {check:?}");
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            eprintln!("sha256sum not on PATH: compared with the sha2 crate only");
+        }
+        Err(e) => panic!("running sha256sum: {e}"),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn bad_entries_are_reported_and_the_rest_is_hashed() {
+    use std::os::unix::fs::symlink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("sub")).unwrap();
+    fs::write(root.join("sub/a"), b"alpha").unwrap();
+    fs::write(root.join("z"), b"zulu").unwrap();
+    symlink("nowhere", root.join("broken")).unwrap();
+    symlink("sub", root.join("dir-link")).unwrap();
+    symlink("z", root.join("file-link")).unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
+    let missing = root.join("missing");
+
+    let listing = hash_tree::list(&[missing.clone(), root.to_path_buf()]);
+    let problems: Vec<_> = listing.problems.iter().map(|p| &p.path).collect();
+    assert_eq!(problems, [&missing, &root.join("broken")]);
+    assert!(listing.problems[1]
+        .error
+        .to_string()
+        .contains("broken symbolic link"));
+    let skipped: Vec<_> = listing.skipped.iter().map(|s| &s.path).collect();
+    assert_eq!(skipped, [&root.join("dir-link"), &root.join("socket")]);
+    let files: Vec<_> = listing.files.iter().map(|f| f.path.clone()).collect();
+    assert_eq!(
+        files,
+        [root.join("file-link"), root.join("sub/a"), root.join("z")]
+    );
+
+    // A directory symlink named as a root is followed.
+    let via_link = hash_tree::list(&[root.join("dir-link")]);
+    assert!(via_link.problems.is_empty());
+    assert_eq!(via_link.files[0].path, root.join("dir-link/a"));
+
+    // A file that vanishes between listing and hashing fails alone.
+    fs::remove_file(root.join("sub/a")).unwrap();
+    let results = hash_all(&pool(2), &listing.files, Window::default());
+    let zulu: Sha256Digest = Sha256::digest(b"zulu").into();
+    assert_eq!(results[0].as_ref().unwrap(), &zulu);
+    assert_eq!(
+        results[1].as_ref().unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_eq!(results[2].as_ref().unwrap(), &zulu);
+}
+
+#[test]
+fn a_shut_down_pool_fails_every_file_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        fs::write(dir.path().join(format!("f{i}")), vec![i as u8; 100]).unwrap();
+    }
+    let listing = hash_tree::list(&[dir.path().to_path_buf()]);
+    let pool = pool(1);
+    pool.shutdown();
+    let results = hash_all(&pool, &listing.files, tight_window());
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(Result::is_err));
+}
+
+#[test]
+fn checksum_lines_escape_like_sha256sum() {
+    let d = [0xabu8; 32];
+    let hex = "ab".repeat(32);
+    let line = |p: &str| String::from_utf8(hash_tree::checksum_line(&d, Path::new(p))).unwrap();
+    assert_eq!(line("plain name"), format!("{hex}  plain name\n"));
+    assert_eq!(line("a\\b"), format!("\\{hex}  a\\\\b\n"));
+    assert_eq!(line("a\nb\rc"), format!("\\{hex}  a\\nb\\rc\n"));
+}
+
+#[test]
+fn the_data_set_is_deterministic_and_heavy_tailed() {
+    let spec = dataset::Spec::new(256, 2000);
+    let sizes = dataset::sizes(&spec);
+    assert_eq!(sizes, dataset::sizes(&spec));
+    let total: u64 = sizes.iter().sum();
+    assert!((250 << 20..270 << 20).contains(&total), "{total}");
+    let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+    assert_eq!(*min, dataset::MIN_FILE);
+    assert!(*max > 10 << 20, "largest {max}");
+    let mut sorted = sizes.clone();
+    sorted.sort_unstable();
+    assert!(
+        sorted[sizes.len() / 2] < 100 << 10,
+        "median {}",
+        sorted[1000]
+    );
+}
