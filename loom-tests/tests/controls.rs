@@ -1,33 +1,36 @@
-//! Production controls under loom: cancellation racing a worker that picks the task up, and
-//! the blocking lane's handoff to a lazily started thread and its close.
+//! Production controls: cancellation racing a worker that picks the task up, and the blocking
+//! lane's handoff to a lazily started thread and its close.
 //!
-//! Each model ends in shutdown + join, so a stranded task or thread fails it (loom reports a
-//! deadlock, or a leaked loom object).
+//! Each model ends in shutdown + join, so a stranded task or thread fails it. Checked by hand:
+//! making the cell's `TAKEN` claim a load followed by a store (check-then-act) makes the cancel
+//! model fail at once.
 #![cfg(loom)]
 
+use common::{check, Bound, Leaky};
 use corepool::{Pool, Sizing, TaskError};
-use loom::sync::atomic::{AtomicUsize, Ordering};
-use loom::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod common;
 
 /// `JoinHandle::cancel` racing the only worker starting the task: the task runs xor is
 /// cancelled, the handle reports which, and the counters agree.
 #[test]
 fn cancel_racing_the_start_runs_xor_cancels() {
-    loom::model(|| {
-        let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(1))
-            .pin_workers(false)
-            .build()
-            .unwrap();
+    check(Bound::Env, || {
+        let pool = common::pool(1);
+        // std atomics: records only (see handoff.rs).
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
-        let handle = pool.submit(move || {
-            r.fetch_add(1, Ordering::Relaxed);
-        });
+        let handle = Leaky::new(pool.submit(move || {
+            // ORDERING: SeqCst: a check only.
+            r.fetch_add(1, Ordering::SeqCst);
+        }));
         let cancelled = handle.cancel();
-        let result = handle.join();
+        let result = handle.into_inner().join();
         pool.shutdown();
-        let ran = runs.load(Ordering::Relaxed);
+        // ORDERING: SeqCst: a check only; shutdown joined the worker.
+        let ran = runs.load(Ordering::SeqCst);
         assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
         assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
         let m = pool.metrics();
@@ -43,14 +46,17 @@ fn cancel_racing_the_start_runs_xor_cancels() {
 /// close can end it).
 #[test]
 fn blocking_lane_starts_a_thread_and_closes() {
-    loom::model(|| {
-        let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(1).blocking_io(1))
-            .pin_workers(false)
-            .build()
-            .unwrap();
-        let handle = pool.spawn_blocking(|| 5);
-        assert_eq!(handle.join().unwrap(), 5);
+    check(Bound::Env, || {
+        let pool = Leaky::new(
+            Pool::builder()
+                .sizing(Sizing::cpu_bound().cores(1).blocking_io(1))
+                .pin_workers(false)
+                .build()
+                .unwrap(),
+        );
+        let handle = Leaky::new(pool.spawn_blocking(|| 5));
+        let result = handle.into_inner().join();
+        assert_eq!(result.unwrap(), 5);
         pool.shutdown();
         assert_eq!(pool.metrics().blocking.completed, 1);
     });

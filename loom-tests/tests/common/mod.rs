@@ -77,6 +77,13 @@ impl<T> Leaky<T> {
     pub fn new(value: T) -> Self {
         Leaky(ManuallyDrop::new(value))
     }
+
+    /// Takes the value out, to consume it (e.g. a handle's `join`).
+    pub fn into_inner(self) -> T {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the value is moved out exactly once.
+        ManuallyDrop::into_inner(unsafe { std::ptr::read(&this.0) })
+    }
 }
 
 impl<T: Clone> Clone for Leaky<T> {
