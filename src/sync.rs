@@ -100,6 +100,10 @@ mod imp {
     /// Prime, so it does not fall into step with other periodic work.
     pub(crate) const INJECTOR_INTERVAL: u32 = 61;
 
+    /// A thief takes half of a neighbour's deque at once only from a deque at least this long;
+    /// from a shorter one (a fork-join stack) it takes one task (`worker.rs`, step 4).
+    pub(crate) const BATCH_STEAL_MIN_LEN: usize = 16;
+
     /// `build` waits for every worker's pin report before it returns, so the plan shows what
     /// pinning really did (`shutdown.rs`, start).
     pub(crate) const START_HANDSHAKE: bool = true;
@@ -161,6 +165,9 @@ mod imp {
 
     /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
     pub(crate) const INJECTOR_INTERVAL: u32 = 2;
+
+    /// Shrunk from 16 to 2 so a model reaches both the single and the batch steal.
+    pub(crate) const BATCH_STEAL_MIN_LEN: usize = 2;
 
     /// Off under loom: nothing is pinned, so there is nothing to report, and the handshake's
     /// lock and condvar waits multiplied a two-worker start + shutdown model's interleavings
@@ -279,6 +286,9 @@ mod imp {
         }
 
         impl<T> Stealer<T> {
+            pub(crate) fn steal(&self) -> Steal<T> {
+                to_steal(self.0.pop_front())
+            }
             pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
                 to_steal(self.0.steal_batch_and_pop_into(&dest.0))
             }

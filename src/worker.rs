@@ -7,9 +7,12 @@
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
 //! 3. The injector, taking a batch (`steal_batch_and_pop`).
-//! 4. Neighbours, nearest first (`topology.rs`), each a batch steal of half their deque — but
-//!    only as a *searcher*, and at most half the workers may become one on their own
-//!    (`sleep.rs`).
+//! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
+//!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
+//!    [`BATCH_STEAL_MIN_LEN`](crate::sync) tasks: a burst of spawns) a thief takes a batch,
+//!    half of it; from a short one it takes one task, the oldest. Short deques are fork-join
+//!    stacks, where the oldest task is the biggest piece of work and taking more would steal
+//!    the victim's own next `join` halves, only to have it steal them back.
 //!
 //! A worker that finds nothing spins briefly (crossbeam `Backoff`: a few spins, then a few
 //! yields), then sleeps by the protocol in `sleep.rs`. A searcher that finds work stops
@@ -21,7 +24,8 @@ use std::cell::Cell;
 use crate::registry::{Producer, Registry};
 use crate::sleep::AfterSleep;
 use crate::sync::{
-    current_worker_ptr, set_current_worker_ptr, Arc, Backoff, Deque, Steal, INJECTOR_INTERVAL,
+    current_worker_ptr, set_current_worker_ptr, Arc, Backoff, Deque, Steal, BATCH_STEAL_MIN_LEN,
+    INJECTOR_INTERVAL,
 };
 use std::task::{Poll, Waker};
 
@@ -322,11 +326,14 @@ impl WorkerThread {
         me.counters.add_steal_attempt();
         for &victim in me.neighbours.iter() {
             let before = self.local.len();
+            let stealer = &registry.workers[victim].stealer;
             loop {
-                match registry.workers[victim]
-                    .stealer
-                    .steal_batch_and_pop(&self.local)
-                {
+                let stolen = if stealer.len() >= BATCH_STEAL_MIN_LEN {
+                    stealer.steal_batch_and_pop(&self.local)
+                } else {
+                    stealer.steal()
+                };
+                match stolen {
                     Steal::Success(task) => {
                         let moved = self.local.len().saturating_sub(before);
                         me.counters.add_stolen(1 + moved as u64);
