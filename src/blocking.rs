@@ -49,11 +49,11 @@ use std::time::{Duration, Instant};
 
 use crate::bound::{Bound, Refused, Wait};
 use crate::metrics::BlockingMetrics;
-use crate::sync::thread_is_finished;
 use crate::sync::{
     fence, thread, thread_local, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex,
     Ordering, StatCounter, Steal,
 };
+use crate::sync::{thread_is_finished, wait_until_deadline};
 use crate::task::{Discard, Discarded, Outcome, Task};
 
 const FIELD_BITS: u32 = 21;
@@ -314,19 +314,10 @@ impl Lane {
         // ORDERING: Acquire: a thread's leaving CAS comes before its notification (under
         // this lock).
         while Word(s.word.load(Ordering::Acquire)).live() > 0 {
-            guard = match deadline {
-                None => s.exited.wait(guard).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    s.exited
-                        .wait_timeout(guard, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            match wait_until_deadline(&s.exited, guard, deadline) {
+                Ok(g) => guard = g,
+                Err(_) => return false,
+            }
         }
         drop(guard);
         s.bound.wake_all();

@@ -36,7 +36,7 @@
 
 use std::time::Instant;
 
-use crate::sync::{fence, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{fence, wait_until_deadline, AtomicUsize, Condvar, Mutex, Ordering};
 
 /// How long a submitter waits for room.
 #[derive(Debug, Clone, Copy)]
@@ -150,20 +150,18 @@ impl Bound {
             if closed() {
                 break Err(Refused::Closed);
             }
-            guard = match wait {
+            let deadline = match wait {
                 Wait::No => unreachable!("checked by admit"),
-                Wait::Forever => self.room.wait(guard).unwrap_or_else(|e| e.into_inner()),
-                Wait::Until(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break Err(Refused::Timeout);
-                    }
-                    self.room
-                        .wait_timeout(guard, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
+                Wait::Forever => None,
+                Wait::Until(deadline) => Some(deadline),
             };
+            match wait_until_deadline(&self.room, guard, deadline) {
+                Ok(g) => guard = g,
+                Err(g) => {
+                    guard = g;
+                    break Err(Refused::Timeout);
+                }
+            }
         };
         // ORDERING: Relaxed: under the lock, as above.
         self.waiters.fetch_sub(1, Ordering::Relaxed);

@@ -37,7 +37,7 @@ use std::time::Instant;
 
 use crate::registry::Registry;
 use crate::sizing::PinStatus;
-use crate::sync::{thread, Condvar, Mutex, START_HANDSHAKE};
+use crate::sync::{thread, wait_until_deadline, Condvar, Mutex, START_HANDSHAKE};
 
 struct Counts {
     pins: Vec<Option<PinStatus>>,
@@ -121,19 +121,10 @@ impl Lifecycle {
     fn wait_all_exited(&self, deadline: Option<Instant>) -> bool {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         while c.live > 0 {
-            c = match deadline {
-                None => self.changed.wait(c).unwrap_or_else(|e| e.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return false;
-                    }
-                    self.changed
-                        .wait_timeout(c, deadline - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-            };
+            match wait_until_deadline(&self.changed, c, deadline) {
+                Ok(guard) => c = guard,
+                Err(_) => return false,
+            }
         }
         true
     }

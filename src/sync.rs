@@ -377,6 +377,25 @@ impl SeededBugs {
     }
 }
 
+/// Waits on `cvar` once, poison ignored: untimed without a deadline. `Err` (with the guard,
+/// no wait) once the deadline has passed. The caller loops on its own condition.
+pub(crate) fn wait_until_deadline<'a, T>(
+    cvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<std::time::Instant>,
+) -> Result<MutexGuard<'a, T>, MutexGuard<'a, T>> {
+    let Some(deadline) = deadline else {
+        return Ok(cvar.wait(guard).unwrap_or_else(|e| e.into_inner()));
+    };
+    match deadline.checked_duration_since(std::time::Instant::now()) {
+        Some(left) if !left.is_zero() => Ok(cvar
+            .wait_timeout(guard, left)
+            .unwrap_or_else(|e| e.into_inner())
+            .0),
+        _ => Err(guard),
+    }
+}
+
 /// Padding to a cache line, for counters and words that must not share one.
 pub(crate) use crossbeam_utils::CachePadded;
 
