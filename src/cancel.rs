@@ -8,11 +8,16 @@
 //! - **Push** ([`CancelToken::register`]): CAS the new node onto `head`; finding `CLOSED`, the
 //!   registrant cancels its own task instead. Pushers never read a node, so a node taken out
 //!   and freed under them is harmless (their CAS only compares the head's address).
-//! - **Cancel** ([`CancelToken::cancel`]): set the flag, `swap(head, CLOSED)`, then cancel
-//!   every task in the list it took — whoever takes a list out owns its nodes exclusively.
-//! - **Prune**, every so many pushes: take the whole list out (CAS to null), drop the nodes of
-//!   finished tasks, and splice the rest back by CAS onto whatever `head` is now. Finding
-//!   `CLOSED` there, the pruner cancels the survivors itself.
+//! - **Cancel** ([`CancelToken::cancel`]): `swap(head, CLOSED)`, cancel every task in the
+//!   list it took — whoever takes a list out owns its nodes exclusively — wait until no prune
+//!   is in flight, then set the flag. So a running task that sees
+//!   [`is_cancelled`](CancelToken::is_cancelled) knows no bound task will start any more.
+//! - **Prune**, every so many pushes: count itself in `pruning`, take the whole list out (CAS
+//!   to null), drop the nodes of finished tasks, and splice the rest back by CAS onto whatever
+//!   `head` is now. Finding `CLOSED` there, the pruner cancels the survivors itself. The
+//!   increment of `pruning` and the cancel's swap are SeqCst, as are the pruner's read of
+//!   `head` and the cancel's read of `pruning`: either the cancel waits for the prune, or the
+//!   prune finds `CLOSED` before taking anything.
 //!
 //! # Why no bound task escapes a cancel
 //!
@@ -45,6 +50,8 @@ struct Inner {
     /// Pushes since the last prune, and the survivors of that prune.
     pushes: AtomicUsize,
     live_after_prune: AtomicUsize,
+    /// Prunes in flight, each holding nodes out of the list.
+    pruning: AtomicUsize,
 }
 
 /// Cancels a group of queued tasks at once, like a Go `context`: bind tasks to it with
@@ -98,6 +105,7 @@ impl CancelToken {
                 cancelled: AtomicBool::new(false),
                 pushes: AtomicUsize::new(0),
                 live_after_prune: AtomicUsize::new(0),
+                pruning: AtomicUsize::new(0),
             }),
         }
     }
@@ -127,15 +135,22 @@ impl CancelToken {
     /// assert!(matches!(late.join(), Err(corepool::TaskError::Cancelled)));
     /// ```
     pub fn cancel(&self) {
-        // ORDERING: Release: see is_cancelled.
-        self.inner.cancelled.store(true, Ordering::Release);
-        // ORDERING: AcqRel: Acquire takes ownership of the nodes pushed (Released by their
-        // CAS); Release publishes CLOSED.
-        let list = self.inner.head.swap(CLOSED, Ordering::AcqRel);
+        // ORDERING: SeqCst: Acquire takes ownership of the nodes pushed (Released by their
+        // CAS), Release publishes CLOSED, and the total order with a pruner's increment of
+        // `pruning` and its read of `head` means one of us sees the other (module docs).
+        let list = self.inner.head.swap(CLOSED, Ordering::SeqCst);
         if list != CLOSED {
             // SAFETY: the swap took the list out of `head`: its nodes are ours alone.
             unsafe { cancel_list(list) };
         }
+        // A prune in flight holds nodes the swap did not see; it cancels them when it finds
+        // CLOSED. Wait for it, so that nothing bound starts once the flag is up.
+        // ORDERING: SeqCst: see the swap above; Acquire of the pruner's decrement.
+        while self.inner.pruning.load(Ordering::SeqCst) != 0 {
+            std::thread::yield_now();
+        }
+        // ORDERING: Release: see is_cancelled.
+        self.inner.cancelled.store(true, Ordering::Release);
     }
 
     /// Binds a task: the next cancel reaches it (module docs, push).
@@ -176,10 +191,20 @@ impl CancelToken {
     /// Module docs, prune.
     #[cold]
     fn prune(&self) {
+        // ORDERING: SeqCst, paired with `cancel`'s swap and load (module docs).
+        self.inner.pruning.fetch_add(1, Ordering::SeqCst);
+        self.prune_list();
+        // ORDERING: Release: the cancels this prune made happen before `cancel` returns.
+        self.inner.pruning.fetch_sub(1, Ordering::Release);
+    }
+
+    fn prune_list(&self) {
         // ORDERING: Relaxed: pacing only.
         self.inner.pushes.store(0, Ordering::Relaxed);
-        // ORDERING: Acquire on success takes ownership of the nodes (see `cancel`).
-        let mut list = self.inner.head.load(Ordering::Relaxed);
+        // ORDERING: SeqCst, after the increment of `pruning`: a cancel that did not see the
+        // increment swapped CLOSED in before this load. Acquire on the CAS's success takes
+        // ownership of the nodes (see `cancel`).
+        let mut list = self.inner.head.load(Ordering::SeqCst);
         loop {
             if list.is_null() || list == CLOSED {
                 return;
