@@ -10,30 +10,11 @@
 //!
 //! Quick run: `cargo bench --bench join -- --warm-up-time 1 --measurement-time 3`.
 
+#[path = "common/workloads.rs"]
+mod workloads;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-
-fn fib_corepool(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (a, b) = corepool::join(|| fib_corepool(n - 1), || fib_corepool(n - 2));
-    a + b
-}
-
-fn fib_rayon(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
-    a + b
-}
-
-fn fib_sequential(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    fib_sequential(n - 1) + fib_sequential(n - 2)
-}
+use workloads::{fib_corepool, fib_rayon, fib_sequential};
 
 fn fib(c: &mut Criterion) {
     let workers = corepool::detect_cores().cpus().len();

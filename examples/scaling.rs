@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+#[path = "../benches/common/workloads.rs"]
+mod workloads;
+use workloads::{costs, fib_corepool, fib_rayon, fib_sequential, work};
+
 const KS: [usize; 3] = [1, 2, 4];
 
 struct Args {
@@ -74,50 +78,6 @@ fn parse_args() -> Args {
     );
     args.cores = args.cores.clamp(1, detected);
     args
-}
-
-/// `steps` dependent multiply-xor steps: about 1 ns each.
-fn work(steps: u64) -> u64 {
-    (0..steps).fold(0x9E37_79B9_7F4A_7C15u64, |a, x| {
-        black_box(a.wrapping_mul(31) ^ x)
-    })
-}
-
-/// All items `mean` steps, or a deterministic Pareto(1.5) tail scaled to the same mean.
-fn costs(items: usize, mean: u64, heavy_tailed: bool) -> Vec<u64> {
-    if !heavy_tailed {
-        return vec![mean; items];
-    }
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let raw: Vec<f64> = (0..items)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
-            (1.0 - u * 0.9999).powf(-1.0 / 1.5)
-        })
-        .collect();
-    let total = raw.iter().sum::<f64>();
-    raw.iter()
-        .map(|r| (r / total * (mean as f64) * items as f64) as u64)
-        .collect()
-}
-
-fn fib_corepool(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (a, b) = corepool::join(|| fib_corepool(n - 1), || fib_corepool(n - 2));
-    a + b
-}
-
-fn fib_rayon(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
-    a + b
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -242,7 +202,7 @@ fn main() {
         };
         let sequential = match w {
             Workload::ForkJoin => measure(args.reps, || {
-                black_box(fib_seq(black_box(args.fib)));
+                black_box(fib_sequential(black_box(args.fib)));
             }),
             _ => measure(args.reps, || {
                 items.iter().for_each(|&s| {
@@ -311,13 +271,6 @@ fn main() {
         args.svg,
         started.elapsed().as_secs_f64()
     );
-}
-
-fn fib_seq(n: u64) -> u64 {
-    if n < 2 {
-        return n;
-    }
-    fib_seq(n - 1) + fib_seq(n - 2)
 }
 
 /// Hand-drawn SVG: one panel per workload, speedup against cores, the ideal line dashed grey,
