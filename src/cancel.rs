@@ -159,27 +159,8 @@ impl CancelToken {
             task,
             next: ptr::null_mut(),
         }));
-        // ORDERING: Relaxed first read; the CAS decides.
-        let mut head = self.inner.head.load(Ordering::Relaxed);
-        loop {
-            if head == CLOSED {
-                // SAFETY: never shared: the push did not happen.
-                unsafe { cancel_list(node) };
-                return;
-            }
-            // SAFETY: the node is still ours (not yet pushed).
-            unsafe { (*node).next = head };
-            // ORDERING: Release publishes the node's fields to whoever takes the list out.
-            match self.inner.head.compare_exchange_weak(
-                head,
-                node,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => head = actual,
-            }
-        }
+        // SAFETY: a fresh node, ours alone; it is its own last node.
+        unsafe { self.splice(node, node) };
         // ORDERING: Relaxed: only paces the pruning.
         let pushes = self.inner.pushes.fetch_add(1, Ordering::Relaxed) + 1;
         let live = self.inner.live_after_prune.load(Ordering::Relaxed);
@@ -241,20 +222,30 @@ impl CancelToken {
         if kept.is_null() {
             return;
         }
+        // SAFETY: taken out above, so still ours; `tail` is the last kept node.
+        unsafe { self.splice(kept, tail) };
+    }
+
+    /// Puts the chain `first ..= last` on top of the list by CAS; finding the token cancelled
+    /// (`CLOSED`), cancels the chain's tasks instead (module docs, push and prune).
+    ///
+    /// # Safety
+    /// The caller owns every node of the chain exclusively, and `last` is its last node.
+    unsafe fn splice(&self, first: *mut Node, last: *mut Node) {
         // ORDERING: Relaxed first read; the CAS decides.
         let mut head = self.inner.head.load(Ordering::Relaxed);
         loop {
             if head == CLOSED {
-                // SAFETY: the splice did not happen: the kept nodes are still ours.
-                unsafe { cancel_list(kept) };
+                // SAFETY: the splice did not happen: the chain is still ours.
+                unsafe { cancel_list(first) };
                 return;
             }
-            // SAFETY: `tail` is the last kept node, still ours.
-            unsafe { (*tail).next = head };
-            // ORDERING: Release publishes the nodes, as in `register`.
+            // SAFETY: the chain is still ours until the CAS below succeeds.
+            unsafe { (*last).next = head };
+            // ORDERING: Release publishes the nodes' fields to whoever takes the list out.
             match self.inner.head.compare_exchange_weak(
                 head,
-                kept,
+                first,
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
