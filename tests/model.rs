@@ -63,6 +63,29 @@ struct Held {
     handle: JoinHandle<usize>,
 }
 
+/// Joins a held handle and checks its outcome against the model: a value only if it was not
+/// cancelled (it must then have run); `Cancelled` only if its handle or a `shutdown_now`
+/// asked for it.
+fn join_held(h: Held, expect: &mut [Expect], cancelling: bool) -> Result<(), TestCaseError> {
+    match h.handle.join() {
+        Ok(v) => {
+            prop_assert_eq!(v, h.id);
+            prop_assert!(expect[h.id] != Expect::Cancelled);
+            expect[h.id] = Expect::MustRun;
+        }
+        Err(TaskError::Cancelled) => {
+            prop_assert!(
+                expect[h.id] == Expect::Cancelled || cancelling,
+                "task {} cancelled unasked",
+                h.id
+            );
+            expect[h.id] = Expect::Cancelled;
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("join {}: {e:?}", h.id))),
+    }
+    Ok(())
+}
+
 /// Runs one sequence on a fresh pool and checks every task and counter against the model.
 fn check(workers: usize, capacity: Option<usize>, ops: &[Op]) -> Result<(), TestCaseError> {
     let before = common::threads_named("pt-worker-");
@@ -146,23 +169,7 @@ fn check(workers: usize, capacity: Option<usize>, ops: &[Op]) -> Result<(), Test
             }
             Op::Join(i) if !held.is_empty() => {
                 let h = held.swap_remove(i % held.len());
-                match h.handle.join() {
-                    Ok(v) => {
-                        prop_assert_eq!(v, h.id);
-                        prop_assert!(expect[h.id] != Expect::Cancelled);
-                        expect[h.id] = Expect::MustRun;
-                    }
-                    Err(TaskError::Cancelled) => {
-                        // By its handle, or by a shutdown_now.
-                        prop_assert!(
-                            expect[h.id] == Expect::Cancelled || cancelling,
-                            "task {} cancelled unasked",
-                            h.id
-                        );
-                        expect[h.id] = Expect::Cancelled;
-                    }
-                    Err(e) => return Err(TestCaseError::fail(format!("join {}: {e:?}", h.id))),
-                }
+                join_held(h, &mut expect, cancelling)?;
             }
             Op::Cancel(_) | Op::Join(_) => {}
             Op::Resize(n) => {
@@ -199,18 +206,7 @@ fn check(workers: usize, capacity: Option<usize>, ops: &[Op]) -> Result<(), Test
     }
     // Join what is left (before the final shutdown, so a handle may still see it run).
     for h in held.drain(..) {
-        match h.handle.join() {
-            Ok(v) => {
-                prop_assert_eq!(v, h.id);
-                prop_assert!(expect[h.id] != Expect::Cancelled);
-                expect[h.id] = Expect::MustRun;
-            }
-            Err(TaskError::Cancelled) => {
-                prop_assert!(expect[h.id] == Expect::Cancelled || cancelling);
-                expect[h.id] = Expect::Cancelled;
-            }
-            Err(e) => return Err(TestCaseError::fail(format!("join {}: {e:?}", h.id))),
-        }
+        join_held(h, &mut expect, cancelling)?;
     }
     pool.shutdown();
     // Everything still merely accepted now either ran (a plain shutdown) or — if a
