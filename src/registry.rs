@@ -46,7 +46,10 @@ pub(crate) enum Producer {
     /// A worker of this pool (its own index).
     Worker(usize),
     /// A thread outside the pool: the nearest worker is the one pinned to its CPU, if any.
-    Outside,
+    /// `backlog`: the injector already held work before this push, so whoever is counted as
+    /// searching is not keeping up — it may be a worker the OS has descheduled — and a
+    /// sleeper is woken even then (`sleep.rs`, producer step 3).
+    Outside { backlog: bool },
 }
 
 pub(crate) struct Registry {
@@ -175,8 +178,9 @@ impl Registry {
 
     /// Push and announce (`sleep.rs`, producer steps); the task holds a slot of the bound.
     fn push_to_injector(&self, task: Task) {
+        let backlog = !self.injector.is_empty();
         self.injector.push(task);
-        if self.notify_work_from(Producer::Outside) == Notified::Terminated {
+        if self.notify_work_from(Producer::Outside { backlog }) == Notified::Terminated {
             self.drain_injector();
         }
     }
@@ -184,9 +188,10 @@ impl Registry {
     /// `notify_work` with the producer's nearest worker resolved only when a wake is needed.
     #[inline]
     pub(crate) fn notify_work_from(&self, producer: Producer) -> Notified {
-        self.notify_work(|| match producer {
+        let backlog = matches!(producer, Producer::Outside { backlog: true });
+        self.notify_work(backlog, || match producer {
             Producer::Worker(i) => Some(i),
-            Producer::Outside => {
+            Producer::Outside { .. } => {
                 current_cpu().and_then(|cpu| self.cpu_to_worker.get(cpu).copied().flatten())
             }
         })

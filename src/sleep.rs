@@ -31,6 +31,11 @@
 //! 1. Push the task (local deque or injector).
 //! 2. `fence(SeqCst)`.
 //! 3. Load the word. Nobody sleeping, or somebody searching → done: a searcher will find it.
+//!    Except for an outside push onto a *backlog* (the injector was not empty before it):
+//!    then a sleeper is woken even though somebody searches. The searcher may be a thread the
+//!    OS has descheduled — its CPU shared with the producer — and trusting it would leave
+//!    everything pushed meanwhile waiting a whole scheduler slice. A backlog is the evidence
+//!    that the searchers are not keeping up; waking one more is always safe.
 //! 4. Otherwise claim the sleeper nearest the producer: parker `Sleepy|Parked → Claiming`,
 //!    then sleeping − 1, searching + 1, then `Notified` under the parker's lock, with a signal.
 //!    The claimed worker waits for `Notified`, so it never acts before this accounting landed
@@ -272,18 +277,23 @@ impl Registry {
         }
     }
 
-    /// Producer steps 2–4, after a push. `near` finds the worker nearest the producer (the
-    /// producer itself, or the worker pinned to the producer's CPU); it is only called when a
-    /// sleeper must be woken.
+    /// Producer steps 2–4, after a push. `backlog`: the push landed on a non-empty injector,
+    /// so a sleeper is woken even if somebody searches. `near` finds the worker nearest the
+    /// producer (the producer itself, or the worker pinned to the producer's CPU); it is only
+    /// called when a sleeper must be woken.
     #[inline]
-    pub(crate) fn notify_work(&self, near: impl FnOnce() -> Option<usize>) -> Notified {
+    pub(crate) fn notify_work(
+        &self,
+        backlog: bool,
+        near: impl FnOnce() -> Option<usize>,
+    ) -> Notified {
         // ORDERING: pairs with the fence in `sleep` step 3.
         fence(Ordering::SeqCst);
         let c = self.idle.load();
         if c.is_terminated() {
             return Notified::Terminated;
         }
-        if c.searching() > 0 || c.sleeping() == 0 {
+        if c.sleeping() == 0 || (c.searching() > 0 && !backlog) {
             return Notified::Ok;
         }
         self.wake_one(near())
