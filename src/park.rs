@@ -32,9 +32,10 @@
 //!
 //! # Why no wakeup is lost here
 //!
-//! (3) happens under the lock, and the owner checks for `Notified` under the same lock before
-//! every wait, so the signal either finds the owner waiting or the owner sees `Notified`
-//! before it waits.
+//! (3) stores `Notified` under the lock, and the owner checks for `Notified` under the same
+//! lock before every wait (and waits by releasing it atomically), so either the owner sees
+//! `Notified` before it waits, or it is already waiting when the waker — after unlocking —
+//! signals.
 
 use crate::sync::{AtomicU8, Condvar, Mutex, MutexGuard, Ordering};
 
@@ -180,15 +181,21 @@ impl Parker {
         }
     }
 
-    /// Transition 3: publishes the claim and signals the owner if it waits.
+    /// Transition 3: publishes the claim, then signals the owner in case it waits.
+    ///
+    /// The signal comes after the unlock: signalled under the lock, an owner woken onto the
+    /// waker's CPU preempts the waker while it still holds the lock, blocks on it at once, and
+    /// waits for the waker to be scheduled again — a whole time slice when the waker is a busy
+    /// producer. Signalling after the unlock loses nothing: an owner that had not begun to
+    /// wait checks `Notified` under the lock first, and one that waits gets the signal.
     pub(crate) fn finish_claim(&self) {
         let guard = self.lock();
         debug_assert_eq!(self.state(), ParkState::Claiming);
         // ORDERING: Relaxed: published by the unlock below to the owner's locked wait.
         self.state
             .store(ParkState::Notified as u8, Ordering::Relaxed);
-        self.cvar.notify_one();
         drop(guard);
+        self.cvar.notify_one();
     }
 
     pub(crate) fn state(&self) -> ParkState {
