@@ -45,6 +45,7 @@ pub struct Builder {
     queue_capacity: Option<usize>,
     blocking_queue_capacity: Option<usize>,
     blocking_keep_alive: Duration,
+    spin_before_park: Duration,
     seeded_bugs: SeededBugs,
 }
 
@@ -63,6 +64,17 @@ pub const DEFAULT_BLOCKING_QUEUE_CAPACITY: usize = 1024;
 /// ```
 pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+/// How long an idle searching worker keeps looking for work before it sleeps, by default.
+///
+/// A few times what waking a sleeping thread costs (tens of µs, more on a virtual machine),
+/// so that a steady trickle of work finds a worker awake, while a pool with nothing to do
+/// still goes quiet within a fraction of a millisecond.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_SPIN_BEFORE_PARK.as_micros(), 100);
+/// ```
+pub const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(100);
+
 impl Default for Builder {
     fn default() -> Self {
         Builder {
@@ -74,6 +86,7 @@ impl Default for Builder {
             queue_capacity: None,
             blocking_queue_capacity: Some(DEFAULT_BLOCKING_QUEUE_CAPACITY),
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
             seeded_bugs: SeededBugs::default(),
         }
     }
@@ -90,6 +103,7 @@ impl fmt::Debug for Builder {
             .field("queue_capacity", &self.queue_capacity)
             .field("blocking_queue_capacity", &self.blocking_queue_capacity)
             .field("blocking_keep_alive", &self.blocking_keep_alive)
+            .field("spin_before_park", &self.spin_before_park)
             .finish()
     }
 }
@@ -250,6 +264,29 @@ impl Builder {
         self
     }
 
+    /// How long an idle worker that is *searching* keeps looking for work, yielding between
+    /// looks, before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
+    ///
+    /// At most half the workers search at a time; the others sleep as soon as a short
+    /// backoff finds nothing. A longer window buys lower start latency for work that arrives
+    /// in a trickle — a task every few tens of µs — for at most one window of CPU time per
+    /// searcher each time the pool runs dry. `Duration::ZERO` sleeps right after the backoff:
+    /// the least CPU, and a wake-up (tens of µs) for the next task.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::builder()
+    ///     .spin_before_park(Duration::ZERO)
+    ///     .build()?;
+    /// assert_eq!(pool.install(|| 6 * 7), 42);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn spin_before_park(mut self, window: Duration) -> Self {
+        self.spin_before_park = window;
+        self
+    }
+
     /// Seeds protocol bugs on purpose, for the loom models' negative controls.
     #[cfg(loom)]
     #[doc(hidden)]
@@ -330,6 +367,7 @@ impl Builder {
             cpu_to_worker.into_boxed_slice(),
             self.panic_handler,
             self.queue_capacity,
+            self.spin_before_park,
             lane,
             self.seeded_bugs,
         ));

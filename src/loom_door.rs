@@ -49,7 +49,15 @@ impl Workers {
             keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
             stack_size: None,
         });
-        let registry = Arc::new(Registry::new(slots, Box::new([]), None, None, lane, bugs));
+        let registry = Arc::new(Registry::new(
+            slots,
+            Box::new([]),
+            None,
+            None,
+            std::time::Duration::ZERO,
+            lane,
+            bugs,
+        ));
         Workers {
             registry: Kept::new(registry),
             deques: Kept::new(std::sync::Mutex::new(

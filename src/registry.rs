@@ -15,6 +15,7 @@
 //!   the bound, released by whoever takes it out (a worker's batch, or a drain).
 
 use std::any::Any;
+use std::time::Duration;
 
 use crate::blocking::Lane;
 use crate::bound::{Bound, Refused, Wait};
@@ -62,6 +63,9 @@ pub(crate) struct Registry {
     pub(crate) lane: Lane,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) counters: PoolCounters,
+    /// How long a searcher with nothing to do keeps looking before it sleeps
+    /// (`Builder::spin_before_park`).
+    pub(crate) spin_window: Duration,
     /// OS CPU id → the first worker pinned to it.
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
@@ -83,6 +87,7 @@ impl Registry {
         cpu_to_worker: Box<[Option<usize>]>,
         panic_handler: Option<PanicHandler>,
         queue_capacity: Option<usize>,
+        spin_window: Duration,
         lane: Lane,
         seeded_bugs: SeededBugs,
     ) -> Registry {
@@ -95,6 +100,7 @@ impl Registry {
             lane,
             workers,
             counters: PoolCounters::new(),
+            spin_window,
             cpu_to_worker,
             panic_handler,
             seeded_bugs,

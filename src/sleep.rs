@@ -45,8 +45,11 @@
 //! announced only when the deque was empty, because the pushing worker is awake and drains
 //! its deque before it may sleep — there the announcement recruits help, nothing more.
 //!
-//! A searcher that finds work stops searching; if it was the last searcher it runs the steps
-//! above too, so a burst ramps up one worker at a time without a thundering herd. At most half
+//! A searcher that finds work stops searching; if it was the last searcher it hands the search
+//! on ([`Registry::hand_on_search`]): `fence(SeqCst)`, look at every queue, and only if one
+//! still holds work run producer steps 3–4. A burst so ramps up one worker at a time without
+//! a thundering herd, and a trickle of single tasks is served by one worker without waking
+//! another for each (whose wake-up the found task would otherwise wait behind). At most half
 //! the workers may enter searching on their own (woken workers are searchers regardless): the
 //! check and the increment are two steps, so under a race the bound can overshoot by the number
 //! of racers, which only costs a little spinning.
@@ -62,7 +65,10 @@
 //!
 //! If P saw `searching > 0`, the searcher S has not yet left searching in the word's order. S
 //! leaves either through step 1 (then F_S comes after F_P, and S's recheck sees the task) or by
-//! finding work (then, if it was the last, S runs the producer steps with a fence after F_P).
+//! finding work. Then, if S was not the last searcher, one remains and the argument applies to
+//! it; if it was, S fences (F_S) and looks at the queues. F_P before F_S: S sees P's task and
+//! runs producer steps 3–4. F_S before F_P: P's load would see S's decrement, so P could not
+//! have seen S searching — another searcher was still counted, and the argument applies to it.
 //! A woken worker's fences come after its claimer's, so the argument chains.
 //!
 //! # Why no task is stranded at shutdown
@@ -165,7 +171,8 @@ impl Idle {
 
     /// Leaves searching after finding work; true if this was the last searcher.
     pub(crate) fn transition_from_searching(&self) -> bool {
-        // ORDERING: AcqRel; the caller follows a `true` with notify_work, whose fence orders it.
+        // ORDERING: AcqRel; the caller follows a `true` with hand_on_search, whose fence orders
+        // it.
         let prev = Counters(self.word.fetch_sub(SEARCH_ONE, Ordering::AcqRel));
         debug_assert!(prev.searching() > 0, "searching underflow: {prev:?}");
         prev.searching() == 1
@@ -289,6 +296,25 @@ impl Registry {
     ) -> Notified {
         // ORDERING: pairs with the fence in `sleep` step 3.
         fence(Ordering::SeqCst);
+        self.wake_if_needed(backlog, near)
+    }
+
+    /// Worker `from` was the last searcher and found work: hand the search on if any queue
+    /// still holds work (module docs).
+    #[cold]
+    pub(crate) fn hand_on_search(&self, from: usize) {
+        // ORDERING: pairs with the producers' fence in `notify_work`: a producer that counted
+        // on this worker's search either pushed before this fence (the look below sees it) or
+        // loads the idle word after it (and sees that this worker no longer searches).
+        fence(Ordering::SeqCst);
+        if self.has_visible_work() {
+            self.wake_if_needed(false, || Some(from));
+        }
+    }
+
+    /// Producer steps 3–4, after the caller's fence.
+    #[inline]
+    fn wake_if_needed(&self, backlog: bool, near: impl FnOnce() -> Option<usize>) -> Notified {
         let c = self.idle.load();
         if c.is_terminated() {
             return Notified::Terminated;

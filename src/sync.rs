@@ -37,25 +37,49 @@ mod imp {
         }
     }
 
-    /// Bounded spin before parking: crossbeam's exponential backoff (a few spins, then a few
-    /// `yield_now`s; `is_completed` after about ten steps).
-    pub(crate) struct Backoff(crossbeam_utils::Backoff);
+    /// An idle worker's spin before it parks (`worker.rs`): crossbeam's exponential backoff
+    /// (a few spins, then a few `yield_now`s, about ten steps), and then, for a searcher
+    /// only, `yield_now` rounds until the pool's spin window has passed.
+    pub(crate) struct IdleSpin {
+        backoff: crossbeam_utils::Backoff,
+        /// When the backoff ran out in this idle period.
+        since: std::cell::Cell<Option<std::time::Instant>>,
+    }
 
-    impl Backoff {
+    impl IdleSpin {
         pub(crate) fn new() -> Self {
-            Backoff(crossbeam_utils::Backoff::new())
+            IdleSpin {
+                backoff: crossbeam_utils::Backoff::new(),
+                since: std::cell::Cell::new(None),
+            }
         }
+
+        /// One idle round: spins or yields and returns true, or returns false when it is
+        /// time to park. `window`: how long a searcher goes on after the backoff.
         #[inline]
-        pub(crate) fn snooze(&self) {
-            self.0.snooze()
+        pub(crate) fn spin(&self, window: std::time::Duration, searching: bool) -> bool {
+            if !self.backoff.is_completed() {
+                self.backoff.snooze();
+                return true;
+            }
+            if !searching || window.is_zero() {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            let since = *self.since.get().get_or_insert(now);
+            self.since.set(Some(since));
+            if now.duration_since(since) >= window {
+                return false;
+            }
+            std::thread::yield_now();
+            true
         }
-        #[inline]
-        pub(crate) fn is_completed(&self) -> bool {
-            self.0.is_completed()
-        }
+
+        /// The worker found work (or slept): the next idle period starts afresh.
         #[inline]
         pub(crate) fn reset(&self) {
-            self.0.reset()
+            self.backoff.reset();
+            self.since.set(None);
         }
     }
 
@@ -125,17 +149,14 @@ mod imp {
 
     /// Under loom there is no spin phase at all: correctness must not rest on it, and every
     /// spin step multiplies the interleavings (and the preemptions a bug needs to show).
-    pub(crate) struct Backoff;
+    pub(crate) struct IdleSpin;
 
-    impl Backoff {
+    impl IdleSpin {
         pub(crate) fn new() -> Self {
-            Backoff
+            IdleSpin
         }
-        pub(crate) fn snooze(&self) {
-            unreachable!("the loom Backoff is always completed")
-        }
-        pub(crate) fn is_completed(&self) -> bool {
-            true
+        pub(crate) fn spin(&self, _window: std::time::Duration, _searching: bool) -> bool {
+            false
         }
         pub(crate) fn reset(&self) {}
     }

@@ -14,17 +14,21 @@
 //!    stacks, where the oldest task is the biggest piece of work and taking more would steal
 //!    the victim's own next `join` halves, only to have it steal them back.
 //!
-//! A worker that finds nothing spins briefly (crossbeam `Backoff`: a few spins, then a few
-//! yields), then sleeps by the protocol in `sleep.rs`. A searcher that finds work stops
-//! searching, and if it was the last searcher it announces work so a sleeper takes over the
-//! search.
+//! A worker that finds nothing spins briefly (crossbeam's backoff: a few spins, then a few
+//! yields), then sleeps by the protocol in `sleep.rs`. A *searcher* keeps looking, yielding
+//! between rounds, for the pool's spin window
+//! ([`Builder::spin_before_park`](crate::Builder::spin_before_park)) before it sleeps: work
+//! that arrives in a steady trickle then finds a worker awake instead of paying for a
+//! wake-up, and since at most half the workers search, the others still sleep at once. A
+//! searcher that finds work stops searching, and if it was the last searcher it announces
+//! work so a sleeper takes over the search.
 
 use std::cell::Cell;
 
 use crate::registry::{Producer, Registry};
 use crate::sleep::AfterSleep;
 use crate::sync::{
-    current_worker_ptr, set_current_worker_ptr, Arc, Backoff, Deque, Steal, BATCH_STEAL_MIN_LEN,
+    current_worker_ptr, set_current_worker_ptr, Arc, Deque, IdleSpin, Steal, BATCH_STEAL_MIN_LEN,
     INJECTOR_INTERVAL,
 };
 use std::task::{Poll, Waker};
@@ -121,7 +125,7 @@ impl WorkerThread {
     /// when the latch is set (a helping wait — a waiting worker holds the pool open, so it
     /// never sees termination).
     fn work_until(&self, waiting: Option<&dyn Probe>) {
-        let backoff = Backoff::new();
+        let idle = IdleSpin::new();
         let registry = &*self.registry;
         while !waiting.is_some_and(Probe::probe) {
             if waiting.is_none() && registry.control.pauses(self.index) && !registry.is_shut_down()
@@ -132,14 +136,13 @@ impl WorkerThread {
             if let Some(task) = self.find_task() {
                 self.stop_searching();
                 self.execute(task);
-                backoff.reset();
+                idle.reset();
                 continue;
             }
-            if !backoff.is_completed() {
-                backoff.snooze();
+            if idle.spin(registry.spin_window, self.searching.get()) {
                 continue;
             }
-            backoff.reset();
+            idle.reset();
             let mut searching = self.searching.get();
             let after = self.registry.sleep(self.index, &mut searching, waiting);
             self.searching.set(searching);
@@ -347,13 +350,13 @@ impl WorkerThread {
         None
     }
 
-    /// A searcher that found work: the last one hands the search on.
+    /// A searcher that found work: the last one hands the search on (`sleep.rs`).
     #[inline]
     fn stop_searching(&self) {
         if self.searching.get() {
             self.searching.set(false);
             if self.registry.idle.transition_from_searching() {
-                self.registry.notify_work_from(Producer::Worker(self.index));
+                self.registry.hand_on_search(self.index);
             }
         }
     }
