@@ -15,14 +15,16 @@
 //! submit call; the task's first act is to take its start timestamp. Latency = start − submit.
 //!
 //! Each (contender, load) runs `--reps` times after a short warm-up on a pool built for it;
-//! the table shows the median over the repetitions of each percentile, and the range of the
-//! p99 over the repetitions.
+//! the repetitions go round the contenders (one run of each, then the next round), so the
+//! quiet and noisy spells of a shared machine fall on all of them alike. The table shows the
+//! median over the repetitions of each percentile, and the range of the p99 over them.
 //!
 //! ```text
-//! cargo run --release --example latency -- [--secs S] [--reps R]
+//! cargo run --release --example latency -- [--secs S] [--reps R] [--load minute|second]
+//!                                            [--only NAME[,NAME...]]
 //! ```
 //!
-//! Defaults: 1 s per run, 3 reps: about 40 s in all.
+//! Defaults: 1 s per run, 3 reps, both loads, every contender: about 40 s in all.
 
 #[path = "../benches/common/channel_pool.rs"]
 #[allow(dead_code)]
@@ -177,6 +179,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 fn main() {
     let mut secs = 1.0f64;
     let mut reps = 3usize;
+    let mut load_filter: Option<String> = None;
+    let mut only: Option<Vec<String>> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -192,8 +196,35 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--reps: a number")
             }
+            "--load" => {
+                let load = it.next().expect("--load: minute or second");
+                assert!(
+                    load == "minute" || load == "second",
+                    "--load: minute or second"
+                );
+                load_filter = Some(load);
+            }
+            "--only" => {
+                let names: Vec<String> = it
+                    .next()
+                    .expect("--only: contender names, comma-separated")
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+                for name in &names {
+                    assert!(
+                        Contender::NAMES.contains(&name.as_str()),
+                        "--only: unknown contender {name:?}; known: {:?}",
+                        Contender::NAMES
+                    );
+                }
+                only = Some(names);
+            }
             "-h" | "--help" => {
-                println!("usage: latency [--secs S] [--reps R]");
+                println!(
+                    "usage: latency [--secs S] [--reps R] [--load minute|second] \
+                     [--only NAME[,NAME...]]"
+                );
                 return;
             }
             other => panic!("unknown flag {other} (try --help)"),
@@ -207,10 +238,14 @@ fn main() {
     }
     now_ns();
     let workers = corepool::detect_cores().cpus().len();
-    let loads = [
-        ("1M tasks/minute", Duration::from_micros(60)),
-        ("1M tasks/second", Duration::from_micros(1)),
-    ];
+    let loads: Vec<(&str, Duration)> = [
+        ("minute", "1M tasks/minute", Duration::from_micros(60)),
+        ("second", "1M tasks/second", Duration::from_micros(1)),
+    ]
+    .into_iter()
+    .filter(|(key, _, _)| load_filter.as_deref().is_none_or(|f| f == *key))
+    .map(|(_, label, interval)| (label, interval))
+    .collect();
     let max_n = loads
         .iter()
         .map(|(_, iv)| (secs / iv.as_secs_f64()).ceil() as usize)
@@ -224,7 +259,7 @@ fn main() {
         "latency: submit -> start, {workers} workers each, {secs} s per run, {reps} reps (medians)"
     );
     let started = Instant::now();
-    for (load, interval) in loads {
+    for &(load, interval) in &loads {
         let n = (secs / interval.as_secs_f64()).ceil() as usize;
         println!();
         println!("{load} (one task every {interval:?}, {n} tasks per run)");
@@ -232,22 +267,35 @@ fn main() {
             "{:<13} {:>9} {:>9} {:>9} {:>10} {:>19} {:>12}",
             "", "p50 µs", "p99 µs", "p999 µs", "max µs", "p99 range µs", "offered/s"
         );
-        for name in Contender::NAMES {
-            let pool = Contender::build(name, workers);
+        let names: Vec<&str> = Contender::NAMES
+            .into_iter()
+            .filter(|name| only.as_ref().is_none_or(|o| o.iter().any(|n| n == name)))
+            .collect();
+        let pools: Vec<Contender> = names
+            .iter()
+            .map(|name| Contender::build(name, workers))
+            .collect();
+        for pool in &pools {
             // Warm-up: a tenth of a run, not recorded.
-            offer(&pool, rec, n.div_ceil(10), interval);
-            let mut stats: Vec<[f64; 4]> = Vec::new();
-            let mut rates = Vec::new();
-            for _ in 0..reps {
-                rates.push(offer(&pool, rec, n, interval));
-                stats.push(percentiles(rec, n));
+            offer(pool, rec, n.div_ceil(10), interval);
+        }
+        // Repetitions go round the contenders, so a slow spell of a shared machine falls on
+        // all of them alike rather than on whoever was running then.
+        let mut stats: Vec<Vec<[f64; 4]>> = vec![Vec::new(); pools.len()];
+        let mut rates: Vec<Vec<f64>> = vec![Vec::new(); pools.len()];
+        for _ in 0..reps {
+            for (c, pool) in pools.iter().enumerate() {
+                rates[c].push(offer(pool, rec, n, interval));
+                stats[c].push(percentiles(rec, n));
             }
-            drop(pool);
-            let col = |j: usize| median(stats.iter().map(|s| s[j]).collect());
-            let p99s: Vec<f64> = stats.iter().map(|s| s[1]).collect();
-            let (lo, hi) = p99s
+        }
+        drop(pools);
+        for (c, name) in names.iter().enumerate() {
+            let col = |j: usize| median(stats[c].iter().map(|s| s[j]).collect());
+            let (lo, hi) = stats[c]
                 .iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                .map(|s| s[1])
+                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
             println!(
                 "{:<13} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>19} {:>12.0}",
                 name,
@@ -256,7 +304,7 @@ fn main() {
                 col(2),
                 col(3),
                 format!("{lo:.1}–{hi:.1}"),
-                median(rates)
+                median(rates[c].clone())
             );
         }
     }

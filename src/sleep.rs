@@ -36,8 +36,10 @@
 //!    OS has descheduled — its CPU shared with the producer — and trusting it would leave
 //!    everything pushed meanwhile waiting a whole scheduler slice. A backlog is the evidence
 //!    that the searchers are not keeping up; waking one more is always safe.
-//! 4. Otherwise claim the sleeper nearest the producer: parker `Sleepy|Parked → Claiming`,
-//!    then sleeping − 1, searching + 1, then `Notified` under the parker's lock, with a signal.
+//! 4. Otherwise claim the sleeper nearest the producer — its neighbours nearest first, the
+//!    worker on the producer's own CPU last, since that one can run only by preempting the
+//!    producer or after it: parker `Sleepy|Parked → Claiming`, then sleeping − 1,
+//!    searching + 1, then `Notified` under the parker's lock, and a signal after it.
 //!    The claimed worker waits for `Notified`, so it never acts before this accounting landed
 //!    (`park.rs`).
 //!
@@ -325,12 +327,16 @@ impl Registry {
         self.wake_one(near())
     }
 
-    /// Claims and wakes the sleeper nearest `near`.
+    /// Claims and wakes the sleeper nearest `near`: `near`'s neighbours nearest first, then
+    /// `near` itself (step 4).
     #[cold]
     fn wake_one(&self, near: Option<usize>) -> Notified {
         let start = near.unwrap_or(0);
-        let candidates =
-            std::iter::once(start).chain(self.workers[start].neighbours.iter().copied());
+        let candidates = self.workers[start]
+            .neighbours
+            .iter()
+            .copied()
+            .chain(std::iter::once(start));
         for i in candidates {
             if let Some(result) = self.try_wake(i) {
                 return result;
