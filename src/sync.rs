@@ -37,29 +37,39 @@ mod imp {
         }
     }
 
-    /// An idle worker's spin before it parks (`worker.rs`): crossbeam's exponential backoff
-    /// (a few spins, then a few `yield_now`s, about ten steps), and then, for a searcher
-    /// only, `yield_now` rounds until the pool's spin window has passed.
+    /// An idle worker's spin before it parks (`worker.rs`): an exponential backoff (1, 2, 4 …
+    /// 64 spin hints: a few µs), then, for a searcher only, rounds of 64 hints until the
+    /// pool's spin window has passed.
+    ///
+    /// It never yields the CPU: a searcher is counted on by producers (`sleep.rs`), and one
+    /// that yields to a busy thread sharing its CPU may not run again for a whole scheduler
+    /// slice (milliseconds) while still counted — work then waits, and the other workers may
+    /// not search. Spinning is bounded by the window instead.
     pub(crate) struct IdleSpin {
-        backoff: crossbeam_utils::Backoff,
+        step: std::cell::Cell<u32>,
         /// When the backoff ran out in this idle period.
         since: std::cell::Cell<Option<std::time::Instant>>,
     }
 
     impl IdleSpin {
+        /// Backoff steps: step `s` spins 2^s hints.
+        const BACKOFF_STEPS: u32 = 7;
+
         pub(crate) fn new() -> Self {
             IdleSpin {
-                backoff: crossbeam_utils::Backoff::new(),
+                step: std::cell::Cell::new(0),
                 since: std::cell::Cell::new(None),
             }
         }
 
-        /// One idle round: spins or yields and returns true, or returns false when it is
-        /// time to park. `window`: how long a searcher goes on after the backoff.
+        /// One idle round: spins and returns true, or returns false when it is time to park.
+        /// `window`: how long a searcher goes on after the backoff.
         #[inline]
         pub(crate) fn spin(&self, window: std::time::Duration, searching: bool) -> bool {
-            if !self.backoff.is_completed() {
-                self.backoff.snooze();
+            let step = self.step.get();
+            if step < Self::BACKOFF_STEPS {
+                self.step.set(step + 1);
+                Self::hints(1 << step);
                 return true;
             }
             if !searching || window.is_zero() {
@@ -71,14 +81,20 @@ mod imp {
             if now.duration_since(since) >= window {
                 return false;
             }
-            std::thread::yield_now();
+            Self::hints(1 << (Self::BACKOFF_STEPS - 1));
             true
+        }
+
+        fn hints(n: u32) {
+            for _ in 0..n {
+                std::hint::spin_loop();
+            }
         }
 
         /// The worker found work (or slept): the next idle period starts afresh.
         #[inline]
         pub(crate) fn reset(&self) {
-            self.backoff.reset();
+            self.step.set(0);
             self.since.set(None);
         }
     }
