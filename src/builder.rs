@@ -264,8 +264,8 @@ impl Builder {
         self
     }
 
-    /// How long an idle worker that is *searching* keeps looking for work, yielding between
-    /// looks, before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
+    /// How long an idle worker that is *searching* keeps looking for work (spinning, without
+    /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
     ///
     /// At most half the workers search at a time; the others sleep as soon as a short
     /// backoff finds nothing. A longer window buys lower start latency for work that arrives

@@ -14,14 +14,14 @@
 //!    stacks, where the oldest task is the biggest piece of work and taking more would steal
 //!    the victim's own next `join` halves, only to have it steal them back.
 //!
-//! A worker that finds nothing spins briefly (crossbeam's backoff: a few spins, then a few
-//! yields), then sleeps by the protocol in `sleep.rs`. A *searcher* keeps looking, yielding
-//! between rounds, for the pool's spin window
-//! ([`Builder::spin_before_park`](crate::Builder::spin_before_park)) before it sleeps: work
-//! that arrives in a steady trickle then finds a worker awake instead of paying for a
-//! wake-up, and since at most half the workers search, the others still sleep at once. A
-//! searcher that finds work stops searching, and if it was the last searcher it announces
-//! work so a sleeper takes over the search.
+//! A worker that finds nothing spins briefly (an exponential backoff of a few µs), then
+//! sleeps by the protocol in `sleep.rs`. A *searcher* keeps looking for the pool's spin
+//! window ([`Builder::spin_before_park`](crate::Builder::spin_before_park)) before it sleeps:
+//! work that arrives in a steady trickle then finds a worker awake instead of paying for a
+//! wake-up, and since at most half the workers search, the others still sleep at once. The
+//! spin never yields the CPU (`sync.rs`, `IdleSpin`, says why). A searcher that finds work
+//! stops searching, and if it was the last searcher and a queue still holds work, it wakes a
+//! sleeper to take over the search.
 
 use std::cell::Cell;
 
