@@ -38,13 +38,15 @@ mod imp {
     }
 
     /// An idle worker's spin before it parks (`worker.rs`): an exponential backoff (1, 2, 4 …
-    /// 64 spin hints: a few µs), then, for a searcher only, rounds of 64 hints until the
-    /// pool's spin window has passed.
+    /// 64 spin hints: a few µs); then a searcher spins in rounds of 64 hints until the pool's
+    /// spin window has passed, and any other worker yields its CPU a few times.
     ///
-    /// It never yields the CPU: a searcher is counted on by producers (`sleep.rs`), and one
-    /// that yields to a busy thread sharing its CPU may not run again for a whole scheduler
-    /// slice (milliseconds) while still counted — work then waits, and the other workers may
-    /// not search. Spinning is bounded by the window instead.
+    /// A searcher never yields: producers count on it (`sleep.rs`), and one that yields to a
+    /// busy thread sharing its CPU may not run again for a whole scheduler slice
+    /// (milliseconds) while still counted — work waits, and the other workers may not search.
+    /// Its spin is bounded by the window instead. A worker that is not searching is counted
+    /// on by nobody, so it yields, letting such a thread (often the one submitting the work)
+    /// run, before it sleeps.
     pub(crate) struct IdleSpin {
         step: std::cell::Cell<u32>,
         /// When the backoff ran out in this idle period.
@@ -54,6 +56,8 @@ mod imp {
     impl IdleSpin {
         /// Backoff steps: step `s` spins 2^s hints.
         const BACKOFF_STEPS: u32 = 7;
+        /// Yields of a worker that is not searching, after the backoff.
+        const YIELDS: u32 = 4;
 
         pub(crate) fn new() -> Self {
             IdleSpin {
@@ -62,7 +66,8 @@ mod imp {
             }
         }
 
-        /// One idle round: spins and returns true, or returns false when it is time to park.
+        /// One idle round: spins (or yields) and returns true, or returns false when it is
+        /// time to park.
         /// `window`: how long a searcher goes on after the backoff.
         #[inline]
         pub(crate) fn spin(&self, window: std::time::Duration, searching: bool) -> bool {
@@ -72,7 +77,15 @@ mod imp {
                 Self::hints(1 << step);
                 return true;
             }
-            if !searching || window.is_zero() {
+            if !searching {
+                if step < Self::BACKOFF_STEPS + Self::YIELDS {
+                    self.step.set(step + 1);
+                    std::thread::yield_now();
+                    return true;
+                }
+                return false;
+            }
+            if window.is_zero() {
                 return false;
             }
             let now = std::time::Instant::now();
