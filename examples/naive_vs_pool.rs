@@ -11,12 +11,16 @@
 //!   workers share 2 CPUs, and a pinned worker cannot leave a CPU a lane thread is using.
 //!
 //! Each variant runs in its own process (this example re-executes itself with `--child`), so
-//! its peak RSS (`VmHWM` from `/proc/self/status`, read by the child at the end) is its own.
-//! The wall time covers building the pool, submitting every job and waiting for the last.
+//! its peak RSS (`VmHWM` from `/proc/self/status`, read by the child at the end) and its CPU
+//! time (`getrusage`) are its own. The wall time covers building the pool, submitting every
+//! job and waiting for the last one to finish; the waiter blocks (no polling), and the pool's
+//! teardown comes after the clock stops. Repetitions go round the variants.
 //!
 //! The CPU floor is `jobs × CPU part ÷ cores`: no schedule can finish sooner. It is computed
 //! twice: nominally (50 µs per job) and from the measured time of running all the CPU parts
-//! back to back on this thread.
+//! back to back on this thread. A third floor adds what the waits alone cost the machine
+//! (`waits-only`: the same sleeps on the same number of threads, no CPU part): a sleep is a
+//! timer and two context switches, which on a virtual machine is several µs of CPU each.
 //!
 //! ```text
 //! cargo run --release --example naive_vs_pool -- [--jobs N] [--wait-us W] [--cpu-us C]
@@ -29,16 +33,14 @@
 #[path = "../benches/common/channel_pool.rs"]
 #[allow(dead_code)]
 mod channel_pool;
-#[path = "../benches/common/latch.rs"]
-#[allow(dead_code)]
-mod latch;
 
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use channel_pool::ChannelPool;
-use latch::Latch;
 
 const VARIANTS: [&str; 4] = [
     "thread-per-job",
@@ -69,6 +71,39 @@ fn calibrate(us: u64) -> u64 {
     (PROBE as f64 * us as f64 / (best.as_secs_f64() * 1e6)).round() as u64
 }
 
+/// Counts the jobs down and wakes the waiting thread after the last one. The waiter blocks
+/// instead of polling: a run lasts hundreds of milliseconds, and a poll every few µs would
+/// take a CPU from the workers thousands of times.
+struct Done {
+    left: AtomicUsize,
+    waiter: Thread,
+}
+
+impl Done {
+    /// For `jobs` jobs, waited for by the calling thread.
+    fn new(jobs: usize) -> &'static Done {
+        Box::leak(Box::new(Done {
+            left: AtomicUsize::new(jobs),
+            waiter: std::thread::current(),
+        }))
+    }
+
+    fn count_down(&self) {
+        // ORDERING: AcqRel: each job's effects are released to the waiter; the last one sees
+        // all of them before it wakes the waiter.
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.waiter.unpark();
+        }
+    }
+
+    fn wait(&self) {
+        // ORDERING: Acquire pairs with the jobs' AcqRel decrements.
+        while self.left.load(Ordering::Acquire) > 0 {
+            std::thread::park();
+        }
+    }
+}
+
 /// Peak resident set of this process, in KiB.
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -91,11 +126,24 @@ struct Params {
     steps: u64,
 }
 
-/// Runs one variant in this process and prints `wall_ns peak_rss_kib`.
+/// CPU time (user + system) this process has used so far, in nanoseconds.
+fn cpu_used_ns() -> u64 {
+    // SAFETY: getrusage writes one rusage struct we own; all-zero bytes are a valid rusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+/// Runs one variant in this process and prints `wall_ns peak_rss_kib cpu_ns`. The wall time
+/// ends when the last job is done; a pool's teardown (joining its threads) comes after it.
 fn child(variant: &str, p: &Params) {
     let (jobs, wait, steps) = (p.jobs, p.wait, p.steps);
     let start = Instant::now();
-    match variant {
+    let wall = match variant {
         "thread-per-job" => {
             let handles: Vec<_> = (0..jobs)
                 .map(|_| {
@@ -108,22 +156,44 @@ fn child(variant: &str, p: &Params) {
             for h in handles {
                 h.join().expect("job thread panicked");
             }
+            start.elapsed()
+        }
+        // The blocking waits alone, on `threads` threads: what they cost the machine whoever
+        // schedules them (timer interrupts, two context switches each).
+        "waits-only" => {
+            let per_thread = jobs.div_ceil(p.threads);
+            let handles: Vec<_> = (0..p.threads)
+                .map(|t| {
+                    let mine = per_thread.min(jobs.saturating_sub(t * per_thread));
+                    std::thread::spawn(move || {
+                        for _ in 0..mine {
+                            std::thread::sleep(wait);
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().expect("wait thread panicked");
+            }
+            start.elapsed()
         }
         "channel-pool" => {
-            let latch = Latch::new();
+            let done = Done::new(jobs);
             let pool = ChannelPool::new(p.threads);
             for _ in 0..jobs {
                 pool.spawn(move || {
                     std::thread::sleep(wait);
                     black_box(work(steps));
-                    latch.count_down();
+                    done.count_down();
                 });
             }
-            latch.wait(jobs);
+            done.wait();
+            let wall = start.elapsed();
             drop(pool);
+            wall
         }
         "corepool" | "corepool/nopin" => {
-            let latch = Latch::new();
+            let done = Done::new(jobs);
             let pool = corepool::Pool::builder()
                 .sizing(corepool::Sizing::cpu_bound().blocking_io(p.threads))
                 .pin_workers(variant == "corepool")
@@ -136,17 +206,23 @@ fn child(variant: &str, p: &Params) {
                     std::thread::sleep(wait);
                     cpu.spawn(move || {
                         black_box(work(steps));
-                        latch.count_down();
+                        done.count_down();
                     });
                 }));
             }
-            latch.wait(jobs);
+            done.wait();
+            let wall = start.elapsed();
             pool.shutdown();
+            wall
         }
         other => panic!("unknown variant {other}"),
-    }
-    let wall = start.elapsed();
-    println!("{} {}", wall.as_nanos(), peak_rss_kib());
+    };
+    println!(
+        "{} {} {}",
+        wall.as_nanos(),
+        peak_rss_kib(),
+        cpu_used_ns()
+    );
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -218,57 +294,83 @@ fn main() {
         cores,
         p.reps
     );
+    let exe = std::env::current_exe().expect("path of this example");
+    // One run of a variant in its own process: (wall ms, peak RSS MiB, CPU ms).
+    let run = |variant: &str| -> (f64, f64, f64) {
+        let out = Command::new(&exe)
+            .args([
+                "--child",
+                variant,
+                "--jobs",
+                &p.jobs.to_string(),
+                "--wait-us",
+                &p.wait.as_micros().to_string(),
+                "--threads",
+                &p.threads.to_string(),
+                "--steps",
+                &p.steps.to_string(),
+            ])
+            .output()
+            .expect("run a child");
+        assert!(
+            out.status.success(),
+            "{variant} child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().unwrap());
+        let wall = fields.next().unwrap() / 1e6;
+        let rss = fields.next().unwrap() / 1024.0;
+        let cpu = fields.next().unwrap() / 1e6;
+        (wall, rss, cpu)
+    };
+    let waits_cpu = median((0..p.reps).map(|_| run("waits-only").2).collect());
+    let floor_with_waits = (cpu_total + waits_cpu) / cores as f64;
     println!(
         "CPU floor: nominal {nominal_floor:.1} ms; measured {measured_floor:.1} ms \
          (all CPU parts back to back took {cpu_total:.1} ms on one thread)"
     );
+    println!(
+        "The waits alone ({} sleeps on {} threads, no CPU part) use {waits_cpu:.1} ms of CPU: \
+         with them the floor is {floor_with_waits:.1} ms",
+        p.jobs, p.threads
+    );
     println!();
     println!(
-        "{:<15} {:>10} {:>17} {:>11} {:>11} {:>14}",
-        "variant", "wall ms", "range ms", "÷ nominal", "÷ measured", "peak RSS MiB"
+        "{:<15} {:>9} {:>15} {:>10} {:>11} {:>12} {:>8} {:>9}",
+        "variant",
+        "wall ms",
+        "range ms",
+        "÷ nominal",
+        "÷ measured",
+        "÷ with waits",
+        "CPU ms",
+        "RSS MiB"
     );
-    let exe = std::env::current_exe().expect("path of this example");
-    for variant in VARIANTS {
-        let mut walls = Vec::new();
-        let mut rss = Vec::new();
-        for _ in 0..p.reps {
-            let out = Command::new(&exe)
-                .args([
-                    "--child",
-                    variant,
-                    "--jobs",
-                    &p.jobs.to_string(),
-                    "--wait-us",
-                    &p.wait.as_micros().to_string(),
-                    "--threads",
-                    &p.threads.to_string(),
-                    "--steps",
-                    &p.steps.to_string(),
-                ])
-                .output()
-                .expect("run a child");
-            assert!(
-                out.status.success(),
-                "{variant} child failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let text = String::from_utf8_lossy(&out.stdout);
-            let mut fields = text.split_whitespace().map(|f| f.parse::<f64>().unwrap());
-            walls.push(fields.next().unwrap() / 1e6);
-            rss.push(fields.next().unwrap() / 1024.0);
+    // Repetitions go round the variants, so a slow spell of a shared machine falls on all
+    // of them alike.
+    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); VARIANTS.len()];
+    for _ in 0..p.reps {
+        for (v, variant) in VARIANTS.iter().enumerate() {
+            results[v].push(run(variant));
         }
+    }
+    for (variant, runs) in VARIANTS.iter().zip(results) {
+        let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let (lo, hi) = walls
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         let wall = median(walls);
         println!(
-            "{:<15} {:>10.1} {:>17} {:>11.2} {:>11.2} {:>14.1}",
+            "{:<15} {:>9.1} {:>15} {:>10.2} {:>11.2} {:>12.2} {:>8.1} {:>9.1}",
             variant,
             wall,
             format!("{lo:.1}–{hi:.1}"),
             wall / nominal_floor,
             wall / measured_floor,
-            median(rss)
+            wall / floor_with_waits,
+            median(runs.iter().map(|r| r.2).collect()),
+            median(runs.iter().map(|r| r.1).collect())
         );
     }
 }

@@ -20,7 +20,8 @@
 //! 1. Admission by the lane's own bound (`bound.rs`).
 //! 2. Push the task onto the lane's queue.
 //! 3. `fence(SeqCst)`.
-//! 4. CAS the word: `idle > 0` → `idle − 1, notified + 1`, then notify one waiter under the lock;
+//! 4. CAS the word: `idle > 0` → `idle − 1, notified + 1`, then take and release the lock and
+//!    notify one waiter;
 //!    else `live < max` → `live + 1` and start a thread; else nothing: every live thread is
 //!    busy and takes the task when it finishes its own.
 //!
@@ -189,9 +190,13 @@ impl Lane {
                 Ok(_) => {
                     match action {
                         Action::Notify => {
-                            let guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+                            // The claim is in the word already; taking the lock once orders
+                            // it before the wait of a thread that is between its look at the
+                            // word and its wait (it holds the lock there). The signal follows
+                            // the unlock, so the thread woken does not block at once on a lock
+                            // its waker still holds (`park.rs` says the same of workers).
+                            drop(s.lock.lock().unwrap_or_else(|e| e.into_inner()));
                             s.wake.notify_one();
-                            drop(guard);
                         }
                         Action::Start => self.start_thread(),
                     }
