@@ -217,12 +217,7 @@ fn child(variant: &str, p: &Params) {
         }
         other => panic!("unknown variant {other}"),
     };
-    println!(
-        "{} {} {}",
-        wall.as_nanos(),
-        peak_rss_kib(),
-        cpu_used_ns()
-    );
+    println!("{} {} {}", wall.as_nanos(), peak_rss_kib(), cpu_used_ns());
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {

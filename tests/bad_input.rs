@@ -585,23 +585,26 @@ fn submitting_from_a_drop_during_shutdown_never_hangs() {
     }
     impl Drop for SubmitOnDrop {
         fn drop(&mut self) {
+            // Each outcome is known before the lock is taken: a `join` on a worker runs other
+            // tasks while it waits — here, other guards' drops, which take the same lock.
             let o = &self.outcomes;
-            match self.pool.try_submit(|| ()) {
-                Ok(h) => o.lock().unwrap().push(match h.join() {
+            let tried = match self.pool.try_submit(|| ()) {
+                Ok(h) => match h.join() {
                     Ok(()) => "try_submit ran",
                     Err(TaskError::Cancelled) => "try_submit cancelled",
                     Err(_) => "try_submit other",
-                }),
-                Err(TrySubmitError::ShutDown(_)) => o.lock().unwrap().push("try_submit shut down"),
-                Err(_) => o.lock().unwrap().push("try_submit full or timeout"),
-            }
-            let h = self.pool.submit(|| ());
-            o.lock().unwrap().push(match h.join() {
+                },
+                Err(TrySubmitError::ShutDown(_)) => "try_submit shut down",
+                Err(_) => "try_submit full or timeout",
+            };
+            o.lock().unwrap().push(tried);
+            let submitted = match self.pool.submit(|| ()).join() {
                 Ok(()) => "submit ran",
                 Err(TaskError::Rejected) => "submit rejected",
                 Err(TaskError::Cancelled) => "submit cancelled",
                 Err(_) => "submit other",
-            });
+            };
+            o.lock().unwrap().push(submitted);
             self.pool.spawn(|| ());
         }
     }

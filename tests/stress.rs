@@ -342,9 +342,14 @@ fn shutdown_now_in_a_submit_storm_loses_nothing() {
             assert_eq!(m.completed, ran, "round {round}: {m:?}");
             assert_eq!(m.cancelled, round_tally.cancelled, "round {round}: {m:?}");
             assert_eq!(m.panicked, 0);
-            assert_eq!(
-                report.submitted,
-                report.ran() + report.cancelled,
+            // The report is taken while the submitters may still be inside a submit call: each
+            // of them may be counted as accepted until it finds the pool gone (documented on
+            // ShutdownReport). The exact figures are the metrics above, read after they left.
+            let in_flight = report
+                .submitted
+                .checked_sub(report.ran() + report.cancelled);
+            assert!(
+                in_flight.is_some_and(|n| n <= SUBMITTERS as u64),
                 "{report:?}"
             );
             assert_eq!(m.rejected, round_tally.rejected, "round {round}: {m:?}");
