@@ -4,11 +4,14 @@
 //! - `thread-per-job`: one OS thread per job, all joined at the end;
 //! - `channel-pool`: 200 long-lived threads draining one shared job channel
 //!   (`benches/common/channel_pool.rs`); each job waits and computes on the same thread;
-//! - `corepool`: the wait runs on the blocking lane (`spawn_blocking`, at most 200 threads,
-//!   the "+ blocking_io" term of the sizing rule) and, once it is over, hands the CPU part to
-//!   the pinned CPU workers with `pool.spawn`;
-//! - `corepool/nopin`: the same with `pin_workers(false)`: the 200 lane threads and the CPU
-//!   workers share 2 CPUs, and a pinned worker cannot leave a CPU a lane thread is using.
+//! - `corepool`: the wait runs on the blocking lane (`spawn_blocking`, 200 threads, the
+//!   "+ blocking_io" term of the sizing rule, started by `build` with `prestart_blocking` as
+//!   the channel pool starts its 200) and, once it is over, hands the CPU part to the pinned
+//!   CPU workers with `pool.spawn`;
+//! - `corepool/lazy`: the same with the lane's default lazy start: the submitting thread
+//!   starts each of the 200 lane threads as the first jobs arrive, tens of µs apiece;
+//! - `corepool/nopin`: as `corepool` with `pin_workers(false)`: the 200 lane threads and the
+//!   CPU workers share 2 CPUs, and a pinned worker cannot leave a CPU a lane thread is using.
 //!
 //! Each variant runs in its own process (this example re-executes itself with `--child`), so
 //! its peak RSS (`VmHWM` from `/proc/self/status`, read by the child at the end) and its CPU
@@ -42,10 +45,11 @@ use std::time::{Duration, Instant};
 
 use channel_pool::ChannelPool;
 
-const VARIANTS: [&str; 4] = [
+const VARIANTS: [&str; 5] = [
     "thread-per-job",
     "channel-pool",
     "corepool",
+    "corepool/lazy",
     "corepool/nopin",
 ];
 
@@ -192,11 +196,12 @@ fn child(variant: &str, p: &Params) {
             drop(pool);
             wall
         }
-        "corepool" | "corepool/nopin" => {
+        "corepool" | "corepool/lazy" | "corepool/nopin" => {
             let done = Done::new(jobs);
             let pool = corepool::Pool::builder()
                 .sizing(corepool::Sizing::cpu_bound().blocking_io(p.threads))
-                .pin_workers(variant == "corepool")
+                .pin_workers(variant != "corepool/nopin")
+                .prestart_blocking(variant != "corepool/lazy")
                 .blocking_queue_capacity(jobs)
                 .build()
                 .expect("corepool pool");

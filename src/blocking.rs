@@ -2,7 +2,9 @@
 //!
 //! At most `max` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io), changed at run
 //! time by [`Pool::set_blocking_io`](crate::Pool::set_blocking_io)), started lazily when a task
-//! arrives and no idle thread is there, leaving after an idle keep-alive. The lane has its own
+//! arrives and no idle thread is there (or all at once by
+//! [`Builder::prestart_blocking`](crate::Builder::prestart_blocking)), leaving after an idle
+//! keep-alive. The lane has its own
 //! queue and bound: its threads never look at the CPU queues, and CPU workers never look at
 //! it, so a blocking call can never stall a CPU worker.
 //!
@@ -255,6 +257,30 @@ impl Lane {
                 // Accepted, then refused after all: it moves from submitted to rejected.
                 s.submitted.fetch_sub(1, Ordering::Relaxed);
                 s.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Starts every thread the lane may have now, rather than one per task as work arrives
+    /// (`Builder::prestart_blocking`): each takes `live + 1` as a producer's step 4 would,
+    /// then waits for work like any idle thread, and leaves after the keep-alive.
+    pub(crate) fn prestart(&self) {
+        let s = &*self.0;
+        // ORDERING: Acquire/AcqRel: the word's RMW chain, as in `wake_or_start`.
+        let mut cur = Word(s.word.load(Ordering::Acquire));
+        while cur.live() < self.max() && self.is_open() {
+            match s.word.compare_exchange_weak(
+                cur.0,
+                cur.0 + LIVE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.start_thread();
+                    // ORDERING: Acquire: as above.
+                    cur = Word(s.word.load(Ordering::Acquire));
+                }
+                Err(actual) => cur = Word(actual),
             }
         }
     }
