@@ -372,10 +372,12 @@ impl Builder {
             .iter()
             .zip(neighbours)
             .zip(&names)
-            .map(|((deque, neighbours), name)| WorkerSlot {
+            .zip(&pinned_cpus)
+            .map(|(((deque, neighbours), name), &cpu)| WorkerSlot {
                 parker: Parker::new(),
                 stealer: deque.stealer(),
                 neighbours: neighbours.into_boxed_slice(),
+                cpu,
                 counters: WorkerCounters::new(),
                 name: name.clone(),
             })

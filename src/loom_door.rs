@@ -38,6 +38,7 @@ impl Workers {
                 parker: Parker::new(),
                 stealer: deque.stealer(),
                 neighbours: neighbours.into_boxed_slice(),
+                cpu: None,
                 counters: WorkerCounters::new(),
                 name: format!("model-worker-{i}"),
             })

@@ -37,6 +37,8 @@ pub(crate) struct WorkerSlot {
     pub(crate) stealer: Stealer<Task>,
     /// Every other worker, nearest first (`topology.rs`).
     pub(crate) neighbours: Box<[usize]>,
+    /// The CPU it is pinned to, if it is.
+    pub(crate) cpu: Option<usize>,
     pub(crate) counters: WorkerCounters,
     pub(crate) name: String,
 }

@@ -36,10 +36,12 @@
 //!    OS has descheduled — its CPU shared with the producer — and trusting it would leave
 //!    everything pushed meanwhile waiting a whole scheduler slice. A backlog is the evidence
 //!    that the searchers are not keeping up; waking one more is always safe.
-//! 4. Otherwise claim the sleeper nearest the producer — its neighbours nearest first, the
-//!    worker on the producer's own CPU last, since that one can run only by preempting the
-//!    producer or after it: parker `Sleepy|Parked → Claiming`, then sleeping − 1,
-//!    searching + 1, then `Notified` under the parker's lock, and a signal after it.
+//! 4. Otherwise claim the sleeper nearest the producer that runs on *another* CPU — waking a
+//!    worker that shares the producer's CPU adds no parallelism: it can run only by
+//!    preempting the producer or after it. So: the neighbours on other CPUs nearest first,
+//!    then those sharing the CPU (with `k` workers per core), then the producer's own CPU's
+//!    worker. Parker `Sleepy|Parked → Claiming`, then sleeping − 1, searching + 1, then
+//!    `Notified` under the parker's lock, and a signal after it.
 //!    The claimed worker waits for `Notified`, so it never acts before this accounting landed
 //!    (`park.rs`).
 //!
@@ -327,15 +329,19 @@ impl Registry {
         self.wake_one(near())
     }
 
-    /// Claims and wakes the sleeper nearest `near`: `near`'s neighbours nearest first, then
-    /// `near` itself (step 4).
+    /// Claims and wakes the sleeper nearest `near` (step 4): `near`'s neighbours on other
+    /// CPUs nearest first, then those pinned to `near`'s CPU, then `near` itself.
     #[cold]
     fn wake_one(&self, near: Option<usize>) -> Notified {
         let start = near.unwrap_or(0);
-        let candidates = self.workers[start]
-            .neighbours
+        let cpu = self.workers[start].cpu;
+        let shares = |i: &usize| cpu.is_some() && self.workers[*i].cpu == cpu;
+        let neighbours = &self.workers[start].neighbours;
+        let candidates = neighbours
             .iter()
             .copied()
+            .filter(|i| !shares(i))
+            .chain(neighbours.iter().copied().filter(|i| shares(i)))
             .chain(std::iter::once(start));
         for i in candidates {
             if let Some(result) = self.try_wake(i) {
