@@ -4,9 +4,8 @@
 //! time by [`Pool::set_blocking_io`](crate::Pool::set_blocking_io)), started lazily when a task
 //! arrives and no idle thread is there (or all at once by
 //! [`Builder::prestart_blocking`](crate::Builder::prestart_blocking)), leaving after an idle
-//! keep-alive. The lane has its own
-//! queue and bound: its threads never look at the CPU queues, and CPU workers never look at
-//! it, so a blocking call can never stall a CPU worker.
+//! keep-alive. The lane has its own queue and bound: its threads never look at the CPU
+//! queues, and CPU workers never look at it, so a blocking call can never stall a CPU worker.
 //!
 //! # The lane word (one `AtomicU64`, see [`Word`])
 //!

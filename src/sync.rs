@@ -1,5 +1,5 @@
 //! The facade: the only module that names `std::sync`, `std::thread`, `crossbeam_deque`,
-//! `crossbeam_utils::Backoff` and `core_affinity`.
+//! `crossbeam_utils` and `core_affinity`.
 //!
 //! Under `cfg(loom)` every name maps to a loom type, the crossbeam deque is swapped for a mock
 //! (loom cannot see crossbeam's atomics), pinning is a no-op, and the knobs shrink so the model
@@ -67,8 +67,7 @@ mod imp {
         }
 
         /// One idle round: spins (or yields) and returns true, or returns false when it is
-        /// time to park.
-        /// `window`: how long a searcher goes on after the backoff.
+        /// time to park. `window`: how long a searcher goes on after the backoff.
         #[inline]
         pub(crate) fn spin(&self, window: std::time::Duration, searching: bool) -> bool {
             let step = self.step.get();

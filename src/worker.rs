@@ -18,10 +18,10 @@
 //! sleeps by the protocol in `sleep.rs`. A *searcher* keeps looking for the pool's spin
 //! window ([`Builder::spin_before_park`](crate::Builder::spin_before_park)) before it sleeps:
 //! work that arrives in a steady trickle then finds a worker awake instead of paying for a
-//! wake-up, and since at most half the workers search, the others still sleep at once. The
-//! spin never yields the CPU (`sync.rs`, `IdleSpin`, says why). A searcher that finds work
-//! stops searching, and if it was the last searcher and a queue still holds work, it wakes a
-//! sleeper to take over the search.
+//! wake-up, and since at most half the workers search, the others still sleep at once (after
+//! a few yields). A searcher's spin never yields the CPU (`sync.rs`, `IdleSpin`, says why).
+//! A searcher that finds work stops searching, and if it was the last searcher and a queue
+//! still holds work, it wakes a sleeper to take over the search.
 
 use std::cell::Cell;
 
