@@ -291,10 +291,11 @@ impl Builder {
     /// How long an idle worker that is *searching* keeps looking for work (spinning, without
     /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
     ///
-    /// At most half the workers search at a time; the others sleep as soon as a short
-    /// backoff finds nothing. A longer window buys lower start latency for work that arrives
-    /// in a trickle — a task every few tens of µs — for at most one window of CPU time per
-    /// searcher each time the pool runs dry. `Duration::ZERO` sleeps right after the backoff:
+    /// Only the last searcher spins the window out (while several search, each sleeps after
+    /// a short backoff until one is left), and workers that do not search sleep after the
+    /// backoff and a few yields. A longer window buys lower start latency for work that
+    /// arrives in a trickle — a task every few tens of µs — for at most one window of one
+    /// CPU's time each time the pool runs dry. `Duration::ZERO` sleeps right after the backoff:
     /// the least CPU, and a wake-up (tens of µs) for the next task.
     ///
     /// ```

@@ -18,12 +18,14 @@
 //! sleeps by the protocol in `sleep.rs`. A *searcher* keeps looking for the pool's spin
 //! window ([`Builder::spin_before_park`](crate::Builder::spin_before_park)) before it sleeps:
 //! work that arrives in a steady trickle then finds a worker awake instead of paying for a
-//! wake-up, and since at most half the workers search, the others still sleep at once (after
-//! a few yields). A searcher's spin never yields the CPU (`sync.rs`, `IdleSpin`, says why).
+//! wake-up. Only the last searcher does (while several search, each sleeps right after the
+//! backoff until one is left), so an idle pool of any size keeps at most one CPU busy, for at
+//! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`sync.rs`, `IdleSpin`, says why).
 //! A searcher that finds work stops searching, and if it was the last searcher and a queue
 //! still holds work, it wakes a sleeper to take over the search.
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use crate::registry::{Producer, Registry};
 use crate::sleep::AfterSleep;
@@ -139,7 +141,15 @@ impl WorkerThread {
                 idle.reset();
                 continue;
             }
-            if idle.spin(registry.spin_window, self.searching.get()) {
+            // Only the one searcher left spins out the window: on a big pool, half the workers
+            // may search at once, and a trickle of work needs one awake worker, not many.
+            let searching = self.searching.get();
+            let window = if searching && registry.idle.load().searching() == 1 {
+                registry.spin_window
+            } else {
+                Duration::ZERO
+            };
+            if idle.spin(window, searching) {
                 continue;
             }
             idle.reset();
