@@ -67,9 +67,14 @@ mod imp {
         }
 
         /// One idle round: spins (or yields) and returns true, or returns false when it is
-        /// time to park. `window`: how long a searcher goes on after the backoff.
+        /// time to park. `window`: how long a searcher goes on after the backoff (asked only
+        /// then).
         #[inline]
-        pub(crate) fn spin(&self, window: std::time::Duration, searching: bool) -> bool {
+        pub(crate) fn spin(
+            &self,
+            searching: bool,
+            window: impl FnOnce() -> std::time::Duration,
+        ) -> bool {
             let step = self.step.get();
             if step < Self::BACKOFF_STEPS {
                 self.step.set(step + 1);
@@ -84,6 +89,7 @@ mod imp {
                 }
                 return false;
             }
+            let window = window();
             if window.is_zero() {
                 return false;
             }
@@ -183,7 +189,11 @@ mod imp {
         pub(crate) fn new() -> Self {
             IdleSpin
         }
-        pub(crate) fn spin(&self, _window: std::time::Duration, _searching: bool) -> bool {
+        pub(crate) fn spin(
+            &self,
+            _searching: bool,
+            _window: impl FnOnce() -> std::time::Duration,
+        ) -> bool {
             false
         }
         pub(crate) fn reset(&self) {}

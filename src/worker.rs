@@ -143,13 +143,14 @@ impl WorkerThread {
             }
             // Only the one searcher left spins out the window: on a big pool, half the workers
             // may search at once, and a trickle of work needs one awake worker, not many.
-            let searching = self.searching.get();
-            let window = if searching && registry.idle.load().searching() == 1 {
-                registry.spin_window
-            } else {
-                Duration::ZERO
+            let window = || {
+                if registry.idle.load().searching() == 1 {
+                    registry.spin_window
+                } else {
+                    Duration::ZERO
+                }
             };
-            if idle.spin(window, searching) {
+            if idle.spin(self.searching.get(), window) {
                 continue;
             }
             idle.reset();
