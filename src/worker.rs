@@ -142,9 +142,11 @@ impl WorkerThread {
                 continue;
             }
             // Only the one searcher left spins out the window: on a big pool, half the workers
-            // may search at once, and a trickle of work needs one awake worker, not many.
+            // may search at once, and a trickle of work needs one awake worker, not many. None
+            // once shutdown is asked: termination waits for every worker to sleep.
             let window = || {
-                if registry.idle.load().searching() == 1 {
+                let c = registry.idle.load();
+                if c.searching() == 1 && !c.is_shutdown() {
                     registry.spin_window
                 } else {
                     Duration::ZERO

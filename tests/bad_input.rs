@@ -734,10 +734,17 @@ fn shutdown_and_last_drop_from_inside_the_pool() {
 #[test]
 fn extreme_durations_and_counts_are_clamped_not_overflowed() {
     let _env = env_read();
-    for keep_alive in [Duration::ZERO, Duration::MAX] {
+    // An endless spin window too: the last searcher never sleeps while idle, yet pausing and
+    // shutdown still reach it.
+    for (keep_alive, spin) in [
+        (Duration::ZERO, Duration::MAX),
+        (Duration::MAX, Duration::ZERO),
+    ] {
         let pool = Pool::builder()
             .sizing(Sizing::cpu_bound().cores(1).per_core(2).blocking_io(1))
             .pin_workers(false)
+            .spin_before_park(spin)
+            .prestart_blocking(true)
             .blocking_keep_alive(keep_alive)
             .queue_capacity(usize::MAX)
             .blocking_queue_capacity(usize::MAX)
