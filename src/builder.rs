@@ -296,7 +296,8 @@ impl Builder {
     /// backoff and a few yields. A longer window buys lower start latency for work that
     /// arrives in a trickle — a task every few tens of µs — for at most one window of one
     /// CPU's time each time the pool runs dry. `Duration::ZERO` sleeps right after the backoff:
-    /// the least CPU, and a wake-up (tens of µs) for the next task.
+    /// the least CPU, and a wake-up (tens of µs) for the next task. Shutdown and
+    /// [`Pool::set_active_workers`](crate::Pool::set_active_workers) end a spin early.
     ///
     /// ```
     /// use std::time::Duration;
