@@ -49,10 +49,8 @@ pub(crate) enum Producer {
     /// A worker of this pool (its own index).
     Worker(usize),
     /// A thread outside the pool: the nearest worker is the one pinned to its CPU, if any.
-    /// `backlog`: the injector already held work before this push, so whoever is counted as
-    /// searching is not keeping up — it may be a worker the OS has descheduled — and a
-    /// sleeper is woken even then (`sleep.rs`, producer step 3).
-    Outside { backlog: bool },
+    /// Its push may find a backlog in the injector (`sleep.rs`, producer step 3).
+    Outside,
 }
 
 pub(crate) struct Registry {
@@ -186,20 +184,22 @@ impl Registry {
 
     /// Push and announce (`sleep.rs`, producer steps); the task holds a slot of the bound.
     fn push_to_injector(&self, task: Task) {
-        let backlog = !self.injector.is_empty();
         self.injector.push(task);
-        if self.notify_work_from(Producer::Outside { backlog }) == Notified::Terminated {
+        if self.notify_work_from(Producer::Outside) == Notified::Terminated {
             self.drain_injector();
         }
     }
 
-    /// `notify_work` with the producer's nearest worker resolved only when a wake is needed.
+    /// `notify_work` with the backlog and the producer's nearest worker looked at only when
+    /// the idle word makes them matter. A backlog: the injector holds more than the task just
+    /// pushed — only an outside push looks.
     #[inline]
     pub(crate) fn notify_work_from(&self, producer: Producer) -> Notified {
-        let backlog = matches!(producer, Producer::Outside { backlog: true });
+        let outside = matches!(producer, Producer::Outside);
+        let backlog = || outside && self.injector.len() > 1;
         self.notify_work(backlog, || match producer {
             Producer::Worker(i) => Some(i),
-            Producer::Outside { .. } => {
+            Producer::Outside => {
                 current_cpu().and_then(|cpu| self.cpu_to_worker.get(cpu).copied().flatten())
             }
         })

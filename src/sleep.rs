@@ -31,7 +31,7 @@
 //! 1. Push the task (local deque or injector).
 //! 2. `fence(SeqCst)`.
 //! 3. Load the word. Nobody sleeping, or somebody searching → done: a searcher will find it.
-//!    Except for an outside push onto a *backlog* (the injector was not empty before it):
+//!    Except for an outside push onto a *backlog* (the injector holds more than that task):
 //!    then a sleeper is woken even though somebody searches. The searcher may be a thread the
 //!    OS has descheduled — its CPU shared with the producer — and trusting it would leave
 //!    everything pushed meanwhile waiting a whole scheduler slice. A backlog is the evidence
@@ -288,14 +288,14 @@ impl Registry {
         }
     }
 
-    /// Producer steps 2–4, after a push. `backlog`: the push landed on a non-empty injector,
-    /// so a sleeper is woken even if somebody searches. `near` finds the worker nearest the
-    /// producer (the producer itself, or the worker pinned to the producer's CPU); it is only
-    /// called when a sleeper must be woken.
+    /// Producer steps 2–4, after a push. `backlog`: whether the push found a backlog, so that
+    /// a sleeper is woken even if somebody searches; asked only when someone both sleeps and
+    /// searches. `near` finds the worker nearest the producer (the producer itself, or the
+    /// worker pinned to the producer's CPU); it is only called when a sleeper must be woken.
     #[inline]
     pub(crate) fn notify_work(
         &self,
-        backlog: bool,
+        backlog: impl FnOnce() -> bool,
         near: impl FnOnce() -> Option<usize>,
     ) -> Notified {
         // ORDERING: pairs with the fence in `sleep` step 3.
@@ -312,18 +312,22 @@ impl Registry {
         // loads the idle word after it (and sees that this worker no longer searches).
         fence(Ordering::SeqCst);
         if self.has_visible_work() {
-            self.wake_if_needed(false, || Some(from));
+            self.wake_if_needed(|| false, || Some(from));
         }
     }
 
     /// Producer steps 3–4, after the caller's fence.
     #[inline]
-    fn wake_if_needed(&self, backlog: bool, near: impl FnOnce() -> Option<usize>) -> Notified {
+    fn wake_if_needed(
+        &self,
+        backlog: impl FnOnce() -> bool,
+        near: impl FnOnce() -> Option<usize>,
+    ) -> Notified {
         let c = self.idle.load();
         if c.is_terminated() {
             return Notified::Terminated;
         }
-        if c.sleeping() == 0 || (c.searching() > 0 && !backlog) {
+        if c.sleeping() == 0 || (c.searching() > 0 && !backlog()) {
             return Notified::Ok;
         }
         self.wake_one(near())
