@@ -94,7 +94,7 @@ mod imp {
                 return false;
             }
             let now = std::time::Instant::now();
-            let since = *self.since.get().get_or_insert(now);
+            let since = self.since.get().unwrap_or(now);
             self.since.set(Some(since));
             if now.duration_since(since) >= window {
                 return false;
