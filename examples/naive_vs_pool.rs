@@ -19,11 +19,13 @@
 //! job and waiting for the last one to finish; the waiter blocks (no polling), and the pool's
 //! teardown comes after the clock stops. Repetitions go round the variants.
 //!
-//! The CPU floor is `jobs × CPU part ÷ cores`: no schedule can finish sooner. It is computed
-//! twice: nominally (50 µs per job) and from the measured time of running all the CPU parts
-//! back to back on this thread. A third floor adds what the waits alone cost the machine
-//! (`waits-only`: the same sleeps on the same number of threads, no CPU part): a sleep is a
-//! timer and two context switches, which on a virtual machine is several µs of CPU each.
+//! The CPU floor is `jobs × CPU part ÷ cores`: no schedule can finish sooner. The CPU part is
+//! calibrated to take 50 µs a job back to back, but this machine's speed drifts by a few per
+//! cent from one second to the next, so the floor is also measured in every round, beside the
+//! variants: `cpu-only` runs all the CPU parts and nothing else, split over one thread per
+//! core. A third floor adds what the waits alone cost the machine (`waits-only`: the same
+//! sleeps on the same number of threads, no CPU part): a sleep is a timer and two context
+//! switches, which on a virtual machine is several µs of CPU each.
 //!
 //! ```text
 //! cargo run --release --example naive_vs_pool -- [--jobs N] [--wait-us W] [--cpu-us C]
@@ -45,6 +47,9 @@ use std::time::{Duration, Instant};
 
 use channel_pool::ChannelPool;
 
+/// The floors, measured in each round like the variants.
+const REFERENCES: [&str; 2] = ["cpu-only", "waits-only"];
+
 const VARIANTS: [&str; 5] = [
     "thread-per-job",
     "channel-pool",
@@ -60,10 +65,14 @@ fn work(steps: u64) -> u64 {
     })
 }
 
-/// Steps that take `us` microseconds on this machine: the fastest of several trials, so that
-/// a trial slowed by another process does not inflate the job.
+/// Steps that take `us` microseconds each when jobs run back to back on this thread, as the
+/// CPU parts do on a worker. A first guess comes from the fastest of several short trials (a
+/// trial slowed by another process does not count); it is then corrected twice by the mean of
+/// 1,000 jobs in a row, which also pays the timer interrupts and other small costs a job pays
+/// in a long run: the guess alone missed by a few per cent, either way.
 fn calibrate(us: u64) -> u64 {
     const PROBE: u64 = 200_000;
+    const ROW: u32 = 1_000;
     let best = (0..20)
         .map(|_| {
             let t = Instant::now();
@@ -72,7 +81,16 @@ fn calibrate(us: u64) -> u64 {
         })
         .min()
         .unwrap();
-    (PROBE as f64 * us as f64 / (best.as_secs_f64() * 1e6)).round() as u64
+    let mut steps = (PROBE as f64 * us as f64 / (best.as_secs_f64() * 1e6)).round() as u64;
+    for _ in 0..2 {
+        let t = Instant::now();
+        for _ in 0..ROW {
+            black_box(work(black_box(steps)));
+        }
+        let mean_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(ROW);
+        steps = (steps as f64 * us as f64 / mean_us).round() as u64;
+    }
+    steps
 }
 
 /// Counts the jobs down and wakes the waiting thread after the last one. The waiter blocks
@@ -159,6 +177,26 @@ fn child(variant: &str, p: &Params) {
                 .collect();
             for h in handles {
                 h.join().expect("job thread panicked");
+            }
+            start.elapsed()
+        }
+        // The CPU parts alone, back to back on one thread per core: the floor as this machine
+        // runs it now.
+        "cpu-only" => {
+            let cores = corepool::detect_cores().cpus().len();
+            let per_thread = jobs.div_ceil(cores);
+            let handles: Vec<_> = (0..cores)
+                .map(|t| {
+                    let mine = per_thread.min(jobs.saturating_sub(t * per_thread));
+                    std::thread::spawn(move || {
+                        for _ in 0..mine {
+                            black_box(work(steps));
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().expect("CPU thread panicked");
             }
             start.elapsed()
         }
@@ -277,13 +315,7 @@ fn main() {
 
     let cores = corepool::detect_cores().cpus().len();
     p.steps = calibrate(p.cpu_us);
-    let t = Instant::now();
-    for _ in 0..p.jobs {
-        black_box(work(black_box(p.steps)));
-    }
-    let cpu_total = t.elapsed().as_secs_f64() * 1e3;
     let nominal_floor = p.jobs as f64 * p.cpu_us as f64 / 1e3 / cores as f64;
-    let measured_floor = cpu_total / cores as f64;
     println!(
         "naive vs pool: {} jobs of {} µs wait + {} µs CPU ({} steps), {} threads, {} cores, {} reps",
         p.jobs,
@@ -324,16 +356,34 @@ fn main() {
         let cpu = fields.next().unwrap() / 1e6;
         (wall, rss, cpu)
     };
-    let waits_cpu = median((0..p.reps).map(|_| run("waits-only").2).collect());
-    let floor_with_waits = (cpu_total + waits_cpu) / cores as f64;
+    // Repetitions go round the floors and the variants, so a slow spell of a shared machine
+    // falls on all of them alike; each run is compared with the floors of its own round.
+    let names: Vec<&str> = REFERENCES.iter().chain(VARIANTS.iter()).copied().collect();
+    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); names.len()];
+    for _ in 0..p.reps {
+        for (v, name) in names.iter().enumerate() {
+            results[v].push(run(name));
+        }
+    }
+    let (cpu_only, waits_only) = (&results[0], &results[1]);
+    // Per round: the measured floor, and the floor that also pays for the waits.
+    let floors: Vec<(f64, f64)> = cpu_only
+        .iter()
+        .zip(waits_only)
+        .map(|(c, w)| (c.0, (c.2 + w.2) / cores as f64))
+        .collect();
     println!(
-        "CPU floor: nominal {nominal_floor:.1} ms; measured {measured_floor:.1} ms \
-         (all CPU parts back to back took {cpu_total:.1} ms on one thread)"
+        "CPU floor: nominal {nominal_floor:.1} ms; measured {:.1} ms (`cpu-only`: the CPU parts \
+         alone, one thread per core)",
+        median(floors.iter().map(|f| f.0).collect())
     );
     println!(
-        "The waits alone ({} sleeps on {} threads, no CPU part) use {waits_cpu:.1} ms of CPU: \
-         with them the floor is {floor_with_waits:.1} ms",
-        p.jobs, p.threads
+        "The waits alone (`waits-only`: {} sleeps on {} threads, no CPU part) use {:.1} ms of \
+         CPU: with them the floor is {:.1} ms",
+        p.jobs,
+        p.threads,
+        median(waits_only.iter().map(|r| r.2).collect()),
+        median(floors.iter().map(|f| f.1).collect())
     );
     println!();
     println!(
@@ -347,28 +397,27 @@ fn main() {
         "CPU ms",
         "RSS MiB"
     );
-    // Repetitions go round the variants, so a slow spell of a shared machine falls on all
-    // of them alike.
-    let mut results: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); VARIANTS.len()];
-    for _ in 0..p.reps {
-        for (v, variant) in VARIANTS.iter().enumerate() {
-            results[v].push(run(variant));
-        }
-    }
-    for (variant, runs) in VARIANTS.iter().zip(results) {
+    for (name, runs) in names.iter().zip(&results) {
         let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let (lo, hi) = walls
             .iter()
             .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        let wall = median(walls);
+        let ratio = |floor: fn(&(f64, f64)) -> f64| {
+            median(
+                runs.iter()
+                    .zip(&floors)
+                    .map(|(r, f)| r.0 / floor(f))
+                    .collect(),
+            )
+        };
         println!(
             "{:<15} {:>9.1} {:>15} {:>10.2} {:>11.2} {:>12.2} {:>8.1} {:>9.1}",
-            variant,
-            wall,
+            name,
+            median(walls.clone()),
             format!("{lo:.1}–{hi:.1}"),
-            wall / nominal_floor,
-            wall / measured_floor,
-            wall / floor_with_waits,
+            median(walls) / nominal_floor,
+            ratio(|f| f.0),
+            ratio(|f| f.1),
             median(runs.iter().map(|r| r.2).collect()),
             median(runs.iter().map(|r| r.1).collect())
         );
