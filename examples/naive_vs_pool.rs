@@ -9,7 +9,7 @@
 //!   the channel pool starts its 200) and, once it is over, hands the CPU part to the pinned
 //!   CPU workers with `pool.spawn`;
 //! - `corepool/lazy`: the same with the lane's default lazy start: the submitting thread
-//!   starts each of the 200 lane threads as the first jobs arrive, tens of µs apiece;
+//!   starts the first lane thread, and each new one starts the next while jobs are queued;
 //! - `corepool/nopin`: as `corepool` with `pin_workers(false)`: the 200 lane threads and the
 //!   CPU workers share 2 CPUs, and a pinned worker cannot leave a CPU a lane thread is using.
 //!

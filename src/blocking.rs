@@ -11,7 +11,9 @@
 //!
 //! - `live` — threads started and not exiting;
 //! - `idle` — threads waiting for work that no producer has claimed;
-//! - `notified` — idle threads a producer has claimed, not yet back at work.
+//! - `notified` — idle threads a producer has claimed, not yet back at work;
+//! - `starting` (one bit) — a thread is being started for a producer and has not yet looked
+//!   at the queue.
 //!
 //! Counts are anonymous: a claim takes *an* idle thread, and whichever idle thread next looks
 //! at the word consumes it.
@@ -23,11 +25,20 @@
 //! 3. `fence(SeqCst)`.
 //! 4. CAS the word: `idle > 0` → `idle − 1, notified + 1`, then take and release the lock and
 //!    notify one waiter;
-//!    else `live < max` → `live + 1` and start a thread; else nothing: every live thread is
-//!    busy and takes the task when it finishes its own.
+//!    else `live < max` and not `starting` → `live + 1, starting` and start a thread;
+//!    else nothing: a thread on its way will look at the queue (step 0 below), or every live
+//!    thread is busy and takes the task when it finishes its own.
+//!
+//! Starting a thread takes tens of µs, so a burst of tasks into an empty lane would otherwise
+//! cost its submitter one start per task. With `starting`, the submitter starts at most one
+//! thread at a time and each new thread starts the next (step 0): the lane still grows by one
+//! thread per task queued behind the busy ones, while the submitter goes on submitting.
 //!
 //! # Lane thread — numbered steps
 //!
+//! 0. Started for a producer: clear `starting`, `fence(SeqCst)`, and if the queue holds more
+//!    than the one task this thread takes, do the producer's step 4 once more (claim an idle
+//!    thread, or start the next one).
 //! 1. Pop a task and run it (or, during `shutdown_now`, cancel it); repeat.
 //! 2. Queue empty: if `live > max` (the lane shrank) or the lane is closed, leave (`live − 1`).
 //! 3. Otherwise `idle + 1`, `fence(SeqCst)`, and look at the queue again: a task there → undo
@@ -41,12 +52,18 @@
 //! The producer pushes, fences, reads the word; the thread adds itself to `idle`, fences,
 //! reads the queue. With the fences ordered, either the producer sees the idle thread (and
 //! claims it: the claim is read under the lock the thread waits with, so its notification
-//! cannot be missed), or the thread's step-3 look sees the task. A thread leaves only by a
+//! cannot be missed), or the thread's step-3 look sees the task. A producer that does nothing
+//! because `starting` is set is covered the same way by step 0: the starting thread clears the
+//! bit, fences, reads the queue, so either the producer saw the bit clear (and acted itself) or
+//! the thread sees its task — and runs it, or starts a thread for it when the queue holds more
+//! than one. Every skipped task thus still gets a thread of its own, up to `max`: a blocking
+//! task that waits for another queued behind it is not stranded. A thread leaves only by a
 //! CAS on the word that finds nobody's claim pending for it, so a producer's claim never
 //! targets a thread that has gone: the CAS that loses re-reads the word and, finding no idle
 //! thread, starts one. With `max = 0` and no live thread, the producer drains the queue
 //! itself (the tasks report [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane)).
 
+use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use crate::bound::{Bound, Refused, Wait};
@@ -55,7 +72,7 @@ use crate::sync::{
     fence, thread, thread_local, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex,
     Ordering, StatCounter, Steal,
 };
-use crate::sync::{thread_is_finished, wait_until_deadline};
+use crate::sync::{thread_is_finished, wait_until_deadline, SeededBugs};
 use crate::task::{Discard, Discarded, Outcome, Task};
 
 const FIELD_BITS: u32 = 21;
@@ -63,6 +80,8 @@ const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;
 const LIVE: u64 = 1;
 const IDLE: u64 = 1 << FIELD_BITS;
 const NOTIFIED: u64 = 1 << (2 * FIELD_BITS);
+/// The `starting` bit, above the three fields.
+const STARTING: u64 = 1 << (3 * FIELD_BITS);
 
 /// One snapshot of the lane word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +96,9 @@ impl Word {
     }
     fn notified(self) -> usize {
         ((self.0 >> (2 * FIELD_BITS)) & FIELD_MASK) as usize
+    }
+    fn starting(self) -> bool {
+        self.0 & STARTING != 0
     }
 }
 
@@ -105,6 +127,7 @@ struct Shared {
     cancelled: StatCounter,
     rejected: StatCounter,
     busy: StatCounter,
+    seeded_bugs: SeededBugs,
 }
 
 /// The blocking lane of one pool (module docs).
@@ -116,6 +139,7 @@ pub(crate) struct LaneConfig {
     pub(crate) capacity: Option<usize>,
     pub(crate) keep_alive: Duration,
     pub(crate) stack_size: Option<usize>,
+    pub(crate) seeded_bugs: SeededBugs,
 }
 
 impl Lane {
@@ -139,6 +163,7 @@ impl Lane {
             cancelled: StatCounter::new(0),
             rejected: StatCounter::new(0),
             busy: StatCounter::new(0),
+            seeded_bugs: config.seeded_bugs,
         }))
     }
 
@@ -180,7 +205,11 @@ impl Lane {
             let (new, action) = if cur.idle() > 0 {
                 (cur.0 - IDLE + NOTIFIED, Action::Notify)
             } else if cur.live() < self.max() && self.is_open() {
-                (cur.0 + LIVE, Action::Start)
+                if cur.starting() {
+                    // The thread being started looks at the queue after us (module docs).
+                    return true;
+                }
+                (cur.0 + LIVE + STARTING, Action::Start)
             } else {
                 return cur.live() > 0;
             };
@@ -199,7 +228,7 @@ impl Lane {
                             drop(s.lock.lock().unwrap_or_else(|e| e.into_inner()));
                             s.wake.notify_one();
                         }
-                        Action::Start => self.start_thread(),
+                        Action::Start => self.start_thread(true),
                     }
                     return true;
                 }
@@ -208,8 +237,10 @@ impl Lane {
         }
     }
 
+    /// Starts a thread that has its `live` already. `handed`: started by a producer's step 4
+    /// with `starting` set, which the thread clears in its step 0.
     #[cold]
-    fn start_thread(&self) {
+    fn start_thread(&self, handed: bool) {
         let s = &*self.0;
         // ORDERING: Relaxed: only makes names unique.
         let n = s.next_name.fetch_add(1, Ordering::Relaxed);
@@ -217,16 +248,26 @@ impl Lane {
         if let Some(size) = s.stack_size {
             builder = builder.stack_size(size);
         }
-        let shared = Arc::clone(&self.0);
-        match builder.spawn(move || thread_main(&shared)) {
+        let lane = Lane(Arc::clone(&self.0));
+        match builder.spawn(move || {
+            // Dropped explicitly on the normal way out. A lane thread never unwinds (tasks run
+            // under catch_unwind) except when a failed loom model tears its threads down; then
+            // it leaks rather than touch loom objects outside the model and abort.
+            let lane = ManuallyDrop::new(lane);
+            thread_main(&lane, handed);
+            drop(ManuallyDrop::into_inner(lane));
+        }) {
             Ok(handle) => {
                 let mut threads = s.threads.lock().unwrap_or_else(|e| e.into_inner());
                 threads.retain(|h| !thread_is_finished(h));
                 threads.push(handle);
             }
             Err(e) => {
-                // ORDERING: AcqRel: undo our `live + 1`.
-                s.word.fetch_sub(LIVE, Ordering::AcqRel);
+                // ORDERING: AcqRel: undo our `live + 1` (and `starting`, which nobody else
+                // clears or sets while it is ours). Tasks queued behind it are run by the
+                // threads already live, or refused below if there are none.
+                let undo = if handed { LIVE + STARTING } else { LIVE };
+                s.word.fetch_sub(undo, Ordering::AcqRel);
                 eprintln!("corepool: could not start a blocking-lane thread: {e}");
                 self.drain_if_no_lane();
             }
@@ -275,7 +316,7 @@ impl Lane {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.start_thread();
+                    self.start_thread(false);
                     // ORDERING: Acquire: as above.
                     cur = Word(s.word.load(Ordering::Acquire));
                 }
@@ -412,9 +453,13 @@ thread_local! {
 }
 
 /// A lane thread (module docs, thread steps).
-fn thread_main(s: &Shared) {
+fn thread_main(lane: &Lane, handed: bool) {
+    let s = &*lane.0;
     let me: *const Shared = s;
     CURRENT_LANE.with(|c| c.set(me.cast()));
+    if handed {
+        hand_on_start(lane);
+    }
     loop {
         // Step 1.
         while let Some(task) = pop(&s.queue) {
@@ -428,6 +473,20 @@ fn thread_main(s: &Shared) {
             drop(guard);
             return;
         }
+    }
+}
+
+/// Step 0: a thread started for a producer takes `starting` off and starts (or claims) one
+/// more thread if tasks are queued behind the one it will take.
+fn hand_on_start(lane: &Lane) {
+    let s = &*lane.0;
+    // ORDERING: AcqRel: the word's RMW chain.
+    s.word.fetch_and(!STARTING, Ordering::AcqRel);
+    // ORDERING: pairs with the producers' fence (module docs): a producer that saw
+    // `starting` pushed before it, so the look below sees that producer's task.
+    fence(Ordering::SeqCst);
+    if !s.seeded_bugs.lane_start_without_hand_on() && s.queue.len() > 1 {
+        lane.wake_or_start();
     }
 }
 
@@ -552,5 +611,11 @@ mod tests {
         let w = Word(max * LIVE + max * IDLE + max * NOTIFIED);
         let m = crate::MAX_THREADS;
         assert_eq!((w.live(), w.idle(), w.notified()), (m, m, m));
+        assert!(!w.starting());
+        let w = Word(w.0 + STARTING);
+        assert_eq!(
+            (w.live(), w.idle(), w.notified(), w.starting()),
+            (m, m, m, true)
+        );
     }
 }

@@ -268,9 +268,10 @@ impl Builder {
     }
 
     /// Starts all `blocking_io` lane threads in `build`, instead of one per blocking task as
-    /// they arrive (the default). For a burst of blocking work known to come: starting a
-    /// thread costs its submitter tens of µs, and a burst that has to start hundreds of them
-    /// is slowed by it. Idle threads still leave after
+    /// they arrive (the default). By default a burst of blocking tasks into an idle lane costs
+    /// its submitter one thread start (tens of µs), and each new thread starts the next, so
+    /// the *k*-th task of the burst waits for *k* starts in a row; prestarting takes that wait
+    /// off the burst, for blocking work known to come. Idle threads still leave after
     /// [`blocking_keep_alive`](Builder::blocking_keep_alive), and come back lazily.
     ///
     /// ```
@@ -389,6 +390,7 @@ impl Builder {
             capacity: self.blocking_queue_capacity,
             keep_alive: self.blocking_keep_alive,
             stack_size: self.stack_size,
+            seeded_bugs: self.seeded_bugs,
         });
         let registry = Arc::new(Registry::new(
             slots,

@@ -49,6 +49,7 @@ impl Workers {
             capacity: None,
             keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
             stack_size: None,
+            seeded_bugs: bugs,
         });
         let registry = Arc::new(Registry::new(
             slots,

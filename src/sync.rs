@@ -400,6 +400,9 @@ pub struct SeededBugs {
     /// The submit cell wakes the handle's waker *before* it publishes `COMPLETE`, and not
     /// after (`join_handle.rs` step 5 moved ahead of step 4).
     pub wake_before_publish: bool,
+    /// A blocking-lane thread started for a producer clears `starting` but never looks at
+    /// the queue behind it (`blocking.rs` step 0), so tasks skipped meanwhile get no thread.
+    pub lane_start_without_hand_on: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -431,6 +434,14 @@ impl SeededBugs {
     pub(crate) const fn wake_before_publish(&self) -> bool {
         #[cfg(loom)]
         return self.wake_before_publish;
+        #[cfg(not(loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn lane_start_without_hand_on(&self) -> bool {
+        #[cfg(loom)]
+        return self.lane_start_without_hand_on;
         #[cfg(not(loom))]
         false
     }

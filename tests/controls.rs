@@ -459,6 +459,35 @@ fn the_blocking_lane_runs_apart_from_the_cpu_workers_and_respects_its_cap() {
 }
 
 #[test]
+fn a_burst_of_blocking_tasks_that_wait_for_each_other_gets_a_thread_each() {
+    // 32 tasks submitted in one go into a lane with no thread yet: the submitter starts one
+    // thread and each new thread starts the next, so all 32 end up running at once — which
+    // they must, since none returns before all have arrived.
+    const TASKS: usize = 32;
+    with_watchdog("blocking rendezvous", || {
+        let pool = Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(1).blocking_io(TASKS))
+            .build()
+            .unwrap();
+        let all_in = Arc::new(Barrier::new(TASKS));
+        let handles: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let all_in = all_in.clone();
+                pool.spawn_blocking(move || all_in.wait().is_leader())
+            })
+            .collect();
+        let leaders = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&leader| leader)
+            .count();
+        assert_eq!(leaders, 1);
+        assert_eq!(pool.metrics().blocking.threads, TASKS);
+        pool.shutdown();
+    });
+}
+
+#[test]
 fn the_blocking_lane_grows_shrinks_and_lets_idle_threads_go() {
     with_watchdog("lane resize", || {
         let pool = Pool::builder()

@@ -1,12 +1,14 @@
 //! Production controls: cancellation racing a worker that picks the task up, and the blocking
-//! lane's handoff to a lazily started thread and its close.
+//! lane's handoff to a lazily started thread, its chain of starts, and its close.
 //!
 //! Each model ends in shutdown + join, so a stranded task or thread fails it. Checked by hand:
 //! making the cell's `TAKEN` claim a load followed by a store (check-then-act) makes the cancel
-//! model fail at once.
+//! model fail at once, and dropping the fence after a new lane thread clears `starting` (with
+//! the clear made a plain release) makes the chain model fail at once.
 #![cfg(loom)]
 
 use common::{check, Bound, Leaky};
+use corepool::__loom::SeededBugs;
 use corepool::{Pool, Sizing, TaskError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -59,5 +61,60 @@ fn blocking_lane_starts_a_thread_and_closes() {
         assert_eq!(result.unwrap(), 5);
         pool.shutdown();
         assert_eq!(pool.metrics().blocking.completed, 1);
+    });
+}
+
+/// Two blocking tasks on a lane of two threads, the first waiting until the second has run:
+/// the second needs a thread of its own even when it is pushed while the first one's thread is
+/// still being started, and its producer therefore starts none (`blocking.rs`, `starting` and
+/// step 0). Ends in shutdown, so a stranded task or thread fails it.
+fn lane_rendezvous(bugs: SeededBugs) {
+    let pool = Leaky::new(
+        Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(1).blocking_io(2))
+            .pin_workers(false)
+            .seed_bugs(bugs)
+            .build()
+            .unwrap(),
+    );
+    let met = Leaky::new(loom::sync::Arc::new((
+        loom::sync::Mutex::new(false),
+        loom::sync::Condvar::new(),
+    )));
+    let waits = met.clone();
+    let first = Leaky::new(pool.spawn_blocking(move || {
+        let (lock, cvar) = &**waits;
+        let mut met = lock.lock().unwrap();
+        while !*met {
+            met = cvar.wait(met).unwrap();
+        }
+    }));
+    let meets = met.clone();
+    let second = Leaky::new(pool.spawn_blocking(move || {
+        let (lock, cvar) = &**meets;
+        *lock.lock().unwrap() = true;
+        cvar.notify_one();
+    }));
+    first.into_inner().join().unwrap();
+    second.into_inner().join().unwrap();
+    pool.shutdown();
+    assert_eq!(pool.metrics().blocking.completed, 2);
+}
+
+#[test]
+fn blocking_lane_chain_start_gives_each_task_a_thread() {
+    check(Bound::Env, || lane_rendezvous(SeededBugs::default()));
+}
+
+/// Negative control: a started thread that never looks at the queue behind it leaves the
+/// second task without a thread, and the first waits for it forever.
+#[test]
+#[should_panic]
+fn blocking_lane_start_without_hand_on_strands_a_task() {
+    check(Bound::Env, || {
+        lane_rendezvous(SeededBugs {
+            lane_start_without_hand_on: true,
+            ..SeededBugs::default()
+        })
     });
 }
