@@ -729,11 +729,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Every path through the pool once (small and large spawns, submit, install, panic,
-    /// shutdown, rejection): small enough to run under miri.
+    /// the blocking lane, shutdown, rejection): small enough to run under miri.
     #[test]
     fn round_trip_through_every_path() {
         let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2))
+            .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
             .pin_workers(false)
             .panic_handler(|_| {})
             .build()
@@ -762,6 +762,13 @@ mod tests {
             .submit(|| -> () { panic!("to the handle") })
             .join()
             .is_err());
+        // A burst into the empty blocking lane: the caller starts one thread, which starts the
+        // next.
+        let lane: Vec<_> = (0..3)
+            .map(|i| pool.spawn_blocking(move || i * 10))
+            .collect();
+        let lane_sum: i32 = lane.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(lane_sum, 30);
         // Fork-join paths: join (borrowing, both halves), scope (borrowing tasks), batch
         // helpers (shared base pointers), JoinHandle::join helping on a worker.
         let mut halves = [0u64; 2];
