@@ -1,5 +1,5 @@
 //! The naive-vs-pool experiment of the Go worker-pool write-ups: 10,000 jobs, each a 1 ms
-//! blocking wait followed by about 50 µs of CPU work, run three ways:
+//! blocking wait followed by about 50 µs of CPU work, run five ways:
 //!
 //! - `thread-per-job`: one OS thread per job, all joined at the end;
 //! - `channel-pool`: 200 long-lived threads draining one shared job channel
