@@ -160,6 +160,20 @@ fn cpu_used_ns() -> u64 {
     ns(usage.ru_utime) + ns(usage.ru_stime)
 }
 
+/// Runs `job` `jobs` times, split evenly over `threads` threads started for it, and joins them.
+fn split_over_threads(jobs: usize, threads: usize, job: impl Fn() + Copy + Send + 'static) {
+    let per_thread = jobs.div_ceil(threads);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let mine = per_thread.min(jobs.saturating_sub(t * per_thread));
+            std::thread::spawn(move || (0..mine).for_each(|_| job()))
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("a floor thread panicked");
+    }
+}
+
 /// Runs one variant in this process and prints `wall_ns peak_rss_kib cpu_ns`. The wall time
 /// ends when the last job is done; a pool's teardown (joining its threads) comes after it.
 fn child(variant: &str, p: &Params) {
@@ -184,39 +198,15 @@ fn child(variant: &str, p: &Params) {
         // runs it now.
         "cpu-only" => {
             let cores = corepool::detect_cores().cpus().len();
-            let per_thread = jobs.div_ceil(cores);
-            let handles: Vec<_> = (0..cores)
-                .map(|t| {
-                    let mine = per_thread.min(jobs.saturating_sub(t * per_thread));
-                    std::thread::spawn(move || {
-                        for _ in 0..mine {
-                            black_box(work(steps));
-                        }
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().expect("CPU thread panicked");
-            }
+            split_over_threads(jobs, cores, move || {
+                black_box(work(steps));
+            });
             start.elapsed()
         }
         // The blocking waits alone, on `threads` threads: what they cost the machine whoever
         // schedules them (timer interrupts, two context switches each).
         "waits-only" => {
-            let per_thread = jobs.div_ceil(p.threads);
-            let handles: Vec<_> = (0..p.threads)
-                .map(|t| {
-                    let mine = per_thread.min(jobs.saturating_sub(t * per_thread));
-                    std::thread::spawn(move || {
-                        for _ in 0..mine {
-                            std::thread::sleep(wait);
-                        }
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().expect("wait thread panicked");
-            }
+            split_over_threads(jobs, p.threads, move || std::thread::sleep(wait));
             start.elapsed()
         }
         "channel-pool" => {
