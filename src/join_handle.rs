@@ -38,10 +38,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::TaskError;
-use crate::latch::Signal;
+use crate::sched::latch::Signal;
+use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
-use crate::worker::WorkerThread;
+use crate::task::slot::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
 
 const COMPLETE: usize = 1;
 const JOIN_WAKER: usize = 2;
