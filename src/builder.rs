@@ -315,7 +315,7 @@ impl Builder {
     }
 
     /// Seeds protocol bugs on purpose, for the loom models' negative controls.
-    #[cfg(loom)]
+    #[cfg(corepool_loom)]
     #[doc(hidden)]
     pub fn seed_bugs(mut self, bugs: SeededBugs) -> Self {
         self.seeded_bugs = bugs;

@@ -268,7 +268,7 @@ where
 /// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
 #[inline(always)]
 fn seeded_wake_before_publish() -> bool {
-    cfg!(loom)
+    cfg!(corepool_loom)
         && WorkerThread::with_current(|w| {
             w.is_some_and(|w| w.registry().seeded_bugs.wake_before_publish())
         })

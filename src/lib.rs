@@ -79,7 +79,7 @@ pub use task::cancel::CancelToken;
 pub struct ReadmeDoctests;
 
 /// Internals for the loom models in `loom-tests/`; not a public API.
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};

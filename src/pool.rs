@@ -45,7 +45,7 @@ impl Drop for PoolInner {
     fn drop(&mut self) {
         // A failed loom model unwinds outside its execution, where touching any loom object
         // panics again and aborts the test run: leak the pool instead.
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         if std::thread::panicking() {
             return;
         }

@@ -4,7 +4,7 @@
 pub(crate) mod control;
 pub(crate) mod latch;
 pub(crate) mod lifecycle;
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 pub(crate) mod loom_door;
 pub(crate) mod park;
 pub(crate) mod registry;
