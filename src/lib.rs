@@ -83,5 +83,5 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};
-    pub use crate::sync::SeededBugs;
+    pub use crate::sync::seeded::SeededBugs;
 }

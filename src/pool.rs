@@ -16,7 +16,7 @@ use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
 use crate::task::cancel::CancelToken;
-use crate::task::slot::{Discard, Task};
+use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -301,24 +301,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let registry = self.registry();
         let (task, handle) = Task::submit(f, None);
-        if registry.lane.max() == 0 {
-            task.discard(Discard::NoLane);
-            registry.counters.add_rejected();
-            return handle;
-        }
-        // The pool's own workers may still use the lane while the pool drains.
-        let insider = registry.is_current();
-        match registry
-            .lane
-            .admit(Wait::Forever, || !insider && registry.is_shut_down())
-        {
-            Ok(()) => registry.lane.push(task),
-            Err(_) => {
-                registry.reject(task);
-            }
-        }
+        self.registry().push_blocking(task);
         handle
     }
 
@@ -598,12 +582,7 @@ impl Pool {
     /// ```
     pub fn set_active_workers(&self, n: usize) -> usize {
         let n = n.clamp(1, self.inner.plan.cpu_workers());
-        let registry = self.registry();
-        if registry.is_shut_down() {
-            return registry.control.active();
-        }
-        registry.control.set_active(n);
-        n
+        self.registry().set_active_workers(n)
     }
 
     /// Changes how many threads the blocking lane may run (capped at
@@ -620,7 +599,7 @@ impl Pool {
     /// assert_eq!(pool.metrics().blocking.max_threads, 2);
     /// ```
     pub fn set_blocking_io(&self, n: usize) {
-        self.registry().lane.set_max(n.min(MAX_THREADS));
+        self.registry().set_blocking_threads(n.min(MAX_THREADS));
     }
 
     /// True once [`shutdown`](Pool::shutdown) has been called on any handle.

@@ -19,8 +19,10 @@ use std::time::Duration;
 
 use crate::lane::blocking::Lane;
 use crate::lane::bound::{Bound, Refused, Wait};
-use crate::metrics::{PoolCounters, WorkerCounters};
+use crate::metrics::Metrics;
+use crate::placement::sizing::WorkerPlacement;
 use crate::sched::control::Control;
+use crate::sched::counters::{Gauges, PoolCounters, WorkerCounters};
 use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
@@ -182,6 +184,48 @@ impl Registry {
         }
     }
 
+    /// A task for the blocking lane (`blocking.rs`): handed back reported (`NoLane`) when the
+    /// lane may run no thread; else admitted to the lane's queue, waiting for room, and
+    /// rejected once the pool is shut down — except from this pool's own workers, which may
+    /// still use the lane while the pool drains.
+    pub(crate) fn push_blocking(&self, task: Task) {
+        if self.lane.max() == 0 {
+            task.discard(Discard::NoLane);
+            self.counters.add_rejected();
+            return;
+        }
+        let insider = self.is_current();
+        match self
+            .lane
+            .admit(Wait::Forever, || !insider && self.is_shut_down())
+        {
+            Ok(()) => self.lane.push(task),
+            Err(_) => {
+                self.reject(task);
+            }
+        }
+    }
+
+    /// Lets `n` CPU workers run (`control.rs`) and returns `n`; once the pool is shut down
+    /// nothing changes, and the count in force is returned.
+    pub(crate) fn set_active_workers(&self, n: usize) -> usize {
+        if self.is_shut_down() {
+            return self.control.active();
+        }
+        self.control.set_active(n);
+        n
+    }
+
+    /// The most threads the blocking lane may run from now on.
+    pub(crate) fn set_blocking_threads(&self, n: usize) {
+        self.lane.set_max(n);
+    }
+
+    /// Starts the blocking lane's threads now rather than on first use.
+    pub(crate) fn prestart_lane(&self) {
+        self.lane.prestart();
+    }
+
     /// Push and announce (`sleep.rs`, producer steps); the task holds a slot of the bound.
     fn push_to_injector(&self, task: Task) {
         self.injector.push(task);
@@ -267,5 +311,22 @@ impl Registry {
                 crate::task::slot::drop_quietly(payload, "a spawned task's panic payload");
             }
         }
+    }
+
+    /// A snapshot of the pool's counters (`counters.rs`); `placements` gives each worker's
+    /// cpu and pin status.
+    pub(crate) fn metrics(&self, placements: &[WorkerPlacement]) -> Metrics {
+        let gauges = Gauges {
+            active: self.control.active(),
+            workers: self
+                .workers
+                .iter()
+                .map(|w| (&w.counters, w.stealer.len()))
+                .collect(),
+            injector_queue: self.injector.len(),
+            queue_capacity: self.bound.capacity(),
+            blocking: self.lane.metrics(),
+        };
+        self.counters.gather(gauges, placements)
     }
 }

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use crate::sched::registry::{Producer, Registry};
 use crate::sched::sleep::AfterSleep;
+use crate::sync::seeded::{self, SeededBugs};
 use crate::sync::{
     current_worker_ptr, set_current_worker_ptr, Arc, Deque, IdleSpin, Steal, BATCH_STEAL_MIN_LEN,
     INJECTOR_INTERVAL,
@@ -100,12 +101,14 @@ impl WorkerThread {
     /// The worker's main loop; returns when the pool has terminated.
     pub(crate) fn run(&self) {
         set_current_worker_ptr((self as *const WorkerThread).cast());
+        seeded::set_on_this_thread(self.registry.seeded_bugs);
         self.work_until(None);
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
             self.index
         );
+        seeded::set_on_this_thread(SeededBugs::default());
         set_current_worker_ptr(std::ptr::null());
     }
 

@@ -384,68 +384,8 @@ mod imp {
 
 pub(crate) use imp::*;
 
-/// Bugs a loom model can seed on purpose (negative controls), set per pool through
-/// `Builder::seed_bugs` (or `__loom::Workers::new`), which exist only under `cfg(corepool_loom)`.
-/// Outside loom this is a field-less type whose switches are `const false`, so the real code
-/// paths compile exactly as if the switches were not there.
-#[cfg(corepool_loom)]
-#[derive(Debug, Clone, Copy, Default)]
-#[doc(hidden)]
-pub struct SeededBugs {
-    /// Park without the final recheck (`sleep.rs` step 4).
-    pub skip_final_recheck: bool,
-    /// `WorkerLatch::set` without its SeqCst fence, so the setter's wake scan can miss an
-    /// owner that is on its way to sleep (`latch.rs`).
-    pub latch_set_without_fence: bool,
-    /// The submit cell wakes the handle's waker *before* it publishes `COMPLETE`, and not
-    /// after (`join_handle.rs` step 5 moved ahead of step 4).
-    pub wake_before_publish: bool,
-    /// A blocking-lane thread started for a producer clears `starting` but never looks at
-    /// the queue behind it (`blocking.rs` step 0), so tasks skipped meanwhile get no thread.
-    pub lane_start_without_hand_on: bool,
-}
-
-/// Outside loom no bug can be seeded: every switch below is `const false`.
-#[cfg(not(corepool_loom))]
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SeededBugs {
-    _none: (),
-}
-
-/// The switches, read by the protocol code; always false outside loom.
-impl SeededBugs {
-    #[inline(always)]
-    pub(crate) const fn skip_final_recheck(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.skip_final_recheck;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn latch_set_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.latch_set_without_fence;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn wake_before_publish(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.wake_before_publish;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn lane_start_without_hand_on(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.lane_start_without_hand_on;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-}
+pub(crate) mod seeded;
+pub(crate) use seeded::SeededBugs;
 
 /// Waits on `cvar` once, poison ignored: untimed without a deadline. `Err` (with the guard,
 /// no wait) once the deadline has passed. The caller loops on its own condition.
