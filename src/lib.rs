@@ -44,6 +44,7 @@
 
 mod batch;
 mod builder;
+mod current;
 mod error;
 mod join;
 mod join_handle;
@@ -60,6 +61,7 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
+pub use current::{current_worker, spawn};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
@@ -69,7 +71,6 @@ pub use placement::sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };
 pub use pool::{Pool, ShutdownReport};
-pub use sched::worker::{current_worker, spawn};
 pub use scope::{scope, Scope};
 pub use task::cancel::CancelToken;
 

@@ -35,14 +35,14 @@ pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// One worker as the others see it.
 pub(crate) struct WorkerSlot {
-    pub(crate) parker: Parker,
-    pub(crate) stealer: Stealer<Task>,
+    pub(super) parker: Parker,
+    pub(super) stealer: Stealer<Task>,
     /// Every other worker, nearest first (`topology.rs`).
-    pub(crate) neighbours: Box<[usize]>,
+    pub(super) neighbours: Box<[usize]>,
     /// The CPU it is pinned to, if it is.
-    pub(crate) cpu: Option<usize>,
-    pub(crate) counters: WorkerCounters,
-    pub(crate) name: String,
+    pub(super) cpu: Option<usize>,
+    pub(super) counters: WorkerCounters,
+    pub(super) name: String,
 }
 
 /// Who pushed the work we are about to announce.
@@ -55,23 +55,25 @@ pub(crate) enum Producer {
     Outside,
 }
 
+/// One pool's shared state (module docs). Its fields are the scheduler's (`pub(super)`):
+/// code outside `sched/` calls the methods below.
 pub(crate) struct Registry {
-    pub(crate) injector: Injector<Task>,
+    pub(super) injector: Injector<Task>,
     /// The injector's capacity (`Builder::queue_capacity`).
-    pub(crate) bound: Bound,
-    pub(crate) workers: Box<[WorkerSlot]>,
-    pub(crate) idle: Idle,
-    pub(crate) control: Control,
-    pub(crate) lane: Lane,
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) counters: PoolCounters,
+    pub(super) bound: Bound,
+    pub(super) workers: Box<[WorkerSlot]>,
+    pub(super) idle: Idle,
+    pub(super) control: Control,
+    pub(super) lane: Lane,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) counters: PoolCounters,
     /// How long a searcher with nothing to do keeps looking before it sleeps
     /// (`Builder::spin_before_park`).
-    pub(crate) spin_window: Duration,
+    pub(super) spin_window: Duration,
     /// OS CPU id → the first worker pinned to it.
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
-    pub(crate) seeded_bugs: SeededBugs,
+    pub(super) seeded_bugs: SeededBugs,
 }
 
 /// Where an admitted task goes (module docs).
