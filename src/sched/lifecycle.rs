@@ -37,7 +37,8 @@ use std::time::Instant;
 
 use crate::placement::sizing::PinStatus;
 use crate::sched::registry::Registry;
-use crate::sync::{thread, wait_until_deadline, Condvar, Mutex, START_HANDSHAKE};
+use crate::sync::tuning::START_HANDSHAKE;
+use crate::sync::{thread, wait_until_deadline, Condvar, Mutex};
 
 struct Counts {
     pins: Vec<Option<PinStatus>>,

@@ -11,8 +11,7 @@ use crate::placement::topology::{neighbour_order, Topology};
 use crate::sched::registry::Registry;
 use crate::sched::start::{self, PoolConfig, Seat};
 use crate::sched::worker::WorkerThread;
-use crate::sync::seeded;
-use crate::sync::{set_current_worker_ptr, Arc, Deque, SeededBugs, Steal};
+use crate::sync::{Arc, Deque, SeededBugs, Steal};
 use crate::task::slot::Task;
 use crate::DEFAULT_BLOCKING_KEEP_ALIVE;
 
@@ -95,11 +94,9 @@ impl Worker {
     /// A panic in `f` fails the model; the pointer is then left set, because a failed model
     /// unwinds outside its execution, where touching a loom thread-local aborts.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        set_current_worker_ptr((&*self.0 as *const WorkerThread).cast());
-        seeded::set_on_this_thread(self.0.registry().seeded_bugs);
+        self.0.set_current();
         let result = f();
-        seeded::set_on_this_thread(SeededBugs::default());
-        set_current_worker_ptr(std::ptr::null());
+        WorkerThread::clear_current();
         result
     }
 }

@@ -10,5 +10,6 @@ pub(crate) mod loom_door;
 pub(crate) mod park;
 pub(crate) mod registry;
 pub(crate) mod sleep;
+pub(crate) mod spin;
 pub(crate) mod start;
 pub(crate) mod worker;

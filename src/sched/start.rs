@@ -20,7 +20,8 @@ use crate::sched::counters::WorkerCounters;
 use crate::sched::park::Parker;
 use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs, START_HANDSHAKE};
+use crate::sync::tuning::START_HANDSHAKE;
+use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
 use crate::task::slot::Task;
 
 /// One worker as the builder planned it.

@@ -3,13 +3,13 @@
 //!
 //! # Find-work order ([`WorkerThread::find_task`])
 //!
-//! 1. Every [`INJECTOR_INTERVAL`](crate::sync) (61) tasks, the injector first — so outside work
+//! 1. Every [`INJECTOR_INTERVAL`](crate::sync::tuning::INJECTOR_INTERVAL) (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
 //! 3. The injector, taking a batch (`steal_batch_and_pop`).
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
 //!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
-//!    [`BATCH_STEAL_MIN_LEN`](crate::sync) tasks: a burst of spawns) a thief takes a batch,
+//!    [`BATCH_STEAL_MIN_LEN`](crate::sync::tuning::BATCH_STEAL_MIN_LEN) tasks: a burst of spawns) a thief takes a batch,
 //!    half of it; from a short one it takes one task, the oldest. Short deques are fork-join
 //!    stacks, where the oldest task is the biggest piece of work and taking more would steal
 //!    the victim's own next `join` halves, only to have it steal them back.
@@ -20,7 +20,7 @@
 //! work that arrives in a steady trickle then finds a worker awake instead of paying for a
 //! wake-up. Only the last searcher does (while several search, each sleeps right after the
 //! backoff until one is left), so an idle pool of any size keeps at most one CPU busy, for at
-//! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`sync.rs`, `IdleSpin`, says why).
+//! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`spin.rs` says why).
 //! A searcher that finds work stops searching, and if it was the last searcher and a queue
 //! still holds work, it wakes a sleeper to take over the search.
 
@@ -29,15 +29,27 @@ use std::time::Duration;
 
 use crate::sched::registry::{Producer, Registry};
 use crate::sched::sleep::AfterSleep;
+use crate::sched::spin::IdleSpin;
 use crate::sync::seeded::{self, SeededBugs};
-use crate::sync::{
-    current_worker_ptr, set_current_worker_ptr, Arc, Deque, IdleSpin, Steal, BATCH_STEAL_MIN_LEN,
-    INJECTOR_INTERVAL,
-};
+use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
+use crate::sync::{thread_local, Arc, Deque, Steal};
 use std::task::{Poll, Waker};
 
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
+
+#[cfg(not(corepool_loom))]
+thread_local! {
+    /// The worker running on this thread, null elsewhere (const-initialised: no lazy-init
+    /// check on the `join`/`spawn` fast paths).
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(std::ptr::null()) };
+}
+
+#[cfg(corepool_loom)]
+thread_local! {
+    /// The worker running on this (model) thread; loom's macro takes no `const` init.
+    static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
+}
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -62,7 +74,7 @@ impl WorkerThread {
     /// Calls `f` with the worker running on this thread, if any.
     #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
-        let ptr = current_worker_ptr().cast::<WorkerThread>();
+        let ptr = CURRENT.with(|c| c.get());
         // SAFETY: the pointer is non-null only while `run` executes on this thread, and `run`
         // borrows the WorkerThread for that whole time, so the pointee is alive; we only
         // hand out a shared reference, and WorkerThread's mutable state is in Cells.
@@ -102,16 +114,27 @@ impl WorkerThread {
 
     /// The worker's main loop; returns when the pool has terminated.
     pub(crate) fn run(&self) {
-        set_current_worker_ptr((self as *const WorkerThread).cast());
-        seeded::set_on_this_thread(self.registry.seeded_bugs);
+        self.set_current();
         self.work_until(None);
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
             self.index
         );
+        WorkerThread::clear_current();
+    }
+
+    /// Makes this the worker running on the calling thread (`with_current` finds it), with
+    /// its pool's seeded bugs (loom only). `run` does, and a loom model's seat.
+    pub(super) fn set_current(&self) {
+        CURRENT.with(|c| c.set(self));
+        seeded::set_on_this_thread(self.registry.seeded_bugs);
+    }
+
+    /// No worker runs on the calling thread any more.
+    pub(super) fn clear_current() {
         seeded::set_on_this_thread(SeededBugs::default());
-        set_current_worker_ptr(std::ptr::null());
+        CURRENT.with(|c| c.set(std::ptr::null()));
     }
 
     /// Runs other tasks — own deque first, then as in the find-work order — until `latch` is
