@@ -2,8 +2,8 @@
 //!
 //! # Protocol (on a worker: `join_on`, and `join_slow` for the uncommon cases)
 //!
-//! 1. `b` becomes a [`StackJob`](crate::sched::latch::StackJob) on the caller's stack with a
-//!    [`WorkerLatch`](crate::sched::latch::WorkerLatch), pushed onto the worker's own deque, where
+//! 1. `b` becomes a [`StackJob`] on the caller's stack with a
+//!    [`WorkerLatch`], pushed onto the worker's own deque, where
 //!    thieves may take it (oldest first). No allocation.
 //! 2. `a` runs here, under `catch_unwind`.
 //! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task::slot)) is

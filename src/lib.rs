@@ -23,7 +23,7 @@
 //! # Ok::<(), corepool::BuildError>(())
 //! ```
 //!
-//! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
+//! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
 //! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
@@ -32,11 +32,12 @@
 //! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
 //! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
 //!
-//! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
-//! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
-//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
+//! The protocols, one per module, by layer: the scheduler in `sched/` (find-work order and
+//! helping waits in `worker.rs`, sleep/wake in `sleep.rs` with the parker in `park.rs`, start
+//! and shutdown in `start.rs` and `lifecycle.rs`, latches and stack jobs in `latch.rs`,
+//! pausing and cancelling in `control.rs`); tasks in `task/` (the task slot, the submit cell,
+//! cancel tokens); the blocking lane and admission to bounded queues in `lane/`; and, beside
+//! the API that uses them, `join.rs`, `scope.rs`, `batch.rs` and `join_handle.rs`.
 //! `ARCHITECTURE.md` has the map.
 
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -344,7 +344,7 @@ impl Pool {
         ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
     }
 
-    /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
+    /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
     /// parallel on the pool's workers and returns both results. Both may borrow.
     ///
     /// # Panics
@@ -367,7 +367,7 @@ impl Pool {
         self.install(|| crate::join(a, b))
     }
 
-    /// [`scope`](crate::scope) on this pool, from anywhere: `f` may spawn tasks that borrow
+    /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
     /// from the caller's stack; returns once all of them (nested ones too) have finished.
     ///
     /// # Panics
@@ -586,7 +586,7 @@ impl Pool {
     }
 
     /// Changes how many threads the blocking lane may run (capped at
-    /// [`MAX_THREADS`](crate::MAX_THREADS)). Growing starts threads for queued blocking tasks
+    /// [`MAX_THREADS`]). Growing starts threads for queued blocking tasks
     /// at once and wakes submitters waiting for room; shrinking lets surplus threads leave as
     /// soon as they are idle. At 0, [`spawn_blocking`](Pool::spawn_blocking) reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane); what is already queued

@@ -3,8 +3,8 @@
 //! and the pool's lifecycle.
 //!
 //! The protocols that operate on it live beside it: finding work in `worker.rs`, sleeping and
-//! waking in `sleep.rs`, admission in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, shutdown in `shutdown.rs`.
+//! waking in `sleep.rs`, admission in `lane/bound.rs`, pausing and cancelling in `control.rs`, the
+//! blocking lane in `lane/blocking.rs`, start in `start.rs`, shutdown in `lifecycle.rs`.
 //!
 //! # Where a task goes
 //!
@@ -51,7 +51,7 @@ pub(crate) enum Producer {
     /// A worker of this pool (its own index).
     Worker(usize),
     /// A thread outside the pool: the nearest worker is the one pinned to its CPU, if any.
-    /// Its push may find a backlog in the injector (`sleep.rs`, producer step 3).
+    /// Its push may find a backlog in the injector (`sleep.rs`, "work appears": the backlog rule).
     Outside,
 }
 

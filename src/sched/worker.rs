@@ -3,13 +3,13 @@
 //!
 //! # Find-work order ([`WorkerThread::find_task`])
 //!
-//! 1. Every [`INJECTOR_INTERVAL`](crate::sync::tuning::INJECTOR_INTERVAL) (61) tasks, the injector first — so outside work
+//! 1. Every [`INJECTOR_INTERVAL`] (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
 //! 3. The injector, taking a batch (`steal_batch_and_pop`).
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
 //!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
-//!    [`BATCH_STEAL_MIN_LEN`](crate::sync::tuning::BATCH_STEAL_MIN_LEN) tasks: a burst of spawns) a thief takes a batch,
+//!    [`BATCH_STEAL_MIN_LEN`] tasks: a burst of spawns) a thief takes a batch,
 //!    half of it; from a short one it takes one task, the oldest. Short deques are fork-join
 //!    stacks, where the oldest task is the biggest piece of work and taking more would steal
 //!    the victim's own next `join` halves, only to have it steal them back.
@@ -230,7 +230,7 @@ impl WorkerThread {
         }
     }
 
-    /// Pops the newest task of this worker's own deque (`join.rs`, step 3).
+    /// Pops the newest task of this worker's own deque (`join.rs`: `b` taken back).
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Task> {
         self.local.pop()

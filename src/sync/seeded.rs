@@ -10,16 +10,16 @@
 #[derive(Debug, Clone, Copy, Default)]
 #[doc(hidden)]
 pub struct SeededBugs {
-    /// Park without the final recheck (`sleep.rs` step 4).
+    /// Park without the final recheck (`sleep.rs`, final recheck).
     pub skip_final_recheck: bool,
     /// `WorkerLatch::set` without its SeqCst fence, so the setter's wake scan can miss an
     /// owner that is on its way to sleep (`latch.rs`).
     pub latch_set_without_fence: bool,
     /// The submit cell wakes the handle's waker *before* it publishes `COMPLETE`, and not
-    /// after (`join_handle.rs` step 5 moved ahead of step 4).
+    /// after (`cell.rs`: the wake moved ahead of the point of no return).
     pub wake_before_publish: bool,
     /// A blocking-lane thread started for a producer clears `starting` but never looks at
-    /// the queue behind it (`blocking.rs` step 0), so tasks skipped meanwhile get no thread.
+    /// the queue behind it (`blocking.rs`, lane thread: started for a producer), so tasks skipped meanwhile get no thread.
     pub lane_start_without_hand_on: bool,
 }
 

@@ -2,7 +2,7 @@
 //! the reason it shrinks. (The builder's public defaults are in `builder.rs`.)
 
 /// Tasks a worker runs from its own deque before it looks at the injector first
-/// (`worker.rs`, step 1). Prime, so it does not fall into step with other periodic work.
+/// (`worker.rs`, find-work order: the injector first). Prime, so it does not fall into step with other periodic work.
 #[cfg(not(corepool_loom))]
 pub(crate) const INJECTOR_INTERVAL: u32 = 61;
 /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
@@ -10,7 +10,7 @@ pub(crate) const INJECTOR_INTERVAL: u32 = 61;
 pub(crate) const INJECTOR_INTERVAL: u32 = 2;
 
 /// A thief takes half of a neighbour's deque at once only from a deque at least this long;
-/// from a shorter one (a fork-join stack) it takes one task (`worker.rs`, step 4).
+/// from a shorter one (a fork-join stack) it takes one task (`worker.rs`, find-work order: stealing).
 #[cfg(not(corepool_loom))]
 pub(crate) const BATCH_STEAL_MIN_LEN: usize = 16;
 /// Shrunk from 16 to 2 so a model reaches both the single and the batch steal.

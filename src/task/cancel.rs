@@ -32,7 +32,7 @@ use crate::sync::{Ordering, TaskArc};
 use std::fmt;
 use std::ptr;
 
-/// What a [`CancelToken`](crate::CancelToken) keeps of each task bound to it.
+/// What a [`CancelToken`] keeps of each task bound to it.
 pub(crate) trait Cancel: Send + Sync {
     /// Cancels the task unless it was taken (started, finished or cancelled) already.
     fn cancel(&self) -> bool;

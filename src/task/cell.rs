@@ -8,7 +8,7 @@
 //!
 //! | bit          | set by                                   | meaning                                  |
 //! |--------------|------------------------------------------|------------------------------------------|
-//! | `TAKEN`      | whoever consumes the closure: the task's consumer (run, reject, cancel at shutdown) or [`JoinHandle::cancel`](crate::JoinHandle::cancel) / a [`CancelToken`](crate::CancelToken) | the closure slot is the setter's |
+//! | `TAKEN`      | whoever consumes the closure: the task's consumer (run, reject, cancel at shutdown) or [`JoinHandle::cancel`](crate::JoinHandle::cancel) / a [`CancelToken`] | the closure slot is the setter's |
 //! | `COMPLETE`   | the closure's taker, after writing the output | the output slot belongs to the handle |
 //! | `JOIN_WAKER` | the handle, after writing the waker      | the completer may read the waker         |
 //!
