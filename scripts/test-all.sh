@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Every test corepool has: unit, integration and doc tests, then the loom models.
+# Every check corepool has: format, docs, lints; unit, integration and doc tests; then the
+# loom models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Cheap checks first, so a formatting or lint slip fails in seconds.
+echo "== format"
+cargo fmt --all --check
+
+echo "== docs (private items too: the protocol specs' links are part of the spec)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
+
+echo "== lints"
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== unit, integration and doc tests"
 cargo test --workspace

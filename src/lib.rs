@@ -75,6 +75,10 @@ pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use task::cancel::CancelToken;
 
+/// What the borrowing API refuses to compile (scope, join, spawn, install).
+#[cfg(doctest)]
+pub mod compile_fail;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
