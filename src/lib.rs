@@ -52,6 +52,7 @@ mod cores;
 mod error;
 mod join;
 mod join_handle;
+mod join_set;
 mod latch;
 #[cfg(loom)]
 mod loom_door;
@@ -63,6 +64,7 @@ mod scope;
 mod shutdown;
 mod sizing;
 mod sleep;
+mod stream;
 mod sync;
 mod task;
 mod topology;
@@ -77,12 +79,14 @@ pub use cores::{detect_cores, CoreSource, DetectedCores};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
+pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
 pub use worker::{current_worker, spawn};
 
 /// The README's examples, compiled and run as doctests.

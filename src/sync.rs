@@ -10,7 +10,9 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
-    pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
     pub(crate) use std::thread_local;
@@ -175,7 +177,9 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
@@ -403,6 +407,10 @@ pub struct SeededBugs {
     /// A blocking-lane thread started for a producer clears `starting` but never looks at
     /// the queue behind it (`blocking.rs` step 0), so tasks skipped meanwhile get no thread.
     pub lane_start_without_hand_on: bool,
+    /// A stream's or join set's consumer registers its waker but skips the SeqCst fence
+    /// before its recheck of the ready list (`stream/ready.rs` step 3), so a group pushed
+    /// meanwhile can go unseen by both sides.
+    pub ready_wait_without_fence: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -434,6 +442,14 @@ impl SeededBugs {
     pub(crate) const fn wake_before_publish(&self) -> bool {
         #[cfg(loom)]
         return self.wake_before_publish;
+        #[cfg(not(loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn ready_wait_without_fence(&self) -> bool {
+        #[cfg(loom)]
+        return self.ready_wait_without_fence;
         #[cfg(not(loom))]
         false
     }
