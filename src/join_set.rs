@@ -20,7 +20,7 @@ use crate::error::TaskError;
 use crate::pool::Pool;
 use crate::stream::{next_of, push_to_lane, wait_take, Link, Pushed, ReadyList};
 use crate::sync::{Arc, AtomicU64, Ordering};
-use crate::task::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob, Task};
+use crate::task::slot::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob, Task};
 
 /// Takes the result out of an entry and frees it.
 type Finish<T> = unsafe fn(*mut Link) -> Result<T, TaskError>;

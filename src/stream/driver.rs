@@ -13,7 +13,7 @@ use super::group::{Control, Group, Runs};
 use super::ready::{self, Link, ReadyList};
 use crate::pool::Pool;
 use crate::sync::{Arc, TaskArc};
-use crate::task::Task;
+use crate::task::slot::Task;
 
 /// Aim for groups that take about this long to run: long enough to amortise a task's cost
 /// (a few hundred ns), short enough to balance and to stop soon after an error.
@@ -312,14 +312,14 @@ impl<I: Iterator, U, E> Drop for Driver<'_, I, U, E> {
 
 /// Queues a group on the blocking lane, as `Pool::spawn_blocking` does: no lane at all, or a
 /// pool shut down, hands the group back with the reason (the consumer reports it).
-pub(crate) fn push_to_lane(registry: &crate::registry::Registry, task: Task) {
+pub(crate) fn push_to_lane(registry: &crate::sched::registry::Registry, task: Task) {
     if registry.lane.max() == 0 {
-        task.discard(crate::task::Discard::NoLane);
+        task.discard(crate::task::slot::Discard::NoLane);
         registry.counters.add_rejected();
         return;
     }
     let insider = registry.is_current();
-    match registry.lane.admit(crate::bound::Wait::Forever, || {
+    match registry.lane.admit(crate::lane::bound::Wait::Forever, || {
         !insider && registry.is_shut_down()
     }) {
         Ok(()) => registry.lane.push(task),

@@ -22,10 +22,10 @@ use std::time::Instant;
 
 use super::ready::{Link, Pushed, ReadyList};
 use super::Progress;
-use crate::cancel::CancelToken;
 use crate::error::TaskError;
 use crate::sync::{Arc, AtomicPtr, AtomicU64, Ordering, TaskArc};
-use crate::task::{drop_quietly, Discard, Discarded, Outcome, RawJob};
+use crate::task::cancel::CancelToken;
+use crate::task::slot::{drop_quietly, Discard, Discarded, Outcome, RawJob};
 
 /// A panic payload.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -224,7 +224,7 @@ impl<W: Work> Runs<W::Item, W::Out, W::Err> for Shared<W> {
         let control = &self.control;
         let mut outs = Vec::with_capacity(items.len());
         let mut error = None;
-        let worker = crate::worker::current_worker();
+        let worker = crate::sched::worker::current_worker();
         let body = catch_unwind(AssertUnwindSafe(|| {
             let mut state = match worker.and_then(|i| self.slots.take(i)) {
                 Some(state) => state,

@@ -26,10 +26,10 @@ mod ready;
 use std::convert::Infallible;
 use std::fmt;
 
-use crate::cancel::CancelToken;
 use crate::error::TaskError;
 use crate::pool::Pool;
 use crate::sync::{StatCounter, TaskArc};
+use crate::task::cancel::CancelToken;
 use driver::{Driver, Lane, Options, Weigh};
 use group::{Control, Failure, Fns, Payload, Shared};
 

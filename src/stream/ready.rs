@@ -226,7 +226,7 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
     if !now.is_null() {
         return now;
     }
-    let helped = crate::worker::WorkerThread::with_current(|worker| {
+    let helped = crate::sched::worker::WorkerThread::with_current(|worker| {
         worker.map(|w| w.wait_for_poll(|waker| list.poll_take(waker)))
     });
     if let Some(taken) = helped {
@@ -240,7 +240,7 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
             return now;
         }
     }
-    let signal = std::sync::Arc::new(crate::latch::Signal::new());
+    let signal = std::sync::Arc::new(crate::sched::latch::Signal::new());
     let waker = Waker::from(signal.clone());
     loop {
         match list.poll_take(&waker) {
@@ -251,8 +251,8 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
 }
 
 /// Polls of an outside consumer before it registers and blocks.
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 const SPIN_BEFORE_BLOCK: u32 = 64;
 /// None under loom: the spin only multiplies interleavings.
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 const SPIN_BEFORE_BLOCK: u32 = 0;
