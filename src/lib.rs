@@ -49,12 +49,14 @@ mod current;
 mod error;
 mod join;
 mod join_handle;
+mod join_set;
 mod lane;
 mod metrics;
 mod placement;
 mod pool;
 mod sched;
 mod scope;
+mod stream;
 mod sync;
 mod task;
 
@@ -66,6 +68,7 @@ pub use current::{current_worker, spawn};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
+pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
@@ -73,6 +76,7 @@ pub use placement::sizing::{
 };
 pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// The README's examples, compiled and run as doctests.

@@ -306,7 +306,7 @@ impl Pool {
         handle
     }
 
-    fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 
