@@ -59,8 +59,8 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use crate::pool::Pool;
+use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Ordering};
-use crate::worker::WorkerThread;
 
 /// Per-call options for the batch helpers; get one from [`Pool::batch`].
 ///
