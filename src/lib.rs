@@ -24,7 +24,9 @@
 //! ```
 //!
 //! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
-//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//! [`Pool::reduce`] and friends — fallible ([`Pool::try_map`], lowest failing index wins),
+//! with per-piece state ([`Pool::map_init`]) or over chunks ([`Pool::map_chunks`]); a worker
+//! that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
 //! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
