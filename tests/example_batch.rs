@@ -12,7 +12,12 @@ mod dataset;
 #[allow(dead_code)]
 #[path = "../examples/batch/hash_tree.rs"]
 mod hash_tree;
+/// The program itself, to check its output and exit status without a process around it.
+#[allow(dead_code)]
+#[path = "../examples/batch/main.rs"]
+mod program;
 
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -267,6 +272,67 @@ fn a_shut_down_pool_fails_every_file_instead_of_hanging_body() {
     let results = hash_all(&pool, &listing.files, 4, tight());
     assert_eq!(results.len(), 20);
     assert!(results.iter().all(Result::is_err));
+}
+
+#[test]
+fn the_program_prints_lines_in_order_and_its_exit_status_counts_failures() {
+    watchdog("the program", LIMIT, the_program_body);
+}
+
+fn run_program(args: &[&str]) -> (u8, String) {
+    let mut out = Vec::new();
+    let status = program::exit_status(args.iter().map(OsString::from), &mut out);
+    (status, String::from_utf8(out).unwrap())
+}
+
+fn the_program_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("sub")).unwrap();
+    fs::write(root.join("sub/b"), b"bravo").unwrap();
+    fs::write(root.join("a"), b"alpha").unwrap();
+    // Big enough to be read ahead with the program's own chunking.
+    let big: Vec<u8> = (0..(5u32 << 20) + 7).map(|i| (i % 251) as u8).collect();
+    fs::write(root.join("big"), &big).unwrap();
+    let missing = root.join("missing");
+    let (root_arg, missing_arg) = (root.to_str().unwrap(), missing.to_str().unwrap());
+
+    let line = |bytes: &[u8], name: &str| {
+        let digest: Sha256Digest = Sha256::digest(bytes).into();
+        format!(
+            "{}  {}\n",
+            hash_tree::hex(&digest),
+            root.join(name).display()
+        )
+    };
+    let expected = [
+        line(b"alpha", "a"),
+        line(&big, "big"),
+        line(b"bravo", "sub/b"),
+    ]
+    .concat();
+
+    assert_eq!(
+        run_program(&["--no-progress", root_arg]),
+        (0, expected.clone())
+    );
+    // A missing path fails alone: the rest is still hashed and printed, and the status is 1.
+    assert_eq!(
+        run_program(&["--no-progress", missing_arg, root_arg]),
+        (1, expected.clone())
+    );
+    // --compare hashes three times; only the first run prints.
+    assert_eq!(
+        run_program(&["--compare", "--no-progress", root_arg]),
+        (0, expected)
+    );
+
+    assert_eq!(run_program(&["--bogus"]).0, 2);
+    assert_eq!(run_program(&["--mib", "lots"]).0, 2);
+    assert_eq!(run_program(&["--files", "3", root_arg]).0, 2);
+    let (status, usage) = run_program(&["--help"]);
+    assert_eq!(status, 0);
+    assert!(usage.starts_with("usage: batch"), "{usage}");
 }
 
 #[test]

@@ -90,29 +90,35 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args_os().skip(1)) {
+    ExitCode::from(exit_status(std::env::args_os().skip(1), &mut io::stdout()))
+}
+
+/// The whole program but for the process around it: digest lines go to `stdout`; returns the
+/// exit status (0 all hashed, 1 some entry failed, 2 bad arguments).
+pub fn exit_status(args: impl Iterator<Item = OsString>, stdout: &mut dyn Write) -> u8 {
+    let options = match parse_args(args) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            let _ = writeln!(io::stdout(), "{USAGE}");
-            return ExitCode::SUCCESS;
+            let _ = writeln!(stdout, "{USAGE}");
+            return 0;
         }
         Err(message) => {
             say!("batch: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
-    match run(&options) {
-        Ok(0) => ExitCode::SUCCESS,
+    match run(&options, stdout) {
+        Ok(0) => 0,
         Ok(failures) => {
             say!(
                 "batch: {failures} {} failed",
                 if failures == 1 { "entry" } else { "entries" }
             );
-            ExitCode::FAILURE
+            1
         }
         Err(error) => {
             say!("batch: {error}");
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -168,7 +174,7 @@ fn number<T: std::str::FromStr>(flag: &str, value: Option<OsString>) -> Result<T
 }
 
 /// Everything after argument parsing; returns how many entries failed.
-fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
+fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error>> {
     // Cores detected, k = 1, and a blocking lane for reading big files ahead.
     let pool = Pool::builder()
         .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
@@ -211,7 +217,7 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
     let chunking = Chunking::default();
     let workers = pool.plan().cpu_workers();
 
-    let mut full = Run::new(&listing.files, strip, true);
+    let mut full = Run::new(&listing.files, strip, Some(stdout));
     let wall = time(|| {
         let label = format!("{workers} {}", plural(workers, "worker"));
         with_bar(show_bar, listing.bytes(), &label, |bar, done| {
@@ -226,7 +232,7 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
 
     // The same work on this thread alone: what a user would compare against.
     let one_thread = (data_dir.is_some() || options.compare).then(|| {
-        let mut run = Run::new(&listing.files, strip, false);
+        let mut run = Run::new(&listing.files, strip, None);
         let mut hasher = FileHasher::on_this_thread(chunking);
         let wall = time(|| {
             with_bar(show_bar, listing.bytes(), "1 thread", |_, done| {
@@ -251,7 +257,7 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
                     .blocking_io(READ_THREADS),
             )
             .build()?;
-        let mut run = Run::new(&listing.files, strip, false);
+        let mut run = Run::new(&listing.files, strip, None);
         let wall = time(|| {
             with_bar(show_bar, listing.bytes(), "1 worker", |_, done| {
                 hash_tree::hash_files(&one, &listing.files, WINDOW, chunking, done, |i, r| {
@@ -412,12 +418,13 @@ fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar,
 }
 
 /// One hashing run's results: keeps the digests, prints lines and errors in listing order
-/// (if `print`), a batch at a time with the progress bar cleared.
+/// (if it has a `stdout`), a batch at a time with the progress bar cleared.
 struct Run<'a> {
     files: &'a [FileEntry],
     /// Printed paths are made relative to this (the generated data set's temporary root).
     strip: Option<&'a Path>,
-    print: bool,
+    /// Where digest lines go; `None` for the comparison runs, which print nothing.
+    stdout: Option<&'a mut dyn Write>,
     bar: ProgressBar,
     digests: Vec<Option<Sha256Digest>>,
     failed: usize,
@@ -429,11 +436,15 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(files: &'a [FileEntry], strip: Option<&'a Path>, print: bool) -> Run<'a> {
+    fn new(
+        files: &'a [FileEntry],
+        strip: Option<&'a Path>,
+        stdout: Option<&'a mut dyn Write>,
+    ) -> Run<'a> {
         Run {
             files,
             strip,
-            print,
+            stdout,
             bar: ProgressBar::hidden(),
             digests: Vec::with_capacity(files.len()),
             failed: 0,
@@ -456,14 +467,14 @@ impl<'a> Run<'a> {
         let path = self.shown_path(&self.files[index].path);
         match result {
             Ok(digest) => {
-                if self.print {
+                if self.stdout.is_some() {
                     self.out
                         .extend_from_slice(&hash_tree::checksum_line(&digest, path));
                 }
                 self.digests.push(Some(digest));
             }
             Err(error) => {
-                if self.print {
+                if self.stdout.is_some() {
                     self.errors
                         .push(format!("batch: {}: {error}", path.display()));
                 }
@@ -489,10 +500,9 @@ impl<'a> Run<'a> {
             std::mem::take(&mut self.out),
             std::mem::take(&mut self.errors),
         );
-        let write_error = &mut self.write_error;
+        let (write_error, stdout) = (&mut self.write_error, &mut self.stdout);
         self.bar.suspend(|| {
-            if write_error.is_none() && !out.is_empty() {
-                let mut stdout = io::stdout().lock();
+            if let (None, Some(stdout)) = (&write_error, stdout) {
                 if let Err(e) = stdout.write_all(&out).and_then(|()| stdout.flush()) {
                     *write_error = Some(e);
                 }
