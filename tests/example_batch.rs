@@ -6,16 +6,13 @@
 
 mod common;
 
-#[allow(dead_code)]
-#[path = "../examples/batch/dataset.rs"]
-mod dataset;
-#[allow(dead_code)]
-#[path = "../examples/batch/hash_tree.rs"]
-mod hash_tree;
-/// The program itself, to check its output and exit status without a process around it.
+/// The program itself, to check its output and exit status without a process around it;
+/// its modules are the ones tested below.
 #[allow(dead_code)]
 #[path = "../examples/batch/main.rs"]
 mod program;
+
+use program::{dataset, hash_tree};
 
 use std::ffi::OsString;
 use std::fs;

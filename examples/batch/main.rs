@@ -29,8 +29,8 @@
 //! Exit status: 0 if every entry was hashed, 1 if any failed (the others are still hashed and
 //! printed), 2 for bad arguments.
 
-mod dataset;
-mod hash_tree;
+pub mod dataset;
+pub mod hash_tree;
 
 use std::error::Error;
 use std::ffi::OsString;
