@@ -17,7 +17,7 @@ echo "== stress (release; ignored in debug builds)"
 cargo test --release --test stress -- --nocapture
 
 echo "== loom models (release, debug assertions on, own target dir)"
-RUSTFLAGS="--cfg loom -C debug_assertions" \
+RUSTFLAGS="--cfg corepool_loom -C debug_assertions" \
 CARGO_TARGET_DIR=target/loom \
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
     cargo test -p loom-tests --release

@@ -22,7 +22,7 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use crate::pool::Pool;
-use crate::worker::WorkerThread;
+use crate::sched::worker::WorkerThread;
 
 /// Per-call options for the batch helpers; get one from [`Pool::batch`].
 ///

@@ -5,18 +5,18 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::time::Duration;
 
-use crate::blocking::{Lane, LaneConfig};
-use crate::cores::detect_cores;
 use crate::error::BuildError;
+use crate::lane::blocking::{Lane, LaneConfig};
 use crate::metrics::WorkerCounters;
-use crate::park::Parker;
+use crate::placement::cores::detect_cores;
+use crate::placement::sizing::{PinStatus, Plan, Sizing};
+use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
-use crate::registry::{PanicHandler, Registry, WorkerSlot};
-use crate::sizing::{PinStatus, Plan, Sizing};
+use crate::sched::park::Parker;
+use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
+use crate::sched::worker::WorkerThread;
 use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs, START_HANDSHAKE};
-use crate::task::Task;
-use crate::topology::{neighbour_order, Topology};
-use crate::worker::WorkerThread;
+use crate::task::slot::Task;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
 
@@ -315,7 +315,7 @@ impl Builder {
     }
 
     /// Seeds protocol bugs on purpose, for the loom models' negative controls.
-    #[cfg(loom)]
+    #[cfg(corepool_loom)]
     #[doc(hidden)]
     pub fn seed_bugs(mut self, bugs: SeededBugs) -> Self {
         self.seeded_bugs = bugs;

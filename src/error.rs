@@ -271,11 +271,11 @@ impl<F> TrySubmitError<F> {
         !matches!(self, TrySubmitError::ShutDown(_))
     }
 
-    pub(crate) fn from_refused(refused: crate::bound::Refused, f: F) -> Self {
+    pub(crate) fn from_refused(refused: crate::lane::bound::Refused, f: F) -> Self {
         match refused {
-            crate::bound::Refused::Full => TrySubmitError::Full(f),
-            crate::bound::Refused::Timeout => TrySubmitError::Timeout(f),
-            crate::bound::Refused::Closed => TrySubmitError::ShutDown(f),
+            crate::lane::bound::Refused::Full => TrySubmitError::Full(f),
+            crate::lane::bound::Refused::Timeout => TrySubmitError::Timeout(f),
+            crate::lane::bound::Refused::Closed => TrySubmitError::ShutDown(f),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker; [`WorkerThread::join`](crate::worker))
+//! # Protocol (on a worker; [`WorkerThread::join`](crate::sched::worker))
 //!
-//! 1. `b` becomes a [`StackJob`](crate::latch::StackJob) on the caller's stack with a
-//!    [`WorkerLatch`](crate::latch::WorkerLatch), pushed onto the worker's own deque, where
+//! 1. `b` becomes a [`StackJob`](crate::sched::latch::StackJob) on the caller's stack with a
+//!    [`WorkerLatch`](crate::sched::latch::WorkerLatch), pushed onto the worker's own deque, where
 //!    thieves may take it (oldest first). No allocation.
 //! 2. `a` runs here, under `catch_unwind`.
-//! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task)) is
+//! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task::slot)) is
 //!    taken back and run inline — the common, unstolen case, which costs a push, a pop and a
 //!    compare, and is all that `WorkerThread::join` itself holds. Everything else is in the
 //!    out-of-line `join_slow`: anything popped instead (tasks `a` left behind) is run, until
@@ -25,8 +25,8 @@
 //! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
 //! rule: corepool never sends work to a pool the caller did not name.
 
-use crate::task::{both, catch};
-use crate::worker::WorkerThread;
+use crate::sched::worker::WorkerThread;
+use crate::task::slot::{both, catch};
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///

@@ -38,10 +38,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::TaskError;
-use crate::latch::Signal;
+use crate::sched::latch::Signal;
+use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
-use crate::worker::WorkerThread;
+use crate::task::slot::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
 
 const COMPLETE: usize = 1;
 const JOIN_WAKER: usize = 2;
@@ -268,7 +268,7 @@ where
 /// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
 #[inline(always)]
 fn seeded_wake_before_publish() -> bool {
-    cfg!(loom)
+    cfg!(corepool_loom)
         && WorkerThread::with_current(|w| {
             w.is_some_and(|w| w.registry().seeded_bugs.wake_before_publish())
         })

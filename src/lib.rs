@@ -43,47 +43,35 @@
 #![warn(missing_docs)]
 
 mod batch;
-mod blocking;
-mod bound;
 mod builder;
-mod cancel;
-mod control;
-mod cores;
 mod error;
 mod join;
 mod join_handle;
-mod latch;
-#[cfg(loom)]
-mod loom_door;
+mod lane;
 mod metrics;
-mod park;
+mod placement;
 mod pool;
-mod registry;
+mod sched;
 mod scope;
-mod shutdown;
-mod sizing;
-mod sleep;
 mod sync;
 mod task;
-mod topology;
-mod worker;
 
 pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
-pub use cancel::CancelToken;
-pub use cores::{detect_cores, CoreSource, DetectedCores};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
-pub use pool::{Pool, ShutdownReport};
-pub use scope::{scope, Scope};
-pub use sizing::{
+pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
+pub use placement::sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };
-pub use worker::{current_worker, spawn};
+pub use pool::{Pool, ShutdownReport};
+pub use sched::worker::{current_worker, spawn};
+pub use scope::{scope, Scope};
+pub use task::cancel::CancelToken;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
@@ -91,9 +79,9 @@ pub use worker::{current_worker, spawn};
 pub struct ReadmeDoctests;
 
 /// Internals for the loom models in `loom-tests/`; not a public API.
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::loom_door::{Worker, Workers};
+    pub use crate::sched::loom_door::{Worker, Workers};
     pub use crate::sync::SeededBugs;
 }

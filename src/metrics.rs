@@ -16,7 +16,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::sizing::PinStatus;
+use crate::placement::sizing::PinStatus;
 use crate::sync::{stripe_index, CachePadded, Ordering, StatCounter};
 
 /// A counter with a single writer.
@@ -420,9 +420,12 @@ fn bound(capacity: Option<usize>) -> String {
     capacity.map_or_else(|| "none".to_string(), |c| c.to_string())
 }
 
-impl crate::registry::Registry {
+impl crate::sched::registry::Registry {
     /// Reads every counter once; `placements` gives each worker's cpu and pin status.
-    pub(crate) fn metrics(&self, placements: &[crate::sizing::WorkerPlacement]) -> Metrics {
+    pub(crate) fn metrics(
+        &self,
+        placements: &[crate::placement::sizing::WorkerPlacement],
+    ) -> Metrics {
         let epoch = self.counters.epoch;
         let active = self.control.active();
         let workers: Vec<WorkerMetrics> = self

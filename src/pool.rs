@@ -5,18 +5,18 @@ use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
-use crate::bound::{Refused, Wait};
 use crate::builder::Builder;
-use crate::cancel::CancelToken;
 use crate::error::{ShutdownTimedOut, TrySubmitError};
 use crate::join_handle::JoinHandle;
-use crate::latch::StackJob;
+use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
-use crate::registry::Registry;
-use crate::sizing::{Plan, MAX_THREADS};
+use crate::placement::sizing::{Plan, MAX_THREADS};
+use crate::sched::latch::StackJob;
+use crate::sched::registry::Registry;
+use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
-use crate::task::{Discard, Task};
-use crate::worker::WorkerThread;
+use crate::task::cancel::CancelToken;
+use crate::task::slot::{Discard, Task};
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -45,7 +45,7 @@ impl Drop for PoolInner {
     fn drop(&mut self) {
         // A failed loom model unwinds outside its execution, where touching any loom object
         // panics again and aborts the test run: leak the pool instead.
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         if std::thread::panicking() {
             return;
         }

@@ -20,10 +20,10 @@
 
 use std::marker::PhantomData;
 
-use crate::latch::{Latch, WorkerLatch};
+use crate::sched::latch::{Latch, WorkerLatch};
+use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
-use crate::task::{both, catch, Payload, Task};
-use crate::worker::WorkerThread;
+use crate::task::slot::{both, catch, Payload, Task};
 
 /// A scope for spawning tasks that may borrow anything that outlives it; see [`scope`].
 ///
@@ -43,7 +43,7 @@ pub struct Scope<'scope> {
     pending: AtomicUsize,
     panic: Mutex<Option<Payload>>,
     latch: WorkerLatch<'scope>,
-    registry: &'scope crate::registry::Registry,
+    registry: &'scope crate::sched::registry::Registry,
     /// Invariant in `'scope`, as borrows into the scope require.
     _marker: PhantomData<&'scope mut &'scope ()>,
 }
@@ -101,7 +101,7 @@ impl<'scope> Scope<'scope> {
         } else {
             // Only the first is resumed; a later payload may panic when dropped.
             drop(first);
-            crate::task::drop_quietly(payload, "a scope task's later panic payload");
+            crate::task::slot::drop_quietly(payload, "a scope task's later panic payload");
         }
     }
 
@@ -173,11 +173,11 @@ where
     R: Send,
 {
     // The registry outlives this call: this thread is one of its workers.
-    let registry: &crate::registry::Registry = worker.registry();
+    let registry: &crate::sched::registry::Registry = worker.registry();
     // SAFETY: extending to 'scope is sound because the scope, and every task holding it, is
     // finished before this function returns (module docs, step 3).
-    let registry: &'scope crate::registry::Registry =
-        unsafe { &*(registry as *const crate::registry::Registry) };
+    let registry: &'scope crate::sched::registry::Registry =
+        unsafe { &*(registry as *const crate::sched::registry::Registry) };
     let scope = Scope {
         pending: AtomicUsize::new(1),
         panic: Mutex::new(None),

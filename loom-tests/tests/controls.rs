@@ -5,7 +5,7 @@
 //! making the cell's `TAKEN` claim a load followed by a store (check-then-act) makes the cancel
 //! model fail at once, and dropping the fence after a new lane thread clears `starting` (with
 //! the clear made a plain release) makes the chain model fail at once.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{check, Bound, Leaky};
 use corepool::__loom::SeededBugs;

@@ -6,7 +6,7 @@
 //! shutdown every flag must be set. A task stranded in a queue is caught twice over: its flag
 //! stays clear, and shutdown cannot finish (a loom deadlock). Lost wakeups are
 //! `sleep_wake.rs`'s business: here shutdown wakes every worker, which would hide one.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{check, pool, Bound};
 use std::sync::atomic::{AtomicBool, Ordering};

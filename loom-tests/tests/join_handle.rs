@@ -5,7 +5,7 @@
 //! The output is a `String`, moved through the cell's loom `UnsafeCell`: a read that does not
 //! happen-after the write is a reported race. A lost wakeup leaves the handle waiting with
 //! the worker asleep: a reported deadlock.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{block_on, check, pool_with, Bound};
 use corepool::__loom::SeededBugs;

@@ -8,7 +8,7 @@
 //! one where the owner has found its deque empty and is on its way to sleep. The result sits
 //! in a loom `UnsafeCell`, so reading it before the thief's write happens-before the read is a
 //! reported data race, and a lost wake leaves the owner parked: a reported deadlock.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{check, Bound};
 use corepool::__loom::{SeededBugs, Workers};

@@ -2,7 +2,7 @@
 //! a task. Work accepted before shutdown runs (a task's own spawns included); a submit that
 //! races shutdown is either run or handed back as `TaskError::Rejected` — never stranded;
 //! every thread exits.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{check, pool, Bound};
 use corepool::TaskError;

@@ -4,7 +4,7 @@
 //! find nothing, and go to sleep by the protocol in `sleep.rs` (announce, `Sleepy`, fence,
 //! final recheck, park). A lost wakeup leaves the submitter blocked in `join` and every worker
 //! parked: loom reports that as a deadlock, so these models fail instead of hanging.
-#![cfg(loom)]
+#![cfg(corepool_loom)]
 
 use common::{check, pool, pool_with, Bound, Leaky};
 use corepool::__loom::SeededBugs;

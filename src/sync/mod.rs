@@ -1,13 +1,13 @@
 //! The facade: the only module that names `std::sync`, `std::thread`, `crossbeam_deque`,
 //! `crossbeam_utils` and `core_affinity`.
 //!
-//! Under `cfg(loom)` every name maps to a loom type, the crossbeam deque is swapped for a mock
+//! Under `cfg(corepool_loom)` every name maps to a loom type, the crossbeam deque is swapped for a mock
 //! (loom cannot see crossbeam's atomics), pinning is a no-op, and the knobs shrink so the model
 //! reaches edge cases in few steps. Everything else in the crate imports from here.
 //!
 //! The loom-only knobs sit next to the real constants below, each with the reason it shrinks.
 
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 mod imp {
     pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
     pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -172,7 +172,7 @@ mod imp {
     }
 }
 
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -385,10 +385,10 @@ mod imp {
 pub(crate) use imp::*;
 
 /// Bugs a loom model can seed on purpose (negative controls), set per pool through
-/// `Builder::seed_bugs` (or `__loom::Workers::new`), which exist only under `cfg(loom)`.
+/// `Builder::seed_bugs` (or `__loom::Workers::new`), which exist only under `cfg(corepool_loom)`.
 /// Outside loom this is a field-less type whose switches are `const false`, so the real code
 /// paths compile exactly as if the switches were not there.
-#[cfg(loom)]
+#[cfg(corepool_loom)]
 #[derive(Debug, Clone, Copy, Default)]
 #[doc(hidden)]
 pub struct SeededBugs {
@@ -406,7 +406,7 @@ pub struct SeededBugs {
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
-#[cfg(not(loom))]
+#[cfg(not(corepool_loom))]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SeededBugs {
     _none: (),
@@ -416,33 +416,33 @@ pub(crate) struct SeededBugs {
 impl SeededBugs {
     #[inline(always)]
     pub(crate) const fn skip_final_recheck(&self) -> bool {
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         return self.skip_final_recheck;
-        #[cfg(not(loom))]
+        #[cfg(not(corepool_loom))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn latch_set_without_fence(&self) -> bool {
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         return self.latch_set_without_fence;
-        #[cfg(not(loom))]
+        #[cfg(not(corepool_loom))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn wake_before_publish(&self) -> bool {
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         return self.wake_before_publish;
-        #[cfg(not(loom))]
+        #[cfg(not(corepool_loom))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn lane_start_without_hand_on(&self) -> bool {
-        #[cfg(loom)]
+        #[cfg(corepool_loom)]
         return self.lane_start_without_hand_on;
-        #[cfg(not(loom))]
+        #[cfg(not(corepool_loom))]
         false
     }
 }

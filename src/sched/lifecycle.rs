@@ -35,8 +35,8 @@
 
 use std::time::Instant;
 
-use crate::registry::Registry;
-use crate::sizing::PinStatus;
+use crate::placement::sizing::PinStatus;
+use crate::sched::registry::Registry;
 use crate::sync::{thread, wait_until_deadline, Condvar, Mutex, START_HANDSHAKE};
 
 struct Counts {

@@ -27,16 +27,16 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::registry::{Producer, Registry};
-use crate::sleep::AfterSleep;
+use crate::sched::registry::{Producer, Registry};
+use crate::sched::sleep::AfterSleep;
 use crate::sync::{
     current_worker_ptr, set_current_worker_ptr, Arc, Deque, IdleSpin, Steal, BATCH_STEAL_MIN_LEN,
     INJECTOR_INTERVAL,
 };
 use std::task::{Poll, Waker};
 
-use crate::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::{both, catch, Discard, Outcome, Payload, Task, TaskId};
+use crate::sched::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
+use crate::task::slot::{both, catch, Discard, Outcome, Payload, Task, TaskId};
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {

@@ -35,7 +35,7 @@
 //! (or shutdown) changes the state before taking the lock, and the worker reads it under the
 //! lock before every wait.
 
-use crate::registry::{Producer, Registry};
+use crate::sched::registry::{Producer, Registry};
 use crate::sync::{AtomicUsize, CachePadded, Condvar, Mutex, Ordering};
 
 const ACTIVE_MASK: usize = u32::MAX as usize;

@@ -6,14 +6,14 @@
 //! checked with two loom threads instead of a whole pool's start, sleep and shutdown, which
 //! lets loom afford more preemptions.
 
-use crate::blocking::{Lane, LaneConfig};
+use crate::lane::blocking::{Lane, LaneConfig};
 use crate::metrics::WorkerCounters;
-use crate::park::Parker;
-use crate::registry::{Registry, WorkerSlot};
+use crate::placement::topology::{neighbour_order, Topology};
+use crate::sched::park::Parker;
+use crate::sched::registry::{Registry, WorkerSlot};
+use crate::sched::worker::WorkerThread;
 use crate::sync::{set_current_worker_ptr, Arc, Deque, SeededBugs, Steal};
-use crate::task::Task;
-use crate::topology::{neighbour_order, Topology};
-use crate::worker::WorkerThread;
+use crate::task::slot::Task;
 use crate::DEFAULT_BLOCKING_KEEP_ALIVE;
 
 /// A registry of `n` worker slots and no threads (module docs).

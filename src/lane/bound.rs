@@ -202,7 +202,7 @@ impl Bound {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(corepool_loom)))]
 mod tests {
     use super::*;
     use std::time::Duration;

@@ -17,16 +17,16 @@
 use std::any::Any;
 use std::time::Duration;
 
-use crate::blocking::Lane;
-use crate::bound::{Bound, Refused, Wait};
-use crate::control::Control;
+use crate::lane::blocking::Lane;
+use crate::lane::bound::{Bound, Refused, Wait};
 use crate::metrics::{PoolCounters, WorkerCounters};
-use crate::park::Parker;
-use crate::shutdown::Lifecycle;
-use crate::sleep::{Idle, Notified};
+use crate::sched::control::Control;
+use crate::sched::lifecycle::Lifecycle;
+use crate::sched::park::Parker;
+use crate::sched::sleep::{Idle, Notified};
+use crate::sched::worker::WorkerThread;
 use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
-use crate::task::{Discard, Discarded, Task};
-use crate::worker::WorkerThread;
+use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
 pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
@@ -249,13 +249,13 @@ impl Registry {
     pub(crate) fn handle_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
         match &self.panic_handler {
             Some(handler) => {
-                let handler_result = crate::task::catch(|| handler(payload));
+                let handler_result = crate::task::slot::catch(|| handler(payload));
                 if let Err(handler_payload) = handler_result {
                     eprintln!(
                         "corepool: the panic handler itself panicked on {}; worker continues",
                         self.workers[index].name
                     );
-                    crate::task::drop_quietly(handler_payload, "the panic handler's panic");
+                    crate::task::slot::drop_quietly(handler_payload, "the panic handler's panic");
                 }
             }
             None => {
@@ -264,7 +264,7 @@ impl Registry {
                     self.workers[index].name,
                     crate::error::panic_message(&*payload)
                 );
-                crate::task::drop_quietly(payload, "a spawned task's panic payload");
+                crate::task::slot::drop_quietly(payload, "a spawned task's panic payload");
             }
         }
     }

@@ -66,14 +66,14 @@
 use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
-use crate::bound::{Bound, Refused, Wait};
+use crate::lane::bound::{Bound, Refused, Wait};
 use crate::metrics::BlockingMetrics;
 use crate::sync::{
     fence, thread, thread_local, Arc, AtomicU64, AtomicU8, AtomicUsize, Condvar, Injector, Mutex,
     Ordering, StatCounter, Steal,
 };
 use crate::sync::{thread_is_finished, wait_until_deadline, SeededBugs};
-use crate::task::{Discard, Discarded, Outcome, Task};
+use crate::task::slot::{Discard, Discarded, Outcome, Task};
 
 const FIELD_BITS: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD_BITS) - 1;

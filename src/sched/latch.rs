@@ -26,9 +26,9 @@
 
 use std::task::Wake;
 
-use crate::registry::Registry;
+use crate::sched::registry::Registry;
 use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
-use crate::task::{catch, Discard, Discarded, Outcome, Payload, RawJob};
+use crate::task::slot::{catch, Discard, Discarded, Outcome, Payload, RawJob};
 
 /// What a helping worker waits on: `wait_until` runs other tasks until `probe` is true, and
 /// the sleep recheck looks at it. Whoever makes it true must then fence and wake the owner
@@ -309,12 +309,13 @@ where
 {
     /// Runs `f` through `queue` from a thread outside the pool, blocking until it has run
     /// (or was rejected). Returns `None` if the pool rejected it; a panic in `f` resumes here.
-    pub(crate) fn run_and_wait(f: F, queue: impl FnOnce(crate::task::Task)) -> Option<R> {
+    pub(crate) fn run_and_wait(f: F, queue: impl FnOnce(crate::task::slot::Task)) -> Option<R> {
         THREAD_SIGNAL.with(|signal| {
             let job = StackJob::new(f, ThreadLatch(signal));
             // SAFETY: we block below until the job has run or been rejected (its latch), so it
             // outlives the task; the task is queued exactly once.
-            let task = unsafe { crate::task::Task::from_raw(&job as *const StackJob<_, F, R>) };
+            let task =
+                unsafe { crate::task::slot::Task::from_raw(&job as *const StackJob<_, F, R>) };
             queue(task);
             signal.wait();
             match job.take_result() {
@@ -354,7 +355,7 @@ where
     unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
         debug_assert_eq!(why, Discard::Reject, "a stack job is only ever rejected");
         // SAFETY: as in `execute`.
-        crate::task::drop_quietly(unsafe { (*this).take_func() }, "a rejected job");
+        crate::task::slot::drop_quietly(unsafe { (*this).take_func() }, "a rejected job");
         // SAFETY: as in `execute`.
         unsafe { Self::finish(this, StackResult::Rejected) };
         Discarded::Reported

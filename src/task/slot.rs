@@ -25,10 +25,10 @@ use std::marker::PhantomData;
 use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::cancel::CancelToken;
 use crate::join_handle::{Cancel, JoinHandle, SubmitCell};
 use crate::sync::token::Weak as TaskWeak;
 use crate::sync::TaskArc;
+use crate::task::cancel::CancelToken;
 
 /// A panic payload.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;

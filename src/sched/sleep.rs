@@ -9,7 +9,7 @@
 //! - `TERMINATED` — every worker is asleep, every queue is empty, and shutdown was asked:
 //!   workers exit (bit 33).
 //!
-//! Each worker also has a [`Parker`](crate::park::Parker) whose state says whether it may be
+//! Each worker also has a [`Parker`](crate::sched::park::Parker) whose state says whether it may be
 //! claimed by a waker (`park.rs`).
 //!
 //! # A worker goes to sleep ([`Registry::sleep`]) — numbered steps
@@ -89,9 +89,9 @@
 //! every sleeper ([`Registry::wake_all`]); a worker stores `Sleepy`, fences, and reloads the
 //! word (step 5). One of the two sees the other.
 
-use crate::latch::Probe;
-use crate::park::Woken;
-use crate::registry::Registry;
+use crate::sched::latch::Probe;
+use crate::sched::park::Woken;
+use crate::sched::registry::Registry;
 use crate::sync::{fence, AtomicU64, Ordering};
 
 const SEARCH_ONE: u64 = 1;

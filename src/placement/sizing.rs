@@ -24,8 +24,8 @@
 
 use std::fmt;
 
-use crate::cores::{detect_cores, plural, CoreSource, DetectedCores};
 use crate::error::{BuildError, Origin};
+use crate::placement::cores::{detect_cores, plural, CoreSource, DetectedCores};
 
 /// The most threads (CPU workers plus blocking lane) a pool will start.
 ///

@@ -1,0 +1,4 @@
+//! The blocking lane and admission to bounded queues.
+
+pub(crate) mod blocking;
+pub(crate) mod bound;

@@ -1,0 +1,4 @@
+//! Tasks: the task slot the queues carry, and cancel tokens.
+
+pub(crate) mod cancel;
+pub(crate) mod slot;
