@@ -24,7 +24,9 @@
 //! ```
 //!
 //! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
-//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//! [`Pool::reduce`] and friends — fallible ([`Pool::try_map`], lowest failing index wins),
+//! with per-piece state ([`Pool::map_init`]) or over chunks ([`Pool::map_chunks`]); a worker
+//! that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
 //! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
@@ -49,12 +51,14 @@ mod current;
 mod error;
 mod join;
 mod join_handle;
+mod join_set;
 mod lane;
 mod metrics;
 mod placement;
 mod pool;
 mod sched;
 mod scope;
+mod stream;
 mod sync;
 mod task;
 
@@ -66,6 +70,7 @@ pub use current::{current_worker, spawn};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
+pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
@@ -73,6 +78,7 @@ pub use placement::sizing::{
 };
 pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// What the borrowing API refuses to compile (scope, join, spawn, install).

@@ -208,6 +208,17 @@ impl Registry {
         }
     }
 
+    /// How many threads the blocking lane may run now (`Pool::set_blocking_io`); 0 means
+    /// it has none and [`push_blocking`](Registry::push_blocking) hands tasks back.
+    pub(crate) fn lane_max(&self) -> usize {
+        self.lane.max()
+    }
+
+    /// The bugs seeded in this pool (none outside loom builds).
+    pub(crate) fn seeded_bugs(&self) -> SeededBugs {
+        self.seeded_bugs
+    }
+
     /// Lets `n` CPU workers run (`control.rs`) and returns `n`; once the pool is shut down
     /// nothing changes, and the count in force is returned.
     pub(crate) fn set_active_workers(&self, n: usize) -> usize {

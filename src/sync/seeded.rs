@@ -21,6 +21,10 @@ pub struct SeededBugs {
     /// A blocking-lane thread started for a producer clears `starting` but never looks at
     /// the queue behind it (`blocking.rs`, lane thread: started for a producer), so tasks skipped meanwhile get no thread.
     pub lane_start_without_hand_on: bool,
+    /// A stream's or join set's consumer registers its waker but skips the SeqCst fence
+    /// before its recheck of the ready list (`stream/ready.rs`, the consumer's recheck), so a
+    /// group pushed meanwhile can go unseen by both sides.
+    pub ready_wait_without_fence: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -52,6 +56,14 @@ impl SeededBugs {
     pub(crate) const fn wake_before_publish(&self) -> bool {
         #[cfg(corepool_loom)]
         return self.wake_before_publish;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn ready_wait_without_fence(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.ready_wait_without_fence;
         #[cfg(not(corepool_loom))]
         false
     }
