@@ -36,9 +36,9 @@
 //!
 //! The protocols, one per module, by layer: the scheduler in `sched/` (find-work order and
 //! helping waits in `worker.rs`, sleep/wake in `sleep.rs` with the parker in `park.rs`, start
-//! and shutdown in `start.rs` and `lifecycle.rs`, latches and stack jobs in `latch.rs`,
-//! pausing and cancelling in `control.rs`); tasks in `task/` (the task slot, the submit cell,
-//! cancel tokens); the blocking lane and admission to bounded queues in `lane/`; and, beside
+//! and shutdown in `start.rs` and `lifecycle.rs`, latches in `latch.rs`,
+//! pausing and cancelling in `control.rs`); tasks in `task/` (the task slot, stack jobs, the
+//! submit cell, cancel tokens); the blocking lane and admission to bounded queues in `lane/`; and, beside
 //! the API that uses them, `join.rs`, `scope.rs`, `batch.rs` and `join_handle.rs`.
 //! `ARCHITECTURE.md` has the map.
 
