@@ -649,10 +649,14 @@ pub fn aggregate_rayon(pool: &rayon::ThreadPool, path: &Path) -> Result<Summary,
                 stores: table.into_sorted(),
             })
         }
-        Err((offset, why)) => Err(RunError::Malformed {
-            line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u64,
-            why,
-        }),
+        Err((offset, why)) => {
+            let newlines =
+                pool.install(|| bytes[..offset].par_iter().filter(|&&b| b == b'\n').count());
+            Err(RunError::Malformed {
+                line: 1 + newlines as u64,
+                why,
+            })
+        }
     }
 }
 

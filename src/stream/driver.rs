@@ -309,4 +309,3 @@ impl<I: Iterator, U, E> Drop for Driver<'_, I, U, E> {
         }
     }
 }
-
