@@ -74,7 +74,7 @@ pub use placement::sizing::{
 pub use pool::{Pool, ShutdownReport};
 pub use sched::worker::{current_worker, spawn};
 pub use scope::{scope, Scope};
-pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// The README's examples, compiled and run as doctests.
