@@ -18,7 +18,7 @@ use std::mem::ManuallyDrop;
 
 use crate::error::TaskError;
 use crate::pool::Pool;
-use crate::stream::{next_of, push_to_lane, wait_take, Link, Pushed, ReadyList};
+use crate::stream::{next_of, wait_take, Link, Pushed, ReadyList};
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::task::slot::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob, Task};
 
@@ -186,7 +186,7 @@ impl Pool {
     pub fn join_set<T: Send + 'static>(&self) -> JoinSet<T> {
         JoinSet {
             pool: self.clone(),
-            list: Arc::new(ReadyList::new(self.registry().seeded_bugs)),
+            list: Arc::new(ReadyList::new(self.registry().seeded_bugs())),
             epoch_word: Arc::new(AtomicU64::new(0)),
             epoch: 0,
             len: 0,
@@ -256,7 +256,7 @@ impl<T: Send + 'static> JoinSet<T> {
         F: FnOnce() -> T + Send + 'static,
     {
         let task = self.entry(f);
-        push_to_lane(self.pool.registry(), task);
+        self.pool.registry().push_blocking(task);
     }
 
     /// Waits for the next task to finish and returns its result (completion order); `None`

@@ -23,8 +23,10 @@
 //! # Ok::<(), corepool::BuildError>(())
 //! ```
 //!
-//! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
-//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
+//! [`Pool::reduce`] and friends — fallible ([`Pool::try_map`], lowest failing index wins),
+//! with per-piece state ([`Pool::map_init`]) or over chunks ([`Pool::map_chunks`]); a worker
+//! that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
 //! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
@@ -32,11 +34,12 @@
 //! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
 //! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
 //!
-//! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
-//! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
-//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
+//! The protocols, one per module, by layer: the scheduler in `sched/` (find-work order and
+//! helping waits in `worker.rs`, sleep/wake in `sleep.rs` with the parker in `park.rs`, start
+//! and shutdown in `start.rs` and `lifecycle.rs`, latches and stack jobs in `latch.rs`,
+//! pausing and cancelling in `control.rs`); tasks in `task/` (the task slot, the submit cell,
+//! cancel tokens); the blocking lane and admission to bounded queues in `lane/`; and, beside
+//! the API that uses them, `join.rs`, `scope.rs`, `batch.rs` and `join_handle.rs`.
 //! `ARCHITECTURE.md` has the map.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -44,6 +47,7 @@
 
 mod batch;
 mod builder;
+mod current;
 mod error;
 mod join;
 mod join_handle;
@@ -62,6 +66,7 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
+pub use current::{current_worker, spawn};
 pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
 pub use join::join;
 pub use join_handle::JoinHandle;
@@ -72,10 +77,13 @@ pub use placement::sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
 };
 pub use pool::{Pool, ShutdownReport};
-pub use sched::worker::{current_worker, spawn};
 pub use scope::{scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
+
+/// What the borrowing API refuses to compile (scope, join, spawn, install).
+#[cfg(doctest)]
+pub mod compile_fail;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
@@ -87,5 +95,5 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};
-    pub use crate::sync::SeededBugs;
+    pub use crate::sync::seeded::SeededBugs;
 }

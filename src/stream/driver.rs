@@ -86,7 +86,7 @@ where
     ) -> Self {
         let workers = match options.lane {
             Lane::Cpu => pool.plan().cpu_workers(),
-            Lane::Blocking => pool.registry().lane.max(),
+            Lane::Blocking => pool.registry().lane_max(),
         }
         .max(1);
         let window = options.window.max(1);
@@ -94,7 +94,7 @@ where
             pool,
             source,
             source_done: false,
-            list: Arc::new(ReadyList::new(pool.registry().seeded_bugs)),
+            list: Arc::new(ReadyList::new(pool.registry().seeded_bugs())),
             shared,
             weigh: options.weigh,
             lane: options.lane,
@@ -217,7 +217,7 @@ where
         let registry = self.pool.registry();
         match self.lane {
             Lane::Cpu => registry.push(task),
-            Lane::Blocking => push_to_lane(registry, task),
+            Lane::Blocking => registry.push_blocking(task),
         }
     }
 
@@ -314,25 +314,6 @@ impl<I: Iterator, U, E> Drop for Driver<'_, I, U, E> {
         for link in self.arrived.drain(..) {
             // SAFETY: as in `receive`.
             drop(unsafe { Group::<I::Item, U, E>::from_link(link) });
-        }
-    }
-}
-
-/// Queues a group on the blocking lane, as `Pool::spawn_blocking` does: no lane at all, or a
-/// pool shut down, hands the group back with the reason (the consumer reports it).
-pub(crate) fn push_to_lane(registry: &crate::sched::registry::Registry, task: Task) {
-    if registry.lane.max() == 0 {
-        task.discard(crate::task::slot::Discard::NoLane);
-        registry.counters.add_rejected();
-        return;
-    }
-    let insider = registry.is_current();
-    match registry.lane.admit(crate::lane::bound::Wait::Forever, || {
-        !insider && registry.is_shut_down()
-    }) {
-        Ok(()) => registry.lane.push(task),
-        Err(_) => {
-            registry.reject(task);
         }
     }
 }

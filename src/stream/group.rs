@@ -243,7 +243,7 @@ impl<W: Work> Runs<W::Item, W::Out, W::Err> for Shared<W> {
         let control = &self.control;
         let mut outs = Vec::with_capacity(items.len());
         let mut error = None;
-        let worker = crate::sched::worker::current_worker();
+        let worker = crate::current_worker();
         let body = catch_unwind(AssertUnwindSafe(|| {
             let mut state = match worker.and_then(|i| self.slots.take(i)) {
                 Some(state) => state,

@@ -33,7 +33,6 @@ use crate::task::cancel::CancelToken;
 use driver::{Driver, Lane, Options, Weigh};
 use group::{Control, Failure, Fns, Payload, Shared};
 
-pub(crate) use driver::push_to_lane;
 pub(crate) use ready::{next_of, wait_take, Link, Pushed, ReadyList};
 
 /// Items a stream may hold per CPU worker, by default: the default window is this times the
