@@ -78,7 +78,7 @@ pub use placement::sizing::{
 };
 pub use pool::{Pool, ShutdownReport};
 pub use scope::{scope, Scope};
-pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// What the borrowing API refuses to compile (scope, join, spawn, install).
