@@ -32,12 +32,10 @@
 //! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
 //! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
 //!
-//! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
-//! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
-//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
-//! `ARCHITECTURE.md` has the map.
+//! How it works — the find-work order, the sleep/wake and shutdown protocols, the task handle,
+//! the blocking lane, and the loom models that check them — is written up beside the code; the
+//! [architecture map](https://github.com/corepool/corepool/blob/main/ARCHITECTURE.md) and the
+//! [README](https://github.com/corepool/corepool#readme) are the places to start.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
