@@ -220,7 +220,9 @@ where
                 Outcome::Completed
             }
             Err(payload) => {
-                this.complete(Err(TaskError::Panicked(payload)));
+                this.complete(Err(TaskError::Panicked(crate::error::PanicPayload::new(
+                    payload,
+                ))));
                 Outcome::Panicked(None)
             }
         }

@@ -58,7 +58,10 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
-pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
+pub use error::{
+    panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
+    TrySubmitError,
+};
 pub use join::join;
 pub use join_handle::JoinHandle;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};

@@ -321,9 +321,12 @@ fn non_string_panic_payloads_reach_handle_and_handler_intact() {
     watchdog("odd payloads", LIMIT, move || {
         let h = p.submit(|| -> u8 { std::panic::panic_any(Custom(7, "seven")) });
         match h.join() {
-            Err(TaskError::Panicked(payload)) => {
-                assert_eq!(panic_message(&*payload), "<non-string panic payload>");
-                assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(7, "seven")));
+            Err(TaskError::Panicked(mut payload)) => {
+                assert_eq!(payload.message(), "<non-string panic payload>");
+                assert_eq!(
+                    payload.payload_mut().downcast_ref::<Custom>(),
+                    Some(&Custom(7, "seven"))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -366,7 +369,7 @@ fn a_task_whose_capture_panics_when_dropped_after_running_is_a_task_panic() {
             1
         });
         match h.join() {
-            Err(TaskError::Panicked(p)) => assert_eq!(panic_message(&*p), "dropped after running"),
+            Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "dropped after running"),
             other => panic!("{other:?}"),
         }
         // A result value that panics when the handle drops it: in the caller, where it belongs.
@@ -427,7 +430,7 @@ fn a_task_whose_capture_panics_when_dropped_unrun_leaves_the_pool_consistent() {
         match left.join() {
             Err(TaskError::Cancelled) => {}
             Err(TaskError::Panicked(p)) => {
-                assert_eq!(panic_message(&*p), "dropped by shutdown_now (submit)")
+                assert_eq!(p.message(), "dropped by shutdown_now (submit)")
             }
             other => panic!("{other:?}"),
         }
