@@ -60,7 +60,8 @@ pub enum BuildError {
         /// The most corepool starts ([`MAX_THREADS`](crate::MAX_THREADS)).
         limit: usize,
     },
-    /// An environment override could not be parsed as a whole number.
+    /// An environment override could not be parsed: a whole number, or for
+    /// [`ENV_PIN`](crate::ENV_PIN) a switch (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`).
     InvalidEnv {
         /// The variable, e.g. `COREPOOL_CORES`.
         var: &'static str,
@@ -91,6 +92,10 @@ impl fmt::Display for BuildError {
             BuildError::TooManyThreads { total, limit } => write!(
                 f,
                 "cores x per_core + blocking_io = {total} threads, more than the limit of {limit}"
+            ),
+            BuildError::InvalidEnv { var, value } if *var == crate::ENV_PIN => write!(
+                f,
+                "${var} = {value:?} is not one of 1, true, yes, on, 0, false, no, off"
             ),
             BuildError::InvalidEnv { var, value } => {
                 write!(f, "${var} = {value:?} is not a whole number")

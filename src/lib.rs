@@ -67,7 +67,8 @@ pub use join_handle::JoinHandle;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
-    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, ENV_PIN,
+    ENV_SPIN_US, MAX_THREADS,
 };
 pub use pool::{Pool, ShutdownReport};
 pub use sched::worker::{current_worker, spawn};

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::watchdog;
 use corepool::{
     panic_message, BuildError, Origin, Pool, Sizing, TaskError, TrySubmitError, ENV_BLOCKING_IO,
-    ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    ENV_CORES, ENV_PER_CORE, ENV_PIN, ENV_SPIN_US, MAX_THREADS,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -224,6 +224,39 @@ fn every_invalid_environment_value_names_its_variable() {
     ));
     for v in vars {
         std::env::remove_var(v);
+    }
+    // The switch and the spin window: each bad value is a typed error naming its variable;
+    // setting the field in code overrides it; blank means unset.
+    let switches = ["2", "-1", "tru", "yes please", "oui", "٣", "0x1", "on off"];
+    for (var, bad) in [(ENV_PIN, &switches[..]), (ENV_SPIN_US, &bad[..])] {
+        for value in bad {
+            std::env::set_var(var, value);
+            tried += 1;
+            match Pool::builder().build() {
+                Err(BuildError::InvalidEnv {
+                    var: named,
+                    value: held,
+                }) => {
+                    assert_eq!(named, var);
+                    assert_eq!(held, *value);
+                }
+                other => panic!("{var}={value:?}: {other:?}"),
+            }
+            let in_code = Pool::builder()
+                .pin_workers(false)
+                .spin_before_park(std::time::Duration::ZERO)
+                .build();
+            assert!(
+                in_code.is_ok(),
+                "{var}={value:?} with the field set in code"
+            );
+        }
+        for value in ["", "  ", " 1 "] {
+            std::env::set_var(var, value);
+            tried += 1;
+            assert!(Pool::builder().build().is_ok(), "{var}={value:?}");
+        }
+        std::env::remove_var(var);
     }
     eprintln!("figures: environment values tried {tried}");
 }

@@ -61,6 +61,65 @@ pub const ENV_PER_CORE: &str = "COREPOOL_PER_CORE";
 /// ```
 pub const ENV_BLOCKING_IO: &str = "COREPOOL_BLOCKING_IO";
 
+/// Environment variable that turns pinning on or off when the code did not call
+/// [`Builder::pin_workers`](crate::Builder::pin_workers): `1`, `true`, `yes`, `on` or `0`,
+/// `false`, `no`, `off` (any case; blank counts as unset). `COREPOOL_PIN=0` is the switch for
+/// a machine shared with other busy processes.
+///
+/// ```
+/// assert_eq!(corepool::ENV_PIN, "COREPOOL_PIN");
+/// ```
+pub const ENV_PIN: &str = "COREPOOL_PIN";
+
+/// Environment variable that sets the idle spin window in whole microseconds when the code did
+/// not call [`Builder::spin_before_park`](crate::Builder::spin_before_park) (`0`: sleep right
+/// after the backoff).
+///
+/// ```
+/// assert_eq!(corepool::ENV_SPIN_US, "COREPOOL_SPIN_US");
+/// ```
+pub const ENV_SPIN_US: &str = "COREPOOL_SPIN_US";
+
+/// The process environment, as every `COREPOOL_*` reader sees it.
+pub(crate) fn process_env(var: &str) -> Option<String> {
+    std::env::var_os(var).map(|v| v.to_string_lossy().into_owned())
+}
+
+/// [`ENV_PIN`]: `None` when unset or blank, else the switch; anything else is
+/// [`BuildError::InvalidEnv`].
+pub(crate) fn env_pin(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<bool>, BuildError> {
+    let raw = match env(ENV_PIN) {
+        Some(raw) if !raw.trim().is_empty() => raw,
+        _ => return Ok(None),
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(BuildError::InvalidEnv {
+            var: ENV_PIN,
+            value: raw,
+        }),
+    }
+}
+
+/// [`ENV_SPIN_US`]: `None` when unset or blank, else the window; anything but a whole number
+/// of microseconds is [`BuildError::InvalidEnv`].
+pub(crate) fn env_spin(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<std::time::Duration>, BuildError> {
+    let raw = match env(ENV_SPIN_US) {
+        Some(raw) if !raw.trim().is_empty() => raw,
+        _ => return Ok(None),
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(us) => Ok(Some(std::time::Duration::from_micros(us))),
+        Err(_) => Err(BuildError::InvalidEnv {
+            var: ENV_SPIN_US,
+            value: raw,
+        }),
+    }
+}
+
 /// How many threads a pool starts: `cores × per_core + blocking_io`.
 ///
 /// A field set in code wins; an unset field is read from its environment variable
@@ -166,15 +225,16 @@ impl Sizing {
     pub fn plan(&self, pin: bool) -> Result<Plan, BuildError> {
         let detected = detect_cores();
         let resolved = self.resolve(&detected)?;
-        Ok(Plan::new(resolved, &detected, pin))
+        let mut plan = Plan::new(resolved, &detected, pin);
+        if let Some(window) = env_spin(&process_env)? {
+            plan.set_spin_before_park(window);
+        }
+        Ok(plan)
     }
 
     /// Resolves against the real process environment.
     pub(crate) fn resolve(&self, detected: &DetectedCores) -> Result<Resolved, BuildError> {
-        self.resolve_with(
-            &|var| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
-            detected,
-        )
+        self.resolve_with(&process_env, detected)
     }
 
     /// Code value, else `env(ENV_...)`, else the default, for each field; then validates.
@@ -323,6 +383,7 @@ pub struct Plan {
     blocking_io: usize,
     source: CoreSource,
     workers: Vec<WorkerPlacement>,
+    spin_before_park: std::time::Duration,
 }
 
 impl Plan {
@@ -347,7 +408,28 @@ impl Plan {
             blocking_io: resolved.blocking_io,
             source: detected.source(),
             workers,
+            spin_before_park: crate::builder::DEFAULT_SPIN_BEFORE_PARK,
         }
+    }
+
+    /// Records the idle spin window the pool uses.
+    pub(crate) fn set_spin_before_park(&mut self, window: std::time::Duration) {
+        self.spin_before_park = window;
+    }
+
+    /// How long the last searching idle worker spins before it parks
+    /// ([`Builder::spin_before_park`](crate::Builder::spin_before_park), else
+    /// [`COREPOOL_SPIN_US`](ENV_SPIN_US), else the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::builder().spin_before_park(Duration::ZERO).build()?;
+    /// assert_eq!(pool.plan().spin_before_park(), Duration::ZERO);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn spin_before_park(&self) -> std::time::Duration {
+        self.spin_before_park
     }
 
     /// Records how pinning went for `worker`.
@@ -469,11 +551,16 @@ impl fmt::Display for Plan {
             };
             writeln!(f, " ({status})")?;
         }
-        write!(
+        writeln!(
             f,
             "  blocking lane: up to {} {}",
             self.blocking_io,
             plural(self.blocking_io, "thread", "threads")
+        )?;
+        write!(
+            f,
+            "  idle spin before parking: {} us",
+            self.spin_before_park.as_micros()
         )
     }
 }
@@ -689,6 +776,7 @@ mod tests {
                 "  cpu worker 1 -> cpu 1 (pin failed, running unpinned)",
                 "  cpu worker 2 -> no such cpu (running unpinned)",
                 "  blocking lane: up to 4 threads",
+                "  idle spin before parking: 100 us",
             ]
         );
         let off = Plan::new(r(2, 1, 0), &machine(2), false).to_string();
@@ -702,6 +790,6 @@ mod tests {
             "{pending}"
         );
         assert!(pending.starts_with("corepool plan: 1 core x 1 per core + 1 blocking = 2 threads"));
-        assert!(pending.ends_with("up to 1 thread"));
+        assert!(pending.contains("up to 1 thread\n"));
     }
 }
