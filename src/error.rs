@@ -60,6 +60,17 @@ pub enum BuildError {
         /// The most corepool starts ([`MAX_THREADS`](crate::MAX_THREADS)).
         limit: usize,
     },
+    /// `cores` is more than the CPUs this process may use (affinity mask, cgroup quota), and
+    /// [`Sizing::oversubscribe`](crate::Sizing::oversubscribe) was not asked for. Use
+    /// [`Sizing::per_core`](crate::Sizing::per_core) to run more workers per core.
+    CoresBeyondAllowed {
+        /// The cores asked for.
+        cores: usize,
+        /// The CPUs this process may use ([`detect_cores`](crate::detect_cores)).
+        allowed: usize,
+        /// Where `cores` came from.
+        origin: Origin,
+    },
     /// An environment override could not be parsed: a whole number, or for
     /// [`ENV_PIN`](crate::ENV_PIN) a switch (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`).
     InvalidEnv {
@@ -92,6 +103,17 @@ impl fmt::Display for BuildError {
             BuildError::TooManyThreads { total, limit } => write!(
                 f,
                 "cores x per_core + blocking_io = {total} threads, more than the limit of {limit}"
+            ),
+            BuildError::CoresBeyondAllowed {
+                cores,
+                allowed,
+                origin,
+            } => write!(
+                f,
+                "cores = {cores} ({origin}) but this process may use only {allowed} {}; \
+                 per_core(k) runs k workers per core, Sizing::oversubscribe(true) starts the \
+                 extra workers unpinned",
+                crate::placement::cores::plural(*allowed, "CPU", "CPUs")
             ),
             BuildError::InvalidEnv { var, value } if *var == crate::ENV_PIN => write!(
                 f,

@@ -733,7 +733,12 @@ mod tests {
     #[test]
     fn round_trip_through_every_path() {
         let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(2),
+            )
             .pin_workers(false)
             .panic_handler(|_| {})
             .build()

@@ -33,7 +33,13 @@ fn pool(cores: usize) -> Pool {
 /// A pool whose workers are named `{prefix}{i}`, so a test can count its own threads.
 fn named_pool(cores: usize, prefix: &'static str) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(cores).per_core(1).blocking_io(0))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(cores)
+                .oversubscribe(true)
+                .per_core(1)
+                .blocking_io(0),
+        )
         .pin_workers(false)
         .thread_name(move |i| format!("{prefix}{i}"))
         .build()
@@ -48,8 +54,12 @@ fn allowed_errors(
     blocking: usize,
     queue: Option<usize>,
     blocking_queue: Option<usize>,
+    oversubscribe: bool,
 ) -> Option<Vec<&'static str>> {
     let mut allowed = Vec::new();
+    if !oversubscribe && cores > corepool::detect_cores().cpus().len().max(1) {
+        allowed.push("CoresBeyondAllowed");
+    }
     if queue == Some(0) || blocking_queue == Some(0) {
         allowed.push("ZeroQueueCapacity");
     }
@@ -74,6 +84,7 @@ fn error_name(e: &BuildError) -> &'static str {
         BuildError::ZeroCores { .. } => "ZeroCores",
         BuildError::ZeroPerCore { .. } => "ZeroPerCore",
         BuildError::TooManyThreads { .. } => "TooManyThreads",
+        BuildError::CoresBeyondAllowed { .. } => "CoresBeyondAllowed",
         BuildError::InvalidEnv { .. } => "InvalidEnv",
         BuildError::ZeroQueueCapacity => "ZeroQueueCapacity",
         BuildError::InvalidThreadName { .. } => "InvalidThreadName",
@@ -95,12 +106,18 @@ fn every_invalid_builder_combination_is_a_typed_error() {
             for &b in &blocking {
                 for &q in &queue {
                     for &bq in &queue {
-                        let expected = allowed_errors(c, k, b, q, bq);
+                        // Half the combinations opt in to more cores than CPUs.
+                        let over = bq.is_some();
+                        let expected = allowed_errors(c, k, b, q, bq, over);
                         // Valid plans with thousands of CPU workers would start them all:
                         // check those through `Sizing::plan`, which starts nothing.
                         let heavy = expected.is_none() && c.saturating_mul(k) > 4;
                         tried += 1;
-                        let sizing = Sizing::cpu_bound().cores(c).per_core(k).blocking_io(b);
+                        let sizing = Sizing::cpu_bound()
+                            .cores(c)
+                            .per_core(k)
+                            .blocking_io(b)
+                            .oversubscribe(over);
                         if heavy {
                             assert!(sizing.plan(false).is_ok(), "{c} x {k} + {b}");
                             continue;
@@ -343,7 +360,13 @@ fn non_string_panic_payloads_reach_handle_and_handler_intact() {
     let seen: Arc<Mutex<Vec<Box<dyn Any + Send>>>> = Arc::default();
     let s = seen.clone();
     let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(2).per_core(1).blocking_io(0))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(2)
+                .oversubscribe(true)
+                .per_core(1)
+                .blocking_io(0),
+        )
         .pin_workers(false)
         .panic_handler(move |p| s.lock().unwrap().push(p))
         .build()

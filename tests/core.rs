@@ -10,7 +10,7 @@ use corepool::{detect_cores, PinStatus, Pool, Sizing, TaskError};
 
 fn pool(workers: usize) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers))
+        .sizing(Sizing::cpu_bound().cores(workers).oversubscribe(true))
         .build()
         .unwrap()
 }

@@ -138,6 +138,7 @@ pub struct Sizing {
     cores: Option<usize>,
     per_core: Option<usize>,
     blocking_io: Option<usize>,
+    oversubscribe: bool,
 }
 
 impl Sizing {
@@ -155,6 +156,12 @@ impl Sizing {
 
     /// Spread CPU workers over `n` cores (0 is rejected when the pool is built).
     ///
+    /// `n` above the CPUs this process may use ([`detect_cores`]) is
+    /// [`BuildError::CoresBeyondAllowed`], naming both numbers: the surplus workers would run
+    /// unpinned, competing for CPUs the others are pinned to. [`per_core`](Sizing::per_core)
+    /// is the way to run more workers than cores; [`oversubscribe`](Sizing::oversubscribe)
+    /// says the surplus is wanted anyway.
+    ///
     /// ```
     /// use corepool::Sizing;
     ///
@@ -166,6 +173,30 @@ impl Sizing {
     pub fn cores(self, n: usize) -> Self {
         Sizing {
             cores: Some(n),
+            ..self
+        }
+    }
+
+    /// Let [`cores`](Sizing::cores) (set in code or by [`ENV_CORES`]) exceed the CPUs this
+    /// process may use (default `false`): the workers beyond them run unpinned. For tests that
+    /// need a fixed number of workers on any machine, or deliberate oversubscription.
+    ///
+    /// ```
+    /// use corepool::{BuildError, Sizing};
+    ///
+    /// let allowed = corepool::detect_cores().cpus().len();
+    /// let err = Sizing::cpu_bound().cores(allowed + 1).plan(false).unwrap_err();
+    /// assert!(matches!(err, BuildError::CoresBeyondAllowed { cores, allowed: a, .. }
+    ///     if cores == allowed + 1 && a == allowed));
+    /// println!("{err}");
+    /// let plan = Sizing::cpu_bound().cores(allowed + 1).oversubscribe(true).plan(false)?;
+    /// assert_eq!(plan.cores(), allowed + 1);
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn oversubscribe(self, yes: bool) -> Self {
+        Sizing {
+            oversubscribe: yes,
             ..self
         }
     }
@@ -256,17 +287,27 @@ impl Sizing {
         let total = cores
             .checked_mul(per_core)
             .and_then(|w| w.checked_add(blocking_io));
-        match total {
-            Some(total) if total <= MAX_THREADS => Ok(Resolved {
-                cores,
-                per_core,
-                blocking_io,
-            }),
-            _ => Err(BuildError::TooManyThreads {
+        if total.is_none_or(|t| t > MAX_THREADS) {
+            return Err(BuildError::TooManyThreads {
                 total: cores.saturating_mul(per_core).saturating_add(blocking_io),
                 limit: MAX_THREADS,
-            }),
+            });
         }
+        let allowed = detected.cpus().len().max(1);
+        if let (Some(origin), false) = (cores_origin, self.oversubscribe) {
+            if cores > allowed {
+                return Err(BuildError::CoresBeyondAllowed {
+                    cores,
+                    allowed,
+                    origin,
+                });
+            }
+        }
+        Ok(Resolved {
+            cores,
+            per_core,
+            blocking_io,
+        })
     }
 }
 
@@ -373,7 +414,8 @@ pub struct WorkerPlacement {
 /// let text = plan.to_string();
 /// assert!(text.starts_with("corepool plan: 1 core x 1 per core + 4 blocking = 5 threads"));
 /// assert!(text.contains("  cpu worker 0 -> cpu "));
-/// assert!(text.ends_with("  blocking lane: up to 4 threads"));
+/// assert!(text.contains("  blocking lane: up to 4 threads\n"));
+/// assert!(text.ends_with("  idle spin before parking: 100 us"));
 /// # Ok::<(), corepool::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -477,7 +519,7 @@ impl Plan {
     /// CPU workers: `cores × per_core`.
     ///
     /// ```
-    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(0).plan(false)?;
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).oversubscribe(true).per_core(2).blocking_io(0).plan(false)?;
     /// assert_eq!(plan.cpu_workers(), 6);
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
@@ -488,7 +530,7 @@ impl Plan {
     /// Every thread the pool may run: CPU workers plus the blocking lane's cap.
     ///
     /// ```
-    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(4).plan(false)?;
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).oversubscribe(true).per_core(2).blocking_io(4).plan(false)?;
     /// assert_eq!(plan.total_threads(), 10);
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
@@ -686,12 +728,61 @@ mod tests {
     }
 
     #[test]
+    fn cores_beyond_the_allowed_cpus_need_the_opt_in() {
+        // `resolve` runs against an 8-CPU machine.
+        assert_eq!(
+            resolve(Sizing::cpu_bound().cores(8), &[]).unwrap(),
+            r(8, 1, 0)
+        );
+        let code = resolve(Sizing::cpu_bound().cores(64), &[]);
+        assert!(matches!(
+            code,
+            Err(BuildError::CoresBeyondAllowed {
+                cores: 64,
+                allowed: 8,
+                origin: Origin::Code
+            })
+        ));
+        let text = code.unwrap_err().to_string();
+        assert!(
+            text.contains("64") && text.contains("only 8 CPUs"),
+            "{text}"
+        );
+        let env = resolve(Sizing::cpu_bound(), &[(ENV_CORES, "9")]);
+        assert!(matches!(
+            env,
+            Err(BuildError::CoresBeyondAllowed {
+                cores: 9,
+                allowed: 8,
+                origin: Origin::Env(ENV_CORES)
+            })
+        ));
+        let opted = Sizing::cpu_bound().cores(64).oversubscribe(true);
+        assert_eq!(resolve(opted, &[]).unwrap(), r(64, 1, 0));
+        // per_core is not limited by the CPUs.
+        let k = Sizing::cpu_bound().cores(8).per_core(4);
+        assert_eq!(resolve(k, &[]).unwrap(), r(8, 4, 0));
+    }
+
+    #[test]
     fn max_threads_boundary() {
-        let at_limit = Sizing::cpu_bound().cores(2048).per_core(2).blocking_io(0);
+        let at_limit = Sizing::cpu_bound()
+            .cores(2048)
+            .oversubscribe(true)
+            .per_core(2)
+            .blocking_io(0);
         assert_eq!(resolve(at_limit, &[]).unwrap().cpu_workers(), MAX_THREADS);
-        let with_lane = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(96);
+        let with_lane = Sizing::cpu_bound()
+            .cores(4000)
+            .oversubscribe(true)
+            .per_core(1)
+            .blocking_io(96);
         assert!(resolve(with_lane, &[]).is_ok());
-        let over = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(97);
+        let over = Sizing::cpu_bound()
+            .cores(4000)
+            .oversubscribe(true)
+            .per_core(1)
+            .blocking_io(97);
         assert!(matches!(
             resolve(over, &[]),
             Err(BuildError::TooManyThreads {
