@@ -38,6 +38,9 @@ use crate::sched::worker::WorkerThread;
 pub struct Batch<'p> {
     pool: &'p Pool,
     min_len: Option<usize>,
+    /// The function the user called (`Pool::map`, `Batch::reduce`, …), for the panic after
+    /// shutdown; the first name set wins, so `Pool::map` is not reported as `Batch::map`.
+    caller: Option<&'static str>,
 }
 
 impl<'p> Batch<'p> {
@@ -45,7 +48,21 @@ impl<'p> Batch<'p> {
         Batch {
             pool,
             min_len: None,
+            caller: None,
         }
+    }
+
+    /// Names the function the user called, unless a caller further out named it already.
+    pub(crate) fn named(mut self, caller: &'static str) -> Self {
+        self.caller.get_or_insert(caller);
+        self
+    }
+
+    /// Runs `f` on the pool through `install`, naming the user's function if it panics
+    /// because the pool is shut down.
+    fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool
+            .install_as(self.caller.unwrap_or("Batch::for_each_index"), f)
     }
 
     /// The smallest piece a worker runs without looking for hungry peers (default:
@@ -83,7 +100,8 @@ impl<'p> Batch<'p> {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        self.for_each_index(0..items.len(), |i| f(&items[i]))
+        self.named("Batch::for_each")
+            .for_each_index(0..items.len(), |i| f(&items[i]))
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel.
@@ -99,7 +117,8 @@ impl<'p> Batch<'p> {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        self.for_each_mut_indexed(items, |_, item| f(item))
+        self.named("Batch::for_each_mut")
+            .for_each_mut_indexed(items, |_, item| f(item))
     }
 
     /// The one loop that hands out `&mut` access: `f(i, &mut items[i])` for every index.
@@ -132,7 +151,7 @@ impl<'p> Batch<'p> {
         F: Fn(usize) + Sync,
     {
         let split = self.plan(range.len());
-        self.pool
+        self.named("Batch::for_each_index")
             .install(|| fold_range(range, split, &|| (), &|(), r| r.for_each(&f), &|(), ()| ()))
     }
 
@@ -156,9 +175,10 @@ impl<'p> Batch<'p> {
         let mut out: Vec<MaybeUninit<U>> = Vec::with_capacity(len);
         // SAFETY: MaybeUninit needs no initialisation; capacity is `len`.
         unsafe { out.set_len(len) };
-        self.for_each_mut_indexed(&mut out, |i, slot| {
-            slot.write(f(&items[i]));
-        });
+        self.named("Batch::map")
+            .for_each_mut_indexed(&mut out, |i, slot| {
+                slot.write(f(&items[i]));
+            });
         // Every index was written (fold_range returned without panicking).
         let mut out = std::mem::ManuallyDrop::new(out);
         let (ptr, len, cap) = (out.as_mut_ptr(), out.len(), out.capacity());
@@ -186,7 +206,7 @@ impl<'p> Batch<'p> {
         C: Fn(A, A) -> A + Sync,
     {
         let split = self.plan(items.len());
-        self.pool.install(|| {
+        self.named("Batch::reduce").install(|| {
             fold_range(
                 0..items.len(),
                 split,

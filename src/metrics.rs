@@ -184,6 +184,9 @@ impl Striped {
 pub(crate) struct PoolCounters {
     pub(crate) epoch: Instant,
     submitted: Striped,
+    /// Calls refused because the injector was full (`try_*`, `*_timeout`); striped, since a
+    /// load-shedding server may refuse from many threads at once.
+    refused: Striped,
     rejected: StatCounter,
     /// Tasks cancelled outside any worker (found already cancelled when drained).
     cancelled: StatCounter,
@@ -194,6 +197,7 @@ impl PoolCounters {
         PoolCounters {
             epoch: Instant::now(),
             submitted: Striped::new(),
+            refused: Striped::new(),
             rejected: StatCounter::new(0),
             cancelled: StatCounter::new(0),
         }
@@ -205,6 +209,10 @@ impl PoolCounters {
     /// An accepted task was refused after all (a submitter raced shutdown).
     pub(crate) fn unsubmit(&self) {
         self.submitted.sub(1)
+    }
+    /// A call refused because the injector was full: it may succeed later.
+    pub(crate) fn add_refused(&self) {
+        self.refused.add(1)
     }
     pub(crate) fn add_rejected(&self) {
         // ORDERING: Relaxed: a statistic.
@@ -286,7 +294,11 @@ pub struct BlockingMetrics {
     pub panicked: u64,
     /// Tasks cancelled before they started.
     pub cancelled: u64,
-    /// Tasks refused: the lane had no thread (`blocking_io` 0) or was shut down.
+    /// Calls refused because the lane's queue was full
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)).
+    pub refused: u64,
+    /// Tasks refused for good: the pool was shut down, or the lane had no thread
+    /// (`blocking_io` 0).
     pub rejected: u64,
 }
 
@@ -318,7 +330,16 @@ pub struct Metrics {
     pub panicked: u64,
     /// Tasks cancelled before they started (handle, token or `shutdown_now`).
     pub cancelled: u64,
-    /// Tasks refused because the pool was shut down.
+    /// Calls refused because a queue was full — the injector's
+    /// ([`Pool::try_submit`](crate::Pool::try_submit), [`Pool::try_spawn`](crate::Pool::try_spawn),
+    /// [`Pool::submit_timeout`](crate::Pool::submit_timeout)) or the blocking lane's
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)): trying again later may
+    /// work. Each refused call counts once; the task was never accepted.
+    pub refused: u64,
+    /// Calls refused for good: the pool was shut down (every way of submitting, `install`
+    /// and the batch helpers included), or `spawn_blocking` found no blocking lane. Each
+    /// counts once: a task accepted by a submitter that raced shutdown and was then refused
+    /// moves from `submitted` to here.
     pub rejected: u64,
     /// Tasks running right now (CPU workers and blocking lane).
     pub running: u64,
@@ -385,11 +406,12 @@ impl fmt::Display for Metrics {
         let b = &self.blocking;
         writeln!(
             f,
-            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, rejected {}, running {}",
+            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, refused {}, rejected {}, running {}",
             self.submitted,
             self.completed,
             self.panicked,
             self.cancelled,
+            self.refused,
             self.rejected,
             self.running
         )?;
@@ -461,6 +483,7 @@ impl crate::sched::registry::Registry {
         let blocking = self.lane.metrics();
         // ORDERING: Relaxed: statistics.
         let rejected = self.counters.rejected.load(Ordering::Relaxed) + blocking.rejected;
+        let refused = self.counters.refused.sum().wrapping_add(blocking.refused);
         // ORDERING: Relaxed: statistics.
         let cancelled_outside = self.counters.cancelled.load(Ordering::Relaxed);
         Metrics {
@@ -474,6 +497,7 @@ impl crate::sched::registry::Registry {
             completed: sum(|c| &c.completed) + blocking.completed,
             panicked: sum(|c| &c.panicked) + blocking.panicked,
             cancelled: sum(|c| &c.cancelled) + cancelled_outside + blocking.cancelled,
+            refused,
             rejected,
             running: sum(|c| &c.running) + blocking.busy as u64,
             injector_queue: self.injector.len(),

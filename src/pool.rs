@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::builder::Builder;
-use crate::error::{ShutdownTimedOut, TrySubmitError};
+use crate::error::{ShutdownTimedOut, SubmitError, TrySubmitError};
 use crate::join_handle::JoinHandle;
 use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
@@ -142,7 +142,7 @@ impl Pool {
     {
         let route = match self.registry().admit(Wait::No) {
             Ok(route) => route,
-            Err(refused) => return Err(TrySubmitError::from_refused(refused, f)),
+            Err(refused) => return Err(self.count_refusal(refused, f)),
         };
         // Admitted: only now is the closure moved into a task.
         self.registry().push_admitted(route, Task::spawn(f));
@@ -211,7 +211,7 @@ impl Pool {
         T: Send + 'static,
     {
         self.submit_waiting(f, Wait::No, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
     }
 
     /// [`submit`](Pool::submit), waiting at most `timeout` for room in a full queue; then
@@ -237,7 +237,18 @@ impl Pool {
             .checked_add(timeout)
             .map_or(Wait::Forever, Wait::Until);
         self.submit_waiting(f, wait, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
+    }
+
+    /// Counts a `try_*`/`*_timeout` call the injector refused — once, as refused (full) or
+    /// rejected (shut down) — and hands the closure back in the error.
+    #[cold]
+    fn count_refusal<F>(&self, refused: Refused, f: F) -> TrySubmitError<F> {
+        match refused {
+            Refused::Full | Refused::Timeout => self.registry().counters.add_refused(),
+            Refused::Closed => self.registry().counters.add_rejected(),
+        }
+        TrySubmitError::from_refused(refused, f)
     }
 
     /// Admits, then builds and queues the task; a refusal hands `f` back.
@@ -281,8 +292,10 @@ impl Pool {
     /// The lane runs at most `blocking_io` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io),
     /// [`set_blocking_io`](Pool::set_blocking_io)), started when needed and leaving after
     /// [`Builder::blocking_keep_alive`] idle. It has its own queue
-    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room.
-    /// With `blocking_io = 0` the handle reports
+    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room
+    /// ([`try_spawn_blocking`](Pool::try_spawn_blocking) does not). After shutdown the handle
+    /// reports [`TaskError::Rejected`](crate::TaskError::Rejected), like every other way of
+    /// submitting; on a running pool with `blocking_io = 0` it reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane) at once.
     ///
     /// ```
@@ -294,6 +307,8 @@ impl Pool {
     ///
     /// let cpu_only = Pool::new(); // blocking_io defaults to 0
     /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::NoBlockingLane)));
+    /// cpu_only.shutdown();
+    /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::Rejected)));
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
@@ -301,25 +316,77 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let registry = self.registry();
-        let (task, handle) = Task::submit(f, None);
-        if registry.lane.max() == 0 {
-            task.discard(Discard::NoLane);
-            registry.counters.add_rejected();
-            return handle;
-        }
-        // The pool's own workers may still use the lane while the pool drains.
-        let insider = registry.is_current();
-        match registry
-            .lane
-            .admit(Wait::Forever, || !insider && registry.is_shut_down())
-        {
-            Ok(()) => registry.lane.push(task),
-            Err(_) => {
-                registry.reject(task);
+        match self.spawn_blocking_waiting(f, Wait::Forever) {
+            Ok(handle) => handle,
+            Err((f, _)) => {
+                let (task, handle) = Task::submit(f, None);
+                self.registry().lane.refuse(task, Discard::Reject);
+                handle
             }
         }
-        handle
+    }
+
+    /// [`spawn_blocking`](Pool::spawn_blocking) without waiting: if the lane's queue is full,
+    /// or the pool is shut down, the same closure comes back in the error (counted in
+    /// [`Metrics::refused`] or [`Metrics::rejected`]). With `blocking_io = 0` the handle
+    /// reports [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane), as
+    /// `spawn_blocking`'s does.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().blocking_io(1)).build()?;
+    /// match pool.try_spawn_blocking(|| 6 * 7) {
+    ///     Ok(handle) => assert_eq!(handle.join().unwrap(), 42),
+    ///     Err(TrySubmitError::Full(f)) => assert_eq!(f(), 42), // the lane's queue was full
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// pool.shutdown();
+    /// assert!(matches!(pool.try_spawn_blocking(|| 1), Err(TrySubmitError::ShutDown(_))));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawn_blocking_waiting(f, Wait::No)
+            .map_err(|(f, refused)| {
+                let lane = &self.registry().lane;
+                match refused {
+                    Refused::Full | Refused::Timeout => lane.count_refused(),
+                    Refused::Closed => lane.count_rejected(),
+                }
+                TrySubmitError::from_refused(refused, f)
+            })
+    }
+
+    /// Admits to the lane, then builds and queues the task; a refusal (not counted yet)
+    /// hands `f` back. No lane: a handle that reports it.
+    fn spawn_blocking_waiting<F, T>(&self, f: F, wait: Wait) -> Result<JoinHandle<T>, (F, Refused)>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        // The pool's own workers may still use the lane while the pool drains.
+        let insider = registry.is_current();
+        let shut_down = || !insider && registry.is_shut_down();
+        if shut_down() {
+            return Err((f, Refused::Closed));
+        }
+        if registry.lane.max() == 0 {
+            let (task, handle) = Task::submit(f, None);
+            registry.lane.refuse(task, Discard::NoLane);
+            return Ok(handle);
+        }
+        if let Err(refused) = registry.lane.admit(wait, shut_down) {
+            return Err((f, refused));
+        }
+        // Admitted: only now is the closure moved into a task.
+        let (task, handle) = Task::submit(f, None);
+        registry.lane.push(task);
+        Ok(handle)
     }
 
     fn registry(&self) -> &Registry {
@@ -334,7 +401,11 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// If `f` panics, or if the pool has been shut down (nothing could run `f`).
+    /// If `f` panics, or if the pool has been shut down: nothing could run `f`, and there is
+    /// no value to return. The message names the function called (`Pool::install`,
+    /// `Pool::map`, …); the call counts once in [`Metrics::rejected`]. The same holds for
+    /// [`join`](Pool::join), [`scope`](Pool::scope) and the batch helpers, which run through
+    /// `install`. [`try_install`](Pool::try_install) returns an error instead.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
@@ -348,16 +419,52 @@ impl Pool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
+        self.install_as("Pool::install", f)
+    }
+
+    /// [`install`](Pool::install) that reports a shut-down pool as
+    /// [`SubmitError::ShutDown`] instead of panicking (counted once in
+    /// [`Metrics::rejected`]).
+    ///
+    /// ```
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Ok(42));
+    /// pool.shutdown();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Err(SubmitError::ShutDown));
+    /// assert_eq!(pool.metrics().rejected, 1);
+    /// ```
+    pub fn try_install<F, R>(&self, f: F) -> Result<R, SubmitError>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
         let registry = self.registry();
         if registry.is_current() {
-            return f();
+            return Ok(f());
         }
         let ran = WorkerThread::with_current(|worker| match worker {
             // A worker of another pool helps its own pool while it waits.
             Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
             None => StackJob::run_and_wait(f, |task| registry.inject(task)),
         });
-        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        ran.ok_or(SubmitError::ShutDown)
+    }
+
+    /// [`install`](Pool::install), naming `caller` — the function the user called — in the
+    /// panic after shutdown.
+    pub(crate) fn install_as<F, R>(&self, caller: &'static str, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.try_install(f).unwrap_or_else(|_| {
+            panic!(
+                "corepool: {caller} called on a pool that has been shut down: no worker is left \
+                 to run it (Pool::try_install reports this as an error instead)"
+            )
+        })
     }
 
     /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
@@ -380,7 +487,7 @@ impl Pool {
         RA: Send,
         RB: Send,
     {
-        self.install(|| crate::join(a, b))
+        self.install_as("Pool::join", || crate::join(a, b))
     }
 
     /// [`scope`](crate::scope) on this pool, from anywhere: `f` may spawn tasks that borrow
@@ -406,7 +513,7 @@ impl Pool {
         F: FnOnce(&crate::Scope<'scope>) -> R + Send,
         R: Send,
     {
-        self.install(|| crate::scope(f))
+        self.install_as("Pool::scope", || crate::scope(f))
     }
 
     /// Options for one call of a batch helper (e.g. the smallest piece); see [`Batch`].
@@ -435,7 +542,7 @@ impl Pool {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        self.batch().for_each(items, f)
+        self.batch().named("Pool::for_each").for_each(items, f)
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel ([`Batch::for_each_mut`]).
@@ -451,7 +558,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        self.batch().for_each_mut(items, f)
+        self.batch()
+            .named("Pool::for_each_mut")
+            .for_each_mut(items, f)
     }
 
     /// Calls `f` on every index of `range`, in parallel ([`Batch::for_each_index`]).
@@ -468,7 +577,9 @@ impl Pool {
     where
         F: Fn(usize) + Sync,
     {
-        self.batch().for_each_index(range, f)
+        self.batch()
+            .named("Pool::for_each_index")
+            .for_each_index(range, f)
     }
 
     /// Maps every item in parallel, keeping the order ([`Batch::map`]).
@@ -484,7 +595,7 @@ impl Pool {
         U: Send,
         F: Fn(&T) -> U + Sync,
     {
-        self.batch().map(items, f)
+        self.batch().named("Pool::map").map(items, f)
     }
 
     /// Folds and combines in parallel ([`Batch::reduce`]).
@@ -502,7 +613,9 @@ impl Pool {
         F: Fn(A, &T) -> A + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::reduce")
+            .reduce(items, identity, fold, combine)
     }
 
     /// Stops accepting outside work, runs every task already accepted (and whatever those

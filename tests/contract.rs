@@ -87,3 +87,200 @@ fn task_errors_travel_with_question_mark() {
         assert_eq!(TrySubmitError::Timeout(()).reason(), SubmitError::Timeout);
     });
 }
+
+/// A pool whose one worker and one lane thread can be held busy, with room for one queued
+/// task in the injector and one in the lane.
+fn tight_pool(blocking_io: usize) -> Pool {
+    Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(1).blocking_io(blocking_io))
+        .pin_workers(false)
+        .queue_capacity(1)
+        .blocking_queue_capacity(1)
+        .build()
+        .unwrap()
+}
+
+/// Holds a worker (or lane thread) until dropped.
+fn hold(start: impl FnOnce(Box<dyn FnOnce() + Send>)) -> std::sync::mpsc::Sender<()> {
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    start(Box::new(move || {
+        started_tx.send(()).unwrap();
+        let _ = released.recv();
+    }));
+    started.recv().unwrap();
+    release
+}
+
+#[test]
+fn every_refused_call_is_counted_once_as_refused() {
+    let pool = tight_pool(1);
+    watchdog("refused calls", LIMIT, move || {
+        let p = pool.clone();
+        let worker = hold(move |f| p.spawn(f));
+        let queued = pool.submit(|| 1); // holds the injector's one slot
+        let p = pool.clone();
+        let lane_thread = hold(move |f| drop(p.spawn_blocking(f)));
+        let lane_queued = pool.spawn_blocking(|| 2); // the lane queue's one slot
+        let before = pool.metrics();
+        assert_eq!((before.refused, before.rejected), (0, 0));
+
+        assert!(matches!(
+            pool.try_spawn(|| ()),
+            Err(TrySubmitError::Full(_))
+        ));
+        assert_eq!(pool.metrics().refused, 1, "try_spawn");
+        assert!(matches!(
+            pool.try_submit(|| 3),
+            Err(TrySubmitError::Full(_))
+        ));
+        assert_eq!(pool.metrics().refused, 2, "try_submit");
+        let timed = pool.submit_timeout(|| 3, Duration::from_millis(1));
+        assert!(matches!(timed, Err(TrySubmitError::Timeout(_))));
+        assert_eq!(pool.metrics().refused, 3, "submit_timeout");
+        let lane = pool.try_spawn_blocking(|| 3);
+        assert!(matches!(lane, Err(TrySubmitError::Full(_))));
+        let m = pool.metrics();
+        assert_eq!(
+            (m.refused, m.blocking.refused),
+            (4, 1),
+            "try_spawn_blocking"
+        );
+        assert!(m.to_string().contains("refused 4"), "{m}");
+
+        drop(worker);
+        drop(lane_thread);
+        assert_eq!(queued.join().unwrap(), 1);
+        assert_eq!(lane_queued.join().unwrap(), 2);
+        pool.shutdown();
+        let m = pool.metrics();
+        // Refused calls were never accepted: the books still balance, and nothing was rejected.
+        assert_eq!((m.refused, m.rejected), (4, 0));
+        assert_eq!(m.submitted, m.completed + m.panicked + m.cancelled, "{m:?}");
+        assert_eq!(m.submitted, 4);
+    });
+}
+
+/// One call of a synchronous helper, to run after shutdown.
+type Call<'a> = Box<dyn FnOnce() + 'a>;
+
+/// Runs `call`, which must panic, and returns the panic's message.
+fn panic_of(call: impl FnOnce()) -> String {
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_err();
+    corepool::panic_message(&*payload).to_owned()
+}
+
+#[test]
+fn after_shutdown_every_call_answers_rejected_once_naming_itself() {
+    let pool = tight_pool(0);
+    watchdog("calls after shutdown", LIMIT, move || {
+        pool.shutdown();
+        let mut expected = 0;
+        let mut counted = |what: &str| {
+            expected += 1;
+            assert_eq!(pool.metrics().rejected, expected, "{what} counted once");
+        };
+        // Handles report Rejected (spawn_blocking too, though this pool has no lane).
+        pool.spawn(|| ());
+        counted("spawn");
+        assert!(matches!(pool.submit(|| 1).join(), Err(TaskError::Rejected)));
+        counted("submit");
+        let token = corepool::CancelToken::new();
+        assert!(matches!(
+            pool.submit_with(&token, || 1).join(),
+            Err(TaskError::Rejected)
+        ));
+        counted("submit_with");
+        assert!(matches!(
+            pool.spawn_blocking(|| 1).join(),
+            Err(TaskError::Rejected)
+        ));
+        counted("spawn_blocking");
+        // The try_ forms hand the closure back as ShutDown.
+        assert!(matches!(
+            pool.try_spawn(|| ()),
+            Err(TrySubmitError::ShutDown(_))
+        ));
+        counted("try_spawn");
+        assert!(matches!(
+            pool.try_submit(|| 1),
+            Err(TrySubmitError::ShutDown(_))
+        ));
+        counted("try_submit");
+        let timed = pool.submit_timeout(|| 1, Duration::from_secs(1));
+        assert!(matches!(timed, Err(TrySubmitError::ShutDown(_))));
+        counted("submit_timeout");
+        assert!(matches!(
+            pool.try_spawn_blocking(|| 1),
+            Err(TrySubmitError::ShutDown(_))
+        ));
+        counted("try_spawn_blocking");
+        assert_eq!(pool.try_install(|| 1), Err(SubmitError::ShutDown));
+        counted("try_install");
+        // The synchronous helpers have no value to give: they panic, naming the function.
+        let items = [1, 2, 3];
+        let mut mutable = [1, 2, 3];
+        let calls: Vec<(&str, Call<'_>)> = vec![
+            (
+                "Pool::install",
+                Box::new(|| {
+                    let _ = pool.install(|| 1);
+                }),
+            ),
+            (
+                "Pool::join",
+                Box::new(|| {
+                    let _ = pool.join(|| 1, || 2);
+                }),
+            ),
+            ("Pool::scope", Box::new(|| pool.scope(|_| ()))),
+            (
+                "Pool::map",
+                Box::new(|| {
+                    let _ = pool.map(&items, |x| x + 1);
+                }),
+            ),
+            ("Pool::for_each", Box::new(|| pool.for_each(&items, |_| ()))),
+            (
+                "Pool::for_each_mut",
+                Box::new(|| pool.for_each_mut(&mut mutable, |x| *x += 1)),
+            ),
+            (
+                "Pool::for_each_index",
+                Box::new(|| pool.for_each_index(0..3, |_| ())),
+            ),
+            (
+                "Pool::reduce",
+                Box::new(|| {
+                    let _ = pool.reduce(&items, || 0, |a, x| a + x, |a, b| a + b);
+                }),
+            ),
+            (
+                "Batch::map",
+                Box::new(|| {
+                    let _ = pool.batch().map(&items, |x| *x);
+                }),
+            ),
+            (
+                "Batch::reduce",
+                Box::new(|| {
+                    let _ = pool
+                        .batch()
+                        .reduce(&items, || 0, |a, x| a + x, |a, b| a + b);
+                }),
+            ),
+        ];
+        for (name, call) in calls {
+            let message = panic_of(call);
+            assert!(
+                message.starts_with(&format!(
+                    "corepool: {name} called on a pool that has been shut down"
+                )),
+                "{name}: {message}"
+            );
+            counted(name);
+        }
+        let m = pool.metrics();
+        assert_eq!((m.refused, m.submitted), (0, 0), "{m:?}");
+    });
+}

@@ -233,7 +233,8 @@ impl Registry {
             Discarded::Unobserved => {
                 self.counters.add_rejected();
                 eprintln!(
-                    "corepool: the pool is shut down; a spawned task was rejected and dropped"
+                    "corepool: Pool::spawn on a pool that has been shut down: the task was dropped \
+                     unrun (Pool::try_spawn hands it back instead)"
                 );
             }
             Discarded::AlreadyCancelled => {
