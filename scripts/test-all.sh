@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# examples/fleet's tests run a real broker; say so now rather than after the build.
+if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER:-}" ]; then
+    echo "redis-server not found: the fleet tests need it (apt-get install redis-server," >&2
+    echo "or set REDIS_SERVER to its path); .ci/run installs it" >&2
+    exit 1
+fi
+
 echo "== unit, integration and doc tests"
 cargo test --workspace
 

@@ -2,21 +2,17 @@
 
 use std::any::Any;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use crate::error::BuildError;
-use crate::lane::blocking::{Lane, LaneConfig};
-use crate::metrics::WorkerCounters;
+use crate::lane::blocking::LaneConfig;
 use crate::placement::cores::detect_cores;
-use crate::placement::sizing::{env_pin, env_spin, process_env, PinStatus, Plan, Sizing};
+use crate::placement::sizing::{env_pin, env_spin, process_env, Plan, Sizing};
 use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
-use crate::sched::park::Parker;
-use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
-use crate::sched::worker::WorkerThread;
-use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs, START_HANDSHAKE};
-use crate::task::slot::Task;
+use crate::sched::registry::PanicHandler;
+use crate::sched::start::{self, PoolConfig, Seat};
+use crate::sync::SeededBugs;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
 
@@ -383,80 +379,40 @@ impl Builder {
         if let Some(bad) = names.iter().find(|name| name.contains('\0')) {
             return Err(BuildError::InvalidThreadName { name: bad.clone() });
         }
-        let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
-        let slots: Box<[WorkerSlot]> = deques
-            .iter()
+        let seats = names
+            .into_iter()
             .zip(neighbours)
-            .zip(&names)
             .zip(&pinned_cpus)
-            .map(|(((deque, neighbours), name), &cpu)| WorkerSlot {
-                parker: Parker::new(),
-                stealer: deque.stealer(),
-                neighbours: neighbours.into_boxed_slice(),
+            .map(|((name, neighbours), &cpu)| Seat {
+                name,
                 cpu,
-                counters: WorkerCounters::new(),
-                name: name.clone(),
+                neighbours,
             })
             .collect();
-        let lane = Lane::new(LaneConfig {
-            max: plan.blocking_io(),
-            capacity: self.blocking_queue_capacity,
-            keep_alive: self.blocking_keep_alive,
-            stack_size: self.stack_size,
-            seeded_bugs: self.seeded_bugs,
-        });
-        let registry = Arc::new(Registry::new(
-            slots,
-            cpu_to_worker.into_boxed_slice(),
-            self.panic_handler,
-            self.queue_capacity,
-            spin_before_park,
-            lane,
-            self.seeded_bugs,
-        ));
-
-        for (index, (deque, name)) in deques.into_iter().zip(names).enumerate() {
-            let registry_for_thread = registry.clone();
-            let planned = plan.workers()[index];
-            let mut builder = thread::Builder::new().name(name);
-            if let Some(size) = self.stack_size {
-                builder = builder.stack_size(size);
-            }
-            let spawned = builder.spawn(move || {
-                let pin = match (planned.pin, planned.cpu) {
-                    (PinStatus::Pending, Some(cpu)) if pin_current_thread(cpu) => PinStatus::Pinned,
-                    (PinStatus::Pending, _) => PinStatus::Failed,
-                    (other, _) => other,
-                };
-                // Dropped explicitly on the normal way out. A worker never unwinds (tasks run
-                // under catch_unwind) except when a failed loom model tears its threads down;
-                // then these leak rather than touch loom objects outside the model and abort.
-                let registry = ManuallyDrop::new(registry_for_thread);
-                if registry.lifecycle.worker_started(index, pin) {
-                    let worker =
-                        ManuallyDrop::new(WorkerThread::new(index, deque, Arc::clone(&registry)));
-                    worker.run();
-                    drop(ManuallyDrop::into_inner(worker));
-                }
-                registry.lifecycle.worker_exited();
-                drop(ManuallyDrop::into_inner(registry));
-            });
-            match spawned {
-                Ok(handle) => registry.lifecycle.add_thread(handle),
-                Err(e) => {
-                    registry.lifecycle.release(false);
-                    return Err(BuildError::Spawn(e));
-                }
-            }
-        }
-        if START_HANDSHAKE {
-            for (index, pin) in registry.lifecycle.wait_started(n).into_iter().enumerate() {
-                plan.set_pin(index, pin);
-            }
-            registry.lifecycle.release(true);
+        let (registry, deques) = start::registry(
+            seats,
+            PoolConfig {
+                cpu_to_worker: cpu_to_worker.into_boxed_slice(),
+                panic_handler: self.panic_handler,
+                queue_capacity: self.queue_capacity,
+                spin_window: spin_before_park,
+                lane: LaneConfig {
+                    max: plan.blocking_io(),
+                    capacity: self.blocking_queue_capacity,
+                    keep_alive: self.blocking_keep_alive,
+                    stack_size: self.stack_size,
+                    seeded_bugs: self.seeded_bugs,
+                },
+                seeded_bugs: self.seeded_bugs,
+            },
+        );
+        let pins = start::start_threads(&registry, deques, plan.workers(), self.stack_size)
+            .map_err(BuildError::Spawn)?;
+        for (index, pin) in pins.into_iter().flatten().enumerate() {
+            plan.set_pin(index, pin);
         }
         if self.prestart_blocking {
-            registry.lane.prestart();
+            registry.prestart_lane();
         }
         Ok(Pool::from_parts(registry, plan))
     }

@@ -23,8 +23,10 @@
 //! # Ok::<(), corepool::BuildError>(())
 //! ```
 //!
-//! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
-//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
+//! [`Pool::reduce`] and friends — fallible ([`Pool::try_map`], lowest failing index wins),
+//! with per-piece state ([`Pool::map_init`]) or over chunks ([`Pool::map_chunks`]); a worker
+//! that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
 //! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
@@ -42,15 +44,18 @@
 
 mod batch;
 mod builder;
+mod current;
 mod error;
 mod join;
 mod join_handle;
+mod join_set;
 mod lane;
 mod metrics;
 mod placement;
 mod pool;
 mod sched;
 mod scope;
+mod stream;
 mod sync;
 mod task;
 
@@ -58,12 +63,14 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
+pub use current::{current_worker, spawn};
 pub use error::{
     panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
     TrySubmitError,
 };
 pub use join::join;
 pub use join_handle::JoinHandle;
+pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
@@ -71,8 +78,8 @@ pub use placement::sizing::{
     ENV_SPIN_US, MAX_THREADS,
 };
 pub use pool::{Pool, ShutdownReport};
-pub use sched::worker::{current_worker, spawn};
 pub use scope::{scope, Scope};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// The README's examples, compiled and run as doctests.
@@ -85,5 +92,5 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};
-    pub use crate::sync::SeededBugs;
+    pub use crate::sync::seeded::SeededBugs;
 }

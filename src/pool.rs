@@ -16,7 +16,7 @@ use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
 use crate::task::cancel::CancelToken;
-use crate::task::slot::{Discard, Task};
+use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -244,10 +244,7 @@ impl Pool {
     /// rejected (shut down) — and hands the closure back in the error.
     #[cold]
     fn count_refusal<F>(&self, refused: Refused, f: F) -> TrySubmitError<F> {
-        match refused {
-            Refused::Full | Refused::Timeout => self.registry().counters.add_refused(),
-            Refused::Closed => self.registry().counters.add_rejected(),
-        }
+        self.registry().count_refusal(refused, false);
         TrySubmitError::from_refused(refused, f)
     }
 
@@ -316,14 +313,9 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.spawn_blocking_waiting(f, Wait::Forever) {
-            Ok(handle) => handle,
-            Err((f, _)) => {
-                let (task, handle) = Task::submit(f, None);
-                self.registry().lane.refuse(task, Discard::Reject);
-                handle
-            }
-        }
+        let (task, handle) = Task::submit(f, None);
+        self.registry().push_blocking(task);
+        handle
     }
 
     /// [`spawn_blocking`](Pool::spawn_blocking) without waiting: if the lane's queue is full,
@@ -350,46 +342,22 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn_blocking_waiting(f, Wait::No)
-            .map_err(|(f, refused)| {
-                let lane = &self.registry().lane;
-                match refused {
-                    Refused::Full | Refused::Timeout => lane.count_refused(),
-                    Refused::Closed => lane.count_rejected(),
-                }
-                TrySubmitError::from_refused(refused, f)
-            })
-    }
-
-    /// Admits to the lane, then builds and queues the task; a refusal (not counted yet)
-    /// hands `f` back. No lane: a handle that reports it.
-    fn spawn_blocking_waiting<F, T>(&self, f: F, wait: Wait) -> Result<JoinHandle<T>, (F, Refused)>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
         let registry = self.registry();
-        // The pool's own workers may still use the lane while the pool drains.
-        let insider = registry.is_current();
-        let shut_down = || !insider && registry.is_shut_down();
-        if shut_down() {
-            return Err((f, Refused::Closed));
+        match registry.admit_blocking(Wait::No) {
+            Ok(route) => {
+                // Admitted: only now is the closure moved into a task.
+                let (task, handle) = Task::submit(f, None);
+                registry.push_blocking_admitted(route, task);
+                Ok(handle)
+            }
+            Err(refused) => {
+                registry.count_refusal(refused, true);
+                Err(TrySubmitError::from_refused(refused, f))
+            }
         }
-        if registry.lane.max() == 0 {
-            let (task, handle) = Task::submit(f, None);
-            registry.lane.refuse(task, Discard::NoLane);
-            return Ok(handle);
-        }
-        if let Err(refused) = registry.lane.admit(wait, shut_down) {
-            return Err((f, refused));
-        }
-        // Admitted: only now is the closure moved into a task.
-        let (task, handle) = Task::submit(f, None);
-        registry.lane.push(task);
-        Ok(handle)
     }
 
-    fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 
@@ -467,7 +435,7 @@ impl Pool {
         })
     }
 
-    /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
+    /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
     /// parallel on the pool's workers and returns both results. Both may borrow.
     ///
     /// # Panics
@@ -490,7 +458,7 @@ impl Pool {
         self.install_as("Pool::join", || crate::join(a, b))
     }
 
-    /// [`scope`](crate::scope) on this pool, from anywhere: `f` may spawn tasks that borrow
+    /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
     /// from the caller's stack; returns once all of them (nested ones too) have finished.
     ///
     /// # Panics
@@ -618,6 +586,190 @@ impl Pool {
             .reduce(items, identity, fold, combine)
     }
 
+    /// Calls `f` on every item in parallel until one fails; the error of the failing item
+    /// with the lowest index is returned, and pieces after it never start
+    /// ([`Batch::try_for_each`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let ages = [31, 45, -3, 27, -8];
+    /// let valid = pool.try_for_each(&ages, |&a| if a >= 0 { Ok(()) } else { Err(a) });
+    /// assert_eq!(valid, Err(-3));
+    /// ```
+    pub fn try_for_each<T, E, F>(&self, items: &[T], f: F) -> Result<(), E>
+    where
+        T: Sync,
+        E: Send,
+        F: Fn(&T) -> Result<(), E> + Sync,
+    {
+        self.batch()
+            .named("Pool::try_for_each")
+            .try_for_each(items, f)
+    }
+
+    /// Maps every item in parallel, keeping the order, until one fails; the error of the
+    /// lowest failing index is returned ([`Batch::try_map`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let nums = pool.try_map(&["10", "20", "30"], |s| s.parse::<u32>());
+    /// assert_eq!(nums, Ok(vec![10, 20, 30]));
+    /// ```
+    pub fn try_map<T, U, E, F>(&self, items: &[T], f: F) -> Result<Vec<U>, E>
+    where
+        T: Sync,
+        U: Send,
+        E: Send,
+        F: Fn(&T) -> Result<U, E> + Sync,
+    {
+        self.batch().named("Pool::try_map").try_map(items, f)
+    }
+
+    /// Folds with a fallible `fold` and combines in parallel, stopping at the first failure
+    /// in index order ([`Batch::try_reduce`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let readings = ["12", "7", "oops", "30", "bad"];
+    /// fn parse_add(acc: u32, r: &&'static str) -> Result<u32, &'static str> {
+    ///     r.parse::<u32>().map(|v| acc + v).map_err(|_| *r)
+    /// }
+    /// assert_eq!(pool.try_reduce(&readings, || 0, parse_add, |a, b| a + b), Err("oops"));
+    /// assert_eq!(pool.try_reduce(&readings[..2], || 0, parse_add, |a, b| a + b), Ok(19));
+    /// ```
+    pub fn try_reduce<T, A, E, I, F, C>(
+        &self,
+        items: &[T],
+        identity: I,
+        fold: F,
+        combine: C,
+    ) -> Result<A, E>
+    where
+        T: Sync,
+        A: Send,
+        E: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(A, &T) -> Result<A, E> + Sync,
+        C: Fn(A, A) -> A + Sync,
+    {
+        self.batch()
+            .named("Pool::try_reduce")
+            .try_reduce(items, identity, fold, combine)
+    }
+
+    /// Calls `f(&mut state, item)` on every item in parallel, with one `state` per piece
+    /// made by `init`, not one per item ([`Batch::for_each_init`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let lines: Vec<String> = (0..100).map(|i| format!("{i},{}", i * 2)).collect();
+    /// let fields = AtomicUsize::new(0);
+    /// pool.for_each_init(&lines, String::new, |scratch, line| {
+    ///     scratch.clear();
+    ///     scratch.push_str(line);
+    ///     fields.fetch_add(scratch.split(',').count(), Ordering::Relaxed);
+    /// });
+    /// assert_eq!(fields.into_inner(), 200);
+    /// ```
+    pub fn for_each_init<T, S, I, F>(&self, items: &[T], init: I, f: F)
+    where
+        T: Sync,
+        S: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &T) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_init")
+            .for_each_init(items, init, f)
+    }
+
+    /// Maps every item in parallel, keeping the order, with one state per piece made by
+    /// `init` ([`Batch::map_init`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let out = pool.map_init(&[3, 1, 2], Vec::new, |buf: &mut Vec<u8>, &n| {
+    ///     buf.clear();
+    ///     buf.resize(n, b'x');
+    ///     String::from_utf8(buf.clone()).unwrap()
+    /// });
+    /// assert_eq!(out, ["xxx", "x", "xx"]);
+    /// ```
+    pub fn map_init<T, S, U, I, F>(&self, items: &[T], init: I, f: F) -> Vec<U>
+    where
+        T: Sync,
+        S: Send,
+        U: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &T) -> U + Sync,
+    {
+        self.batch()
+            .named("Pool::map_init")
+            .map_init(items, init, f)
+    }
+
+    /// Calls `f` on consecutive chunks of `chunk_size` items (the last may be shorter) in
+    /// parallel ([`Batch::for_each_chunk`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let pixels = vec![0u8; 1_000];
+    /// let chunks = AtomicUsize::new(0);
+    /// pool.for_each_chunk(&pixels, 256, |c| { assert!(c.len() <= 256); chunks.fetch_add(1, Ordering::Relaxed); });
+    /// assert_eq!(chunks.into_inner(), 4);
+    /// ```
+    pub fn for_each_chunk<T, F>(&self, items: &[T], chunk_size: usize, f: F)
+    where
+        T: Sync,
+        F: Fn(&[T]) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_chunk")
+            .for_each_chunk(items, chunk_size, f)
+    }
+
+    /// Calls `f` on consecutive chunks of `chunk_size` items with `&mut` access, in parallel
+    /// ([`Batch::for_each_chunk_mut`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let mut rows = vec![1u32; 12];
+    /// pool.for_each_chunk_mut(&mut rows, 3, |row| row[0] = 0);
+    /// assert_eq!(rows.iter().sum::<u32>(), 8);
+    /// ```
+    pub fn for_each_chunk_mut<T, F>(&self, items: &mut [T], chunk_size: usize, f: F)
+    where
+        T: Send,
+        F: Fn(&mut [T]) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_chunk_mut")
+            .for_each_chunk_mut(items, chunk_size, f)
+    }
+
+    /// Maps consecutive chunks of `chunk_size` items to one result each, in parallel and in
+    /// order ([`Batch::map_chunks`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data: Vec<u64> = (1..=10).collect();
+    /// assert_eq!(pool.map_chunks(&data, 5, |c| c.iter().sum::<u64>()), [15, 40]);
+    /// ```
+    pub fn map_chunks<T, U, F>(&self, items: &[T], chunk_size: usize, f: F) -> Vec<U>
+    where
+        T: Sync,
+        U: Send,
+        F: Fn(&[T]) -> U + Sync,
+    {
+        self.batch()
+            .named("Pool::map_chunks")
+            .map_chunks(items, chunk_size, f)
+    }
+
     /// Stops accepting outside work, runs every task already accepted (and whatever those
     /// spawn), then joins every worker thread. Idempotent; other handles see the pool as shut
     /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports
@@ -711,16 +863,11 @@ impl Pool {
     /// ```
     pub fn set_active_workers(&self, n: usize) -> usize {
         let n = n.clamp(1, self.inner.plan.cpu_workers());
-        let registry = self.registry();
-        if registry.is_shut_down() {
-            return registry.control.active();
-        }
-        registry.control.set_active(n);
-        n
+        self.registry().set_active_workers(n)
     }
 
     /// Changes how many threads the blocking lane may run (capped at
-    /// [`MAX_THREADS`](crate::MAX_THREADS)). Growing starts threads for queued blocking tasks
+    /// [`MAX_THREADS`]). Growing starts threads for queued blocking tasks
     /// at once and wakes submitters waiting for room; shrinking lets surplus threads leave as
     /// soon as they are idle. At 0, [`spawn_blocking`](Pool::spawn_blocking) reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane); what is already queued
@@ -733,7 +880,7 @@ impl Pool {
     /// assert_eq!(pool.metrics().blocking.max_threads, 2);
     /// ```
     pub fn set_blocking_io(&self, n: usize) {
-        self.registry().lane.set_max(n.min(MAX_THREADS));
+        self.registry().set_blocking_threads(n.min(MAX_THREADS));
     }
 
     /// True once [`shutdown`](Pool::shutdown) has been called on any handle.

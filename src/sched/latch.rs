@@ -3,7 +3,7 @@
 //!
 //! # StackJob protocol
 //!
-//! The caller builds the job on its stack, queues a [`Task`] pointing at it, and does not
+//! The caller builds the job on its stack, queues a [`Task`](crate::task::slot::Task) pointing at it, and does not
 //! leave the frame until the job's latch is set. The executor (a worker, a thief, or a
 //! rejecter at shutdown):
 //! 1. takes the closure, runs it under `catch_unwind` (or drops it, when rejecting);
@@ -21,7 +21,7 @@
 //!   another pool; it keeps its waker alive by reference count, since the setter belongs to
 //!   the other pool.
 //!   `set` stores `SET`, fences, and wakes the owner if it sleeps; the owner's sleep recheck
-//!   (`sleep.rs` step 4) looks at the latch, so the same Dekker argument as for work applies:
+//!   (`sleep.rs`, final recheck) looks at the latch, so the same Dekker argument as for work applies:
 //!   either the owner's recheck sees `SET`, or the setter's scan sees the owner asleep.
 
 use std::task::Wake;
@@ -84,7 +84,7 @@ impl Wake for FlagWaker {
     fn wake_by_ref(self: &std::sync::Arc<Self>) {
         // ORDERING: Release publishes the completion to the owner's Acquire probe.
         self.set.store(SET, Ordering::Release);
-        // ORDERING: pairs with the fence in `sleep` step 3, as in `WorkerLatch::set`.
+        // ORDERING: pairs with the sleeper's fence (`sleep.rs`), as in `WorkerLatch::set`.
         fence(Ordering::SeqCst);
         self.registry.wake_worker(self.owner);
     }
@@ -225,7 +225,7 @@ impl Latch for WorkerLatch<'_> {
         // ORDERING: Release publishes the job's result to the owner's Acquire probe.
         // Point of no return.
         state.store(SET, Ordering::Release);
-        // ORDERING: pairs with the fence in `sleep` step 3: the owner's recheck sees SET, or
+        // ORDERING: pairs with the sleeper's fence (`sleep.rs`): the owner's recheck sees SET, or
         // this wake sees the owner asleep. (A loom negative control can drop it.)
         if !registry.seeded_bugs.latch_set_without_fence() {
             fence(Ordering::SeqCst);
