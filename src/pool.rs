@@ -266,7 +266,7 @@ impl Pool {
         };
         let (task, handle) = Task::submit(f, token);
         registry.push_admitted(route, task);
-        Ok(handle)
+        Ok(handle.run_by(registry))
     }
 
     /// Waits for room; after shutdown, a handle that reports `Rejected`.

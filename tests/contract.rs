@@ -284,3 +284,77 @@ fn after_shutdown_every_call_answers_rejected_once_naming_itself() {
         assert_eq!((m.refused, m.submitted), (0, 0), "{m:?}");
     });
 }
+
+#[test]
+fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
+    if !cfg!(debug_assertions) {
+        return; // documented: release builds do not check (the wait would deadlock)
+    }
+    let pool = small_pool();
+    watchdog("join_blocking self-deadlock", LIMIT, move || {
+        // One worker waiting for a task queued on its own pool: detected, the outer task
+        // panics with the explanation, and the inner task still runs.
+        let p = pool.clone();
+        let outer = pool.submit(move || p.submit(|| 7).join_blocking().unwrap());
+        let err = outer.join().unwrap_err();
+        let message = err.panic_message().unwrap();
+        assert!(message.contains("JoinHandle::join_blocking"), "{message}");
+        assert!(message.contains("would deadlock"), "{message}");
+
+        // Not the last worker: two workers, one blocked on a task the other runs.
+        let two = Pool::builder()
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(1),
+            )
+            .pin_workers(false)
+            .build()
+            .unwrap();
+        let t = two.clone();
+        let ok = two.submit(move || t.submit(|| 5).join_blocking().unwrap());
+        assert_eq!(ok.join().unwrap(), 5);
+        // The first worker blocks on X, the second runs X, which blocks on Y queued behind
+        // it: nobody is left to run Y, so X's wait is refused (whether or not X had started
+        // when the first worker began to wait).
+        let t = two.clone();
+        let outer = two.submit(move || {
+            let inner = t.clone();
+            let x = t.submit(move || inner.submit(|| 1).join_blocking().unwrap());
+            x.join_blocking()
+        });
+        let err = outer.join().unwrap().unwrap_err();
+        assert!(
+            err.panic_message().unwrap().contains("would deadlock"),
+            "{err}"
+        );
+        // Waiting on the blocking lane is not counted.
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let (in_first, first_in) = std::sync::mpsc::channel();
+        let t = two.clone();
+        let first = two.submit(move || {
+            let held = t.spawn_blocking(move || gate.recv().unwrap());
+            in_first.send(()).unwrap();
+            held.join_blocking().unwrap();
+        });
+        first_in.recv().unwrap();
+        let t = two.clone();
+        // The second worker blocks on a task queued behind it; it is not refused, since the
+        // first will be free again once the lane task ends.
+        let second = two.submit(move || t.submit(|| 1).join_blocking());
+        go.send(()).unwrap();
+        assert_eq!(second.join().unwrap().unwrap(), 1);
+        first.join().unwrap();
+
+        // A task of another pool, or one already running, is never refused.
+        let other = small_pool();
+        let p = pool.clone();
+        let o = other.clone();
+        let across = p.submit(move || o.submit(|| 3).join_blocking().unwrap());
+        assert_eq!(across.join().unwrap(), 3);
+        // The pools still work.
+        assert_eq!(pool.submit(|| 1).join().unwrap(), 1);
+        assert_eq!(two.install(|| 2), 2);
+    });
+}

@@ -27,7 +27,7 @@ use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
+use crate::sync::{current_cpu, AtomicUsize, Injector, Ordering, SeededBugs, Steal, Stealer};
 use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -74,6 +74,9 @@ pub(crate) struct Registry {
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
     pub(super) seeded_bugs: SeededBugs,
+    /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
+    /// started (debug builds only: the self-deadlock check).
+    blocking_joins: AtomicUsize,
 }
 
 /// Where an admitted blocking task goes.
@@ -117,7 +120,31 @@ impl Registry {
             cpu_to_worker,
             panic_handler,
             seeded_bugs,
+            blocking_joins: AtomicUsize::new(0),
         }
+    }
+
+    /// A worker of this pool is about to block in `JoinHandle::join_blocking` on a task of
+    /// this pool: counts it as unavailable until [`leave_blocking_join`](Registry::leave_blocking_join).
+    /// If the task has not `started` and every other active worker is blocked the same way,
+    /// nothing would ever start it (a certain deadlock): the count is undone and the answer is
+    /// false. Two workers entering at once are ordered by the one RMW: the second sees the
+    /// first, so a refusal never leaves a deadlock behind.
+    pub(crate) fn enter_blocking_join(&self, started: bool) -> bool {
+        // ORDERING: AcqRel: the RMW chain on `blocking_joins` orders concurrent entries
+        // (pairs with the fetch_sub in `leave_blocking_join`).
+        let blocked = self.blocking_joins.fetch_add(1, Ordering::AcqRel) + 1;
+        if !started && blocked >= self.control.active() {
+            self.leave_blocking_join();
+            return false;
+        }
+        true
+    }
+
+    /// The wait [`enter_blocking_join`](Registry::enter_blocking_join) counted is over.
+    pub(crate) fn leave_blocking_join(&self) {
+        // ORDERING: AcqRel: pairs with the fetch_add in `enter_blocking_join`.
+        self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// True if the calling thread is one of this pool's workers.

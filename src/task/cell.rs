@@ -266,6 +266,8 @@ fn seeded_wake_before_publish() -> bool {
 pub(crate) trait Completion<T>: Send + Sync {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
     fn is_finished(&self) -> bool;
+    /// True once the closure was taken: the task runs (or ran), or was cancelled.
+    fn is_started(&self) -> bool;
     fn cancel(&self) -> bool;
 }
 
@@ -281,6 +283,12 @@ where
     fn is_finished(&self) -> bool {
         // ORDERING: Acquire, so a caller that sees true and then joins reads the output.
         self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    fn is_started(&self) -> bool {
+        // ORDERING: Acquire: a hint for the self-deadlock check; a stale "not started" only
+        // makes the check consider a wait that may still need this worker.
+        self.state.load(Ordering::Acquire) & TAKEN != 0
     }
 
     fn cancel(&self) -> bool {
