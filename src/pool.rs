@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::builder::Builder;
-use crate::error::{ShutdownTimedOut, TrySubmitError};
+use crate::error::{ShutdownTimedOut, SubmitError, TrySubmitError};
 use crate::join_handle::JoinHandle;
 use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
@@ -142,7 +142,7 @@ impl Pool {
     {
         let route = match self.registry().admit(Wait::No) {
             Ok(route) => route,
-            Err(refused) => return Err(TrySubmitError::from_refused(refused, f)),
+            Err(refused) => return Err(self.count_refusal(refused, f)),
         };
         // Admitted: only now is the closure moved into a task.
         self.registry().push_admitted(route, Task::spawn(f));
@@ -211,7 +211,7 @@ impl Pool {
         T: Send + 'static,
     {
         self.submit_waiting(f, Wait::No, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
     }
 
     /// [`submit`](Pool::submit), waiting at most `timeout` for room in a full queue; then
@@ -237,7 +237,15 @@ impl Pool {
             .checked_add(timeout)
             .map_or(Wait::Forever, Wait::Until);
         self.submit_waiting(f, wait, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
+    }
+
+    /// Counts a `try_*`/`*_timeout` call the injector refused — once, as refused (full) or
+    /// rejected (shut down) — and hands the closure back in the error.
+    #[cold]
+    fn count_refusal<F>(&self, refused: Refused, f: F) -> TrySubmitError<F> {
+        self.registry().count_refusal(refused, false);
+        TrySubmitError::from_refused(refused, f)
     }
 
     /// Admits, then builds and queues the task; a refusal hands `f` back.
@@ -258,7 +266,7 @@ impl Pool {
         };
         let (task, handle) = Task::submit(f, token);
         registry.push_admitted(route, task);
-        Ok(handle)
+        Ok(handle.run_by(registry))
     }
 
     /// Waits for room; after shutdown, a handle that reports `Rejected`.
@@ -281,8 +289,10 @@ impl Pool {
     /// The lane runs at most `blocking_io` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io),
     /// [`set_blocking_io`](Pool::set_blocking_io)), started when needed and leaving after
     /// [`Builder::blocking_keep_alive`] idle. It has its own queue
-    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room.
-    /// With `blocking_io = 0` the handle reports
+    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room
+    /// ([`try_spawn_blocking`](Pool::try_spawn_blocking) does not). After shutdown the handle
+    /// reports [`TaskError::Rejected`](crate::TaskError::Rejected), like every other way of
+    /// submitting; on a running pool with `blocking_io = 0` it reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane) at once.
     ///
     /// ```
@@ -294,6 +304,8 @@ impl Pool {
     ///
     /// let cpu_only = Pool::new(); // blocking_io defaults to 0
     /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::NoBlockingLane)));
+    /// cpu_only.shutdown();
+    /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::Rejected)));
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
@@ -304,6 +316,45 @@ impl Pool {
         let (task, handle) = Task::submit(f, None);
         self.registry().push_blocking(task);
         handle
+    }
+
+    /// [`spawn_blocking`](Pool::spawn_blocking) without waiting: if the lane's queue is full,
+    /// or the pool is shut down, the same closure comes back in the error (counted in
+    /// [`Metrics::refused`] or [`Metrics::rejected`]). With `blocking_io = 0` the handle
+    /// reports [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane), as
+    /// `spawn_blocking`'s does.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().blocking_io(1)).build()?;
+    /// match pool.try_spawn_blocking(|| 6 * 7) {
+    ///     Ok(handle) => assert_eq!(handle.join().unwrap(), 42),
+    ///     Err(TrySubmitError::Full(f)) => assert_eq!(f(), 42), // the lane's queue was full
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// pool.shutdown();
+    /// assert!(matches!(pool.try_spawn_blocking(|| 1), Err(TrySubmitError::ShutDown(_))));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        match registry.admit_blocking(Wait::No) {
+            Ok(route) => {
+                // Admitted: only now is the closure moved into a task.
+                let (task, handle) = Task::submit(f, None);
+                registry.push_blocking_admitted(route, task);
+                Ok(handle)
+            }
+            Err(refused) => {
+                registry.count_refusal(refused, true);
+                Err(TrySubmitError::from_refused(refused, f))
+            }
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -318,7 +369,11 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// If `f` panics, or if the pool has been shut down (nothing could run `f`).
+    /// If `f` panics, or if the pool has been shut down: nothing could run `f`, and there is
+    /// no value to return. The message names the function called (`Pool::install`,
+    /// `Pool::map`, …); the call counts once in [`Metrics::rejected`]. The same holds for
+    /// [`join`](Pool::join), [`scope`](Pool::scope) and the batch helpers, which run through
+    /// `install`. [`try_install`](Pool::try_install) returns an error instead.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
@@ -332,16 +387,52 @@ impl Pool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
+        self.install_as("Pool::install", f)
+    }
+
+    /// [`install`](Pool::install) that reports a shut-down pool as
+    /// [`SubmitError::ShutDown`] instead of panicking (counted once in
+    /// [`Metrics::rejected`]).
+    ///
+    /// ```
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Ok(42));
+    /// pool.shutdown();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Err(SubmitError::ShutDown));
+    /// assert_eq!(pool.metrics().rejected, 1);
+    /// ```
+    pub fn try_install<F, R>(&self, f: F) -> Result<R, SubmitError>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
         let registry = self.registry();
         if registry.is_current() {
-            return f();
+            return Ok(f());
         }
         let ran = WorkerThread::with_current(|worker| match worker {
             // A worker of another pool helps its own pool while it waits.
             Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
             None => StackJob::run_and_wait(f, |task| registry.inject(task)),
         });
-        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        ran.ok_or(SubmitError::ShutDown)
+    }
+
+    /// [`install`](Pool::install), naming `caller` — the function the user called — in the
+    /// panic after shutdown.
+    pub(crate) fn install_as<F, R>(&self, caller: &'static str, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.try_install(f).unwrap_or_else(|_| {
+            panic!(
+                "corepool: {caller} called on a pool that has been shut down: no worker is left \
+                 to run it (Pool::try_install reports this as an error instead)"
+            )
+        })
     }
 
     /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
@@ -364,7 +455,7 @@ impl Pool {
         RA: Send,
         RB: Send,
     {
-        self.install(|| crate::join(a, b))
+        self.install_as("Pool::join", || crate::join(a, b))
     }
 
     /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
@@ -390,7 +481,7 @@ impl Pool {
         F: FnOnce(&crate::Scope<'scope>) -> R + Send,
         R: Send,
     {
-        self.install(|| crate::scope(f))
+        self.install_as("Pool::scope", || crate::scope(f))
     }
 
     /// Options for one call of a batch helper (e.g. the smallest piece); see [`Batch`].
@@ -419,7 +510,7 @@ impl Pool {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        self.batch().for_each(items, f)
+        self.batch().named("Pool::for_each").for_each(items, f)
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel ([`Batch::for_each_mut`]).
@@ -435,7 +526,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        self.batch().for_each_mut(items, f)
+        self.batch()
+            .named("Pool::for_each_mut")
+            .for_each_mut(items, f)
     }
 
     /// Calls `f` on every index of `range`, in parallel ([`Batch::for_each_index`]).
@@ -452,7 +545,9 @@ impl Pool {
     where
         F: Fn(usize) + Sync,
     {
-        self.batch().for_each_index(range, f)
+        self.batch()
+            .named("Pool::for_each_index")
+            .for_each_index(range, f)
     }
 
     /// Maps every item in parallel, keeping the order ([`Batch::map`]).
@@ -468,7 +563,7 @@ impl Pool {
         U: Send,
         F: Fn(&T) -> U + Sync,
     {
-        self.batch().map(items, f)
+        self.batch().named("Pool::map").map(items, f)
     }
 
     /// Folds and combines in parallel ([`Batch::reduce`]).
@@ -486,7 +581,9 @@ impl Pool {
         F: Fn(A, &T) -> A + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::reduce")
+            .reduce(items, identity, fold, combine)
     }
 
     /// Calls `f` on every item in parallel until one fails; the error of the failing item
@@ -505,7 +602,9 @@ impl Pool {
         E: Send,
         F: Fn(&T) -> Result<(), E> + Sync,
     {
-        self.batch().try_for_each(items, f)
+        self.batch()
+            .named("Pool::try_for_each")
+            .try_for_each(items, f)
     }
 
     /// Maps every item in parallel, keeping the order, until one fails; the error of the
@@ -523,7 +622,7 @@ impl Pool {
         E: Send,
         F: Fn(&T) -> Result<U, E> + Sync,
     {
-        self.batch().try_map(items, f)
+        self.batch().named("Pool::try_map").try_map(items, f)
     }
 
     /// Folds with a fallible `fold` and combines in parallel, stopping at the first failure
@@ -553,7 +652,9 @@ impl Pool {
         F: Fn(A, &T) -> Result<A, E> + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().try_reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::try_reduce")
+            .try_reduce(items, identity, fold, combine)
     }
 
     /// Calls `f(&mut state, item)` on every item in parallel, with one `state` per piece
@@ -579,7 +680,9 @@ impl Pool {
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) + Sync,
     {
-        self.batch().for_each_init(items, init, f)
+        self.batch()
+            .named("Pool::for_each_init")
+            .for_each_init(items, init, f)
     }
 
     /// Maps every item in parallel, keeping the order, with one state per piece made by
@@ -602,7 +705,9 @@ impl Pool {
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) -> U + Sync,
     {
-        self.batch().map_init(items, init, f)
+        self.batch()
+            .named("Pool::map_init")
+            .map_init(items, init, f)
     }
 
     /// Calls `f` on consecutive chunks of `chunk_size` items (the last may be shorter) in
@@ -622,7 +727,9 @@ impl Pool {
         T: Sync,
         F: Fn(&[T]) + Sync,
     {
-        self.batch().for_each_chunk(items, chunk_size, f)
+        self.batch()
+            .named("Pool::for_each_chunk")
+            .for_each_chunk(items, chunk_size, f)
     }
 
     /// Calls `f` on consecutive chunks of `chunk_size` items with `&mut` access, in parallel
@@ -639,7 +746,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut [T]) + Sync,
     {
-        self.batch().for_each_chunk_mut(items, chunk_size, f)
+        self.batch()
+            .named("Pool::for_each_chunk_mut")
+            .for_each_chunk_mut(items, chunk_size, f)
     }
 
     /// Maps consecutive chunks of `chunk_size` items to one result each, in parallel and in
@@ -656,7 +765,9 @@ impl Pool {
         U: Send,
         F: Fn(&[T]) -> U + Sync,
     {
-        self.batch().map_chunks(items, chunk_size, f)
+        self.batch()
+            .named("Pool::map_chunks")
+            .map_chunks(items, chunk_size, f)
     }
 
     /// Stops accepting outside work, runs every task already accepted (and whatever those
@@ -882,7 +993,12 @@ mod tests {
     #[test]
     fn round_trip_through_every_path() {
         let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(2),
+            )
             .pin_workers(false)
             .panic_handler(|_| {})
             .build()

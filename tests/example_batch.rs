@@ -36,6 +36,7 @@ fn pool(workers: usize) -> Pool {
         .sizing(
             Sizing::cpu_bound()
                 .cores(workers)
+                .oversubscribe(true)
                 .per_core(1)
                 .blocking_io(2),
         )
