@@ -2,21 +2,17 @@
 
 use std::any::Any;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use crate::error::BuildError;
-use crate::lane::blocking::{Lane, LaneConfig};
-use crate::metrics::WorkerCounters;
+use crate::lane::blocking::LaneConfig;
 use crate::placement::cores::detect_cores;
-use crate::placement::sizing::{PinStatus, Plan, Sizing};
+use crate::placement::sizing::{env_pin, env_spin, process_env, Plan, Sizing};
 use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
-use crate::sched::park::Parker;
-use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
-use crate::sched::worker::WorkerThread;
-use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs, START_HANDSHAKE};
-use crate::task::slot::Task;
+use crate::sched::registry::PanicHandler;
+use crate::sched::start::{self, PoolConfig, Seat};
+use crate::sync::SeededBugs;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
 
@@ -38,14 +34,16 @@ type ThreadName = Box<dyn FnMut(usize) -> String>;
 #[must_use = "a Builder does nothing until .build() is called"]
 pub struct Builder {
     sizing: Sizing,
-    pin_workers: bool,
+    /// `None`: from `COREPOOL_PIN`, else on.
+    pin_workers: Option<bool>,
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     panic_handler: Option<PanicHandler>,
     queue_capacity: Option<usize>,
     blocking_queue_capacity: Option<usize>,
     blocking_keep_alive: Duration,
-    spin_before_park: Duration,
+    /// `None`: from `COREPOOL_SPIN_US`, else [`DEFAULT_SPIN_BEFORE_PARK`].
+    spin_before_park: Option<Duration>,
     prestart_blocking: bool,
     seeded_bugs: SeededBugs,
 }
@@ -80,14 +78,14 @@ impl Default for Builder {
     fn default() -> Self {
         Builder {
             sizing: Sizing::cpu_bound(),
-            pin_workers: true,
+            pin_workers: None,
             thread_name: None,
             stack_size: None,
             panic_handler: None,
             queue_capacity: None,
             blocking_queue_capacity: Some(DEFAULT_BLOCKING_QUEUE_CAPACITY),
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
-            spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
+            spin_before_park: None,
             prestart_blocking: false,
             seeded_bugs: SeededBugs::default(),
         }
@@ -137,7 +135,8 @@ impl Builder {
         self
     }
 
-    /// Pin worker `i` to allowed CPU `i mod cores` (default `true`). A worker whose pinning
+    /// Pin worker `i` to allowed CPU `i mod cores` (default `true`, or what
+    /// [`COREPOOL_PIN`](crate::ENV_PIN) says when this is not called). A worker whose pinning
     /// fails runs unpinned; the plan and metrics show it.
     ///
     /// ```
@@ -145,7 +144,7 @@ impl Builder {
     /// assert!(pool.plan().workers().iter().all(|w| !w.pin.is_pinned()));
     /// ```
     pub fn pin_workers(mut self, pin: bool) -> Self {
-        self.pin_workers = pin;
+        self.pin_workers = Some(pin);
         self
     }
 
@@ -290,7 +289,8 @@ impl Builder {
     }
 
     /// How long an idle worker that is *searching* keeps looking for work (spinning, without
-    /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
+    /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`], or
+    /// [`COREPOOL_SPIN_US`](crate::ENV_SPIN_US) microseconds when this is not called).
     ///
     /// Only the last searcher spins the window out (while several search, each sleeps after
     /// a short backoff until one is left), and workers that do not search sleep after the
@@ -310,7 +310,7 @@ impl Builder {
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spin_before_park(mut self, window: Duration) -> Self {
-        self.spin_before_park = window;
+        self.spin_before_park = Some(window);
         self
     }
 
@@ -340,13 +340,22 @@ impl Builder {
         }
         let detected = detect_cores();
         let resolved = self.sizing.resolve(&detected)?;
-        let mut plan = Plan::new(resolved, &detected, self.pin_workers);
+        let pin_workers = match self.pin_workers {
+            Some(pin) => pin,
+            None => env_pin(&process_env)?.unwrap_or(true),
+        };
+        let spin_before_park = match self.spin_before_park {
+            Some(window) => window,
+            None => env_spin(&process_env)?.unwrap_or(DEFAULT_SPIN_BEFORE_PARK),
+        };
+        let mut plan = Plan::new(resolved, &detected, pin_workers);
+        plan.set_spin_before_park(spin_before_park);
         let n = plan.cpu_workers();
 
         let pinned_cpus: Vec<Option<usize>> = plan
             .workers()
             .iter()
-            .map(|w| if self.pin_workers { w.cpu } else { None })
+            .map(|w| if pin_workers { w.cpu } else { None })
             .collect();
         // Unpinned workers go by ring distance; only pinned ones need the sysfs topology.
         let topology = if pinned_cpus.iter().any(Option::is_some) {
@@ -370,80 +379,40 @@ impl Builder {
         if let Some(bad) = names.iter().find(|name| name.contains('\0')) {
             return Err(BuildError::InvalidThreadName { name: bad.clone() });
         }
-        let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
-        let slots: Box<[WorkerSlot]> = deques
-            .iter()
+        let seats = names
+            .into_iter()
             .zip(neighbours)
-            .zip(&names)
             .zip(&pinned_cpus)
-            .map(|(((deque, neighbours), name), &cpu)| WorkerSlot {
-                parker: Parker::new(),
-                stealer: deque.stealer(),
-                neighbours: neighbours.into_boxed_slice(),
+            .map(|((name, neighbours), &cpu)| Seat {
+                name,
                 cpu,
-                counters: WorkerCounters::new(),
-                name: name.clone(),
+                neighbours,
             })
             .collect();
-        let lane = Lane::new(LaneConfig {
-            max: plan.blocking_io(),
-            capacity: self.blocking_queue_capacity,
-            keep_alive: self.blocking_keep_alive,
-            stack_size: self.stack_size,
-            seeded_bugs: self.seeded_bugs,
-        });
-        let registry = Arc::new(Registry::new(
-            slots,
-            cpu_to_worker.into_boxed_slice(),
-            self.panic_handler,
-            self.queue_capacity,
-            self.spin_before_park,
-            lane,
-            self.seeded_bugs,
-        ));
-
-        for (index, (deque, name)) in deques.into_iter().zip(names).enumerate() {
-            let registry_for_thread = registry.clone();
-            let planned = plan.workers()[index];
-            let mut builder = thread::Builder::new().name(name);
-            if let Some(size) = self.stack_size {
-                builder = builder.stack_size(size);
-            }
-            let spawned = builder.spawn(move || {
-                let pin = match (planned.pin, planned.cpu) {
-                    (PinStatus::Pending, Some(cpu)) if pin_current_thread(cpu) => PinStatus::Pinned,
-                    (PinStatus::Pending, _) => PinStatus::Failed,
-                    (other, _) => other,
-                };
-                // Dropped explicitly on the normal way out. A worker never unwinds (tasks run
-                // under catch_unwind) except when a failed loom model tears its threads down;
-                // then these leak rather than touch loom objects outside the model and abort.
-                let registry = ManuallyDrop::new(registry_for_thread);
-                if registry.lifecycle.worker_started(index, pin) {
-                    let worker =
-                        ManuallyDrop::new(WorkerThread::new(index, deque, Arc::clone(&registry)));
-                    worker.run();
-                    drop(ManuallyDrop::into_inner(worker));
-                }
-                registry.lifecycle.worker_exited();
-                drop(ManuallyDrop::into_inner(registry));
-            });
-            match spawned {
-                Ok(handle) => registry.lifecycle.add_thread(handle),
-                Err(e) => {
-                    registry.lifecycle.release(false);
-                    return Err(BuildError::Spawn(e));
-                }
-            }
-        }
-        if START_HANDSHAKE {
-            for (index, pin) in registry.lifecycle.wait_started(n).into_iter().enumerate() {
-                plan.set_pin(index, pin);
-            }
-            registry.lifecycle.release(true);
+        let (registry, deques) = start::registry(
+            seats,
+            PoolConfig {
+                cpu_to_worker: cpu_to_worker.into_boxed_slice(),
+                panic_handler: self.panic_handler,
+                queue_capacity: self.queue_capacity,
+                spin_window: spin_before_park,
+                lane: LaneConfig {
+                    max: plan.blocking_io(),
+                    capacity: self.blocking_queue_capacity,
+                    keep_alive: self.blocking_keep_alive,
+                    stack_size: self.stack_size,
+                    seeded_bugs: self.seeded_bugs,
+                },
+                seeded_bugs: self.seeded_bugs,
+            },
+        );
+        let pins = start::start_threads(&registry, deques, plan.workers(), self.stack_size)
+            .map_err(BuildError::Spawn)?;
+        for (index, pin) in pins.into_iter().flatten().enumerate() {
+            plan.set_pin(index, pin);
         }
         if self.prestart_blocking {
-            registry.lane.prestart();
+            registry.prestart_lane();
         }
         Ok(Pool::from_parts(registry, plan))
     }

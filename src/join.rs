@@ -1,14 +1,14 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker; [`WorkerThread::join`](crate::sched::worker))
+//! # Protocol (on a worker: `join_on`, and `join_slow` for the uncommon cases)
 //!
-//! 1. `b` becomes a [`StackJob`](crate::sched::latch::StackJob) on the caller's stack with a
-//!    [`WorkerLatch`](crate::sched::latch::WorkerLatch), pushed onto the worker's own deque, where
+//! 1. `b` becomes a [`StackJob`] on the caller's stack with a
+//!    [`WorkerLatch`], pushed onto the worker's own deque, where
 //!    thieves may take it (oldest first). No allocation.
 //! 2. `a` runs here, under `catch_unwind`.
 //! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task::slot)) is
 //!    taken back and run inline — the common, unstolen case, which costs a push, a pop and a
-//!    compare, and is all that `WorkerThread::join` itself holds. Everything else is in the
+//!    compare, and is all that `join_on` itself holds. Everything else is in the
 //!    out-of-line `join_slow`: anything popped instead (tasks `a` left behind) is run, until
 //!    `b` comes back or its latch is set (a task popped after that is pushed back where it
 //!    was). An empty deque means a thief has `b`: the worker helps (`wait_until`) until the
@@ -25,8 +25,10 @@
 //! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
 //! rule: corepool never sends work to a pool the caller did not name.
 
+use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
-use crate::task::slot::{both, catch};
+use crate::task::job::{StackJob, StackResult};
+use crate::task::slot::{both, catch, Payload, Task, TaskId};
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
@@ -62,7 +64,7 @@ where
     RB: Send,
 {
     WorkerThread::with_current(|worker| match worker {
-        Some(worker) => worker.join(a, b),
+        Some(worker) => join_on(worker, a, b),
         None => join_outside(a, b),
     })
 }
@@ -74,4 +76,109 @@ where
 fn join_outside<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB) -> (RA, RB) {
     let result_a = catch(a);
     both(result_a, catch(b))
+}
+
+/// `join` on `worker` (module docs).
+///
+/// Only the common case is here — `b` pushed, `a` run, `b` popped back and run — so the
+/// frame stays small; everything else is in [`join_slow`].
+#[inline]
+fn join_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let job_b = StackJob::new(b, WorkerLatch::new(worker.index(), worker.registry()));
+    let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
+    // SAFETY: this frame does not return before job_b has run — inline below, or by a
+    // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
+    // task; it is queued once.
+    let task_b = unsafe { Task::from_raw(job_b_ptr) };
+    // Step 1: offer b to thieves.
+    worker.push_local(task_b);
+    // Step 2: run a here.
+    let result_a = catch(a);
+    // Step 3, the common case: b is on top of the deque, unstolen.
+    let id_b = Task::id_of(job_b_ptr);
+    match worker.pop_local() {
+        Some(task) if task.is(id_b) => {
+            task.take_back();
+            // SAFETY: we took our own task back unrun, so the closure is still in the job
+            // and nobody else can reach it.
+            let b = unsafe { job_b.take_func_unchecked() };
+            match result_a {
+                // `a` is done, so `b` may simply run; a panic in it unwinds from here
+                // with both halves finished.
+                Ok(ra) => (ra, b()),
+                Err(payload) => resume_after(payload, b),
+            }
+        }
+        popped => join_slow(worker, &job_b, id_b, result_a, popped),
+    }
+}
+
+/// Step 3 when the top of the deque was not `b` (`popped`): run what `a` left behind
+/// until `b` comes back, or, if a thief took `b`, help until its latch is set. Step 4.
+#[cold]
+#[inline(never)]
+fn join_slow<F, RA, RB>(
+    worker: &WorkerThread,
+    job_b: &StackJob<WorkerLatch<'_>, F, RB>,
+    id_b: TaskId,
+    result_a: Result<RA, Payload>,
+    mut popped: Option<Task>,
+) -> (RA, RB)
+where
+    F: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    let result_b = loop {
+        match popped {
+            Some(task) if task.is(id_b) => {
+                task.take_back();
+                // SAFETY: as in `join`: our own task, taken back unrun.
+                let b = unsafe { job_b.take_func_unchecked() };
+                break catch(b);
+            }
+            Some(task) if job_b.latch.probe() => {
+                // The thief is done with b: put this task back on top of the deque,
+                // where it was, and return.
+                worker.push_local(task);
+                break stack_result(job_b.take_result());
+            }
+            Some(task) => worker.execute(task),
+            None => {
+                worker.wait_until(&job_b.latch);
+                break stack_result(job_b.take_result());
+            }
+        }
+        if job_b.latch.probe() {
+            break stack_result(job_b.take_result());
+        }
+        popped = worker.pop_local();
+    };
+    // Step 4: both halves are done; the first panic wins.
+    both(result_a, result_b)
+}
+
+/// `a` panicked and `b` came back unrun: run `b` too (both halves finish), then resume
+/// `a`'s panic — it wins over one from `b`.
+#[cold]
+#[inline(never)]
+fn resume_after<RB>(payload: Payload, b: impl FnOnce() -> RB) -> ! {
+    let (never, _) = both(Err::<std::convert::Infallible, _>(payload), catch(b));
+    match never {}
+}
+
+/// A finished stack job's result as `catch` gives it.
+fn stack_result<R>(result: StackResult<R>) -> Result<R, Payload> {
+    match result {
+        StackResult::Done(r) => Ok(r),
+        StackResult::Panicked(p) => Err(p),
+        StackResult::Rejected | StackResult::Pending => {
+            unreachable!("a job on a worker's own deque is neither rejected nor left pending")
+        }
+    }
 }

@@ -1,36 +1,5 @@
-//! `pool.submit`'s shared cell and the [`JoinHandle`] that reads it.
-//!
-//! # The cell
-//!
-//! One allocation, shared by the queue (as a task) and the handle: the closure, then the
-//! output, and the handle's waker. The state word has three bits:
-//!
-//! | bit          | set by                                   | meaning                                  |
-//! |--------------|------------------------------------------|------------------------------------------|
-//! | `TAKEN`      | whoever consumes the closure: the task's consumer (run, reject, cancel at shutdown) or [`JoinHandle::cancel`] / a [`CancelToken`](crate::CancelToken) | the closure slot is the setter's |
-//! | `COMPLETE`   | the closure's taker, after writing the output | the output slot belongs to the handle |
-//! | `JOIN_WAKER` | the handle, after writing the waker      | the completer may read the waker         |
-//!
-//! # Protocol
-//!
-//! Completer: 1. `fetch_or(TAKEN)` — if it was already set, a canceller owns the closure and
-//! has completed (or will complete) the cell: stop; 2. run or drop the closure; 3. write the
-//! output; 4. `fetch_or(COMPLETE)` (AcqRel) — **point of no return**: the handle may read the
-//! output and free the cell from here on; 5. if the previous value had `JOIN_WAKER`, wake by
-//! reference (the waker slot is read-only for both sides while `JOIN_WAKER` is set).
-//!
-//! A canceller runs the same steps with "drop the closure" and a `Cancelled` output; the task
-//! left in the queue finds `TAKEN` at step 1 when it is reached and does nothing. So a task
-//! runs xor is cancelled: the one `fetch_or(TAKEN)` that finds the bit clear decides.
-//!
-//! Handle (`poll`): `COMPLETE` seen (Acquire) → take the output. Otherwise, with `JOIN_WAKER`
-//! clear it owns the waker slot: write the waker, then CAS `JOIN_WAKER` on — which fails only
-//! if `COMPLETE` arrived, and then it takes the output. With `JOIN_WAKER` set and a different
-//! waker, it CASes `JOIN_WAKER` off (owning the slot again), replaces it, and sets it back.
-//!
-//! No wakeup is lost: the handle's CAS and the completer's fetch_or are RMWs on one word, so
-//! either the CAS sees `COMPLETE` (the handle reads the output itself) or the fetch_or sees
-//! `JOIN_WAKER` (the completer wakes the handle).
+//! [`JoinHandle`]: the public side of `pool.submit`'s cell (`task/cell.rs` holds the
+//! completion protocol): a helping or blocking `join`, `cancel`, and `Future`.
 
 use std::fmt;
 use std::future::Future;
@@ -39,264 +8,23 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::TaskError;
 use crate::sched::latch::Signal;
+use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
-use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
-use crate::task::slot::{catch, drop_quietly, Discard, Discarded, Outcome, RawJob};
+use crate::sync::TaskArc;
+use crate::task::cancel::CancelToken;
+use crate::task::cell::{submit_task, Completion};
+use crate::task::slot::Task;
 
-const COMPLETE: usize = 1;
-const JOIN_WAKER: usize = 2;
-const TAKEN: usize = 4;
-
-/// The cell behind `submit` (see the module docs).
-pub(crate) struct SubmitCell<F, T> {
-    state: AtomicUsize,
-    func: UnsafeCell<Option<F>>,
-    output: UnsafeCell<Option<Result<T, TaskError>>>,
-    waker: UnsafeCell<Option<Waker>>,
-}
-
-// SAFETY: the closure and output move between threads (F, T: Send); every access to the
-// UnsafeCells is made exclusive by the state word (module docs), so sharing &SubmitCell is sound.
-unsafe impl<F: Send, T: Send> Send for SubmitCell<F, T> {}
-// SAFETY: as above.
-unsafe impl<F: Send, T: Send> Sync for SubmitCell<F, T> {}
-
-impl<F, T> SubmitCell<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    pub(crate) fn new(f: F) -> Self {
-        SubmitCell {
-            state: AtomicUsize::new(0),
-            func: UnsafeCell::new(Some(f)),
-            output: UnsafeCell::new(None),
-            waker: UnsafeCell::new(None),
-        }
-    }
-
-    /// Step 1: takes the closure, unless a canceller already did.
-    fn take_func(&self) -> Option<F> {
-        // ORDERING: AcqRel: the one RMW that finds TAKEN clear owns the closure slot; the
-        // slot was written before the cell was shared, so no other ordering is needed.
-        if self.state.fetch_or(TAKEN, Ordering::AcqRel) & TAKEN != 0 {
-            return None;
-        }
-        // SAFETY: we set TAKEN first (module docs): the slot is ours alone.
-        let f = self.func.with_mut(|f| unsafe { (*f).take() });
-        debug_assert!(f.is_some(), "TAKEN was clear but the closure is gone");
-        f
-    }
-
-    /// Cancels the task if nobody has taken it yet: the closure is dropped here, at once.
-    fn cancel(&self) -> bool {
-        match self.take_func() {
-            Some(f) => {
-                drop_quietly(f, "a cancelled task");
-                self.complete(Err(TaskError::Cancelled));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Steps 3–5.
-    fn complete(&self, output: Result<T, TaskError>) {
-        // SAFETY: COMPLETE is not set yet and we took the closure: the slot is ours.
-        self.output.with_mut(|o| unsafe { *o = Some(output) });
-        if seeded_wake_before_publish() {
-            return self.complete_waking_first();
-        }
-        // ORDERING: AcqRel: Release publishes the output to the handle's Acquire load; Acquire
-        // makes the handle's waker write visible if JOIN_WAKER was set.
-        let prev = self.state.fetch_or(COMPLETE, Ordering::AcqRel);
-        if prev & JOIN_WAKER != 0 {
-            // SAFETY: JOIN_WAKER set means the slot holds a waker the handle will not touch
-            // until it has seen COMPLETE; we only read it.
-            self.waker.with(|w| unsafe {
-                if let Some(w) = &*w {
-                    w.wake_by_ref();
-                }
-            });
-        }
-    }
-
-    /// Negative control (loom only, `SeededBugs::wake_before_publish`): step 5 before step 4,
-    /// so a handle woken early polls, finds no `COMPLETE`, waits again, and is never woken.
-    #[cold]
-    fn complete_waking_first(&self) {
-        // ORDERING: Acquire, as the fetch_or in `complete` (the bug is the order, not this).
-        if self.state.load(Ordering::Acquire) & JOIN_WAKER != 0 {
-            // SAFETY: as in `complete`: JOIN_WAKER set, both sides only read the slot.
-            self.waker.with(|w| unsafe {
-                if let Some(w) = &*w {
-                    w.wake_by_ref();
-                }
-            });
-        }
-        // ORDERING: AcqRel, as in `complete`.
-        self.state.fetch_or(COMPLETE, Ordering::AcqRel);
-    }
-
-    fn take_output(&self) -> Result<T, TaskError> {
-        // SAFETY: the caller saw COMPLETE with Acquire: the output slot is the handle's.
-        self.output
-            .with_mut(|o| unsafe { (*o).take() })
-            .expect("JoinHandle polled after it returned its result")
-    }
-
-    /// Handle side of the protocol.
-    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
-        // ORDERING: Acquire pairs with the completer's fetch_or(COMPLETE).
-        let mut cur = self.state.load(Ordering::Acquire);
-        if cur & COMPLETE != 0 {
-            return Poll::Ready(self.take_output());
-        }
-        if cur & JOIN_WAKER != 0 {
-            // SAFETY: with JOIN_WAKER set both sides only read the slot.
-            let same = self
-                .waker
-                .with(|w| unsafe { (*w).as_ref().is_some_and(|w| w.will_wake(waker)) });
-            if same {
-                return Poll::Pending;
-            }
-            // Take the slot back.
-            loop {
-                if cur & COMPLETE != 0 {
-                    return Poll::Ready(self.take_output());
-                }
-                // ORDERING: AcqRel on success; Acquire on failure so a COMPLETE we see
-                // publishes the output.
-                match self.state.compare_exchange_weak(
-                    cur,
-                    cur & !JOIN_WAKER,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => break,
-                    Err(actual) => cur = actual,
-                }
-            }
-            cur &= !JOIN_WAKER;
-        }
-        // SAFETY: JOIN_WAKER is clear: the slot is the handle's alone.
-        self.waker.with_mut(|w| unsafe { *w = Some(waker.clone()) });
-        loop {
-            if cur & COMPLETE != 0 {
-                return Poll::Ready(self.take_output());
-            }
-            // ORDERING: Release publishes the waker to the completer's AcqRel fetch_or;
-            // Acquire on failure as above.
-            match self.state.compare_exchange_weak(
-                cur,
-                cur | JOIN_WAKER,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Poll::Pending,
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-}
-
-impl<F, T> RawJob for SubmitCell<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    const TRACKED: bool = true;
-    const CANCELLABLE: bool = true;
-
-    unsafe fn execute(this: *const Self) -> Outcome {
-        // SAFETY: the task held one strong count, made by `Task::submit` with into_raw.
-        let this = unsafe { TaskArc::from_raw(this) };
-        let Some(f) = this.take_func() else {
-            return Outcome::Cancelled;
-        };
-        match catch(f) {
-            Ok(value) => {
-                this.complete(Ok(value));
-                Outcome::Completed
-            }
-            Err(payload) => {
-                this.complete(Err(TaskError::Panicked(payload)));
-                Outcome::Panicked(None)
-            }
-        }
-    }
-
-    unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
-        // SAFETY: as in `execute`.
-        let this = unsafe { TaskArc::from_raw(this) };
-        let Some(f) = this.take_func() else {
-            return Discarded::AlreadyCancelled;
-        };
-        drop_quietly(f, "a task discarded unrun");
-        this.complete(Err(match why {
-            Discard::Reject => TaskError::Rejected,
-            Discard::Cancel => TaskError::Cancelled,
-            Discard::NoLane => TaskError::NoBlockingLane,
-        }));
-        Discarded::Reported
-    }
-}
-
-/// What a [`CancelToken`](crate::CancelToken) keeps of each task bound to it.
-pub(crate) trait Cancel: Send + Sync {
-    /// Cancels the task unless it was taken (started, finished or cancelled) already.
-    fn cancel(&self) -> bool;
-    /// The task is done with: nothing left to cancel.
-    fn is_finished(&self) -> bool;
-}
-
-impl<F, T> Cancel for SubmitCell<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn cancel(&self) -> bool {
-        SubmitCell::cancel(self)
-    }
-
-    fn is_finished(&self) -> bool {
-        // ORDERING: Relaxed: a hint for pruning a token's list; `cancel` decides by RMW.
-        self.state.load(Ordering::Relaxed) & TAKEN != 0
-    }
-}
-
-/// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
-#[inline(always)]
-fn seeded_wake_before_publish() -> bool {
-    cfg!(corepool_loom)
-        && WorkerThread::with_current(|w| {
-            w.is_some_and(|w| w.registry().seeded_bugs.wake_before_publish())
-        })
-}
-
-/// The handle side, with the closure's type erased.
-pub(crate) trait Completion<T>: Send + Sync {
-    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
-    fn is_finished(&self) -> bool;
-    fn cancel(&self) -> bool;
-}
-
-impl<F, T> Completion<T> for SubmitCell<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
-        SubmitCell::poll_join(self, waker)
-    }
-
-    fn is_finished(&self) -> bool {
-        // ORDERING: Acquire, so a caller that sees true and then joins reads the output.
-        self.state.load(Ordering::Acquire) & COMPLETE != 0
-    }
-
-    fn cancel(&self) -> bool {
-        SubmitCell::cancel(self)
+impl Task {
+    /// A task whose result goes to the returned handle; one allocation for both. Bound to
+    /// `token`, if given, before it can be queued.
+    pub(crate) fn submit<F, T>(f: F, token: Option<&CancelToken>) -> (Task, JoinHandle<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, cell) = submit_task(f, token);
+        (task, JoinHandle::new(cell))
     }
 }
 
@@ -314,11 +42,21 @@ where
 #[must_use = "dropping a JoinHandle detaches the task; call .join() to get its result"]
 pub struct JoinHandle<T> {
     cell: TaskArc<dyn Completion<T>>,
+    /// The pool whose CPU workers run the task (its registry's address), for the
+    /// self-deadlock check of `join_blocking`; 0 when none (a blocking-lane task, or one
+    /// rejected at once).
+    pool: usize,
 }
 
 impl<T: Send + 'static> JoinHandle<T> {
+    /// Marks the task as queued for `registry`'s CPU workers.
+    pub(crate) fn run_by(mut self, registry: &Registry) -> Self {
+        self.pool = registry as *const Registry as usize;
+        self
+    }
+
     pub(crate) fn new(cell: TaskArc<dyn Completion<T>>) -> Self {
-        JoinHandle { cell }
+        JoinHandle { cell, pool: 0 }
     }
 
     /// Waits until the task has finished, and returns its result.
@@ -359,14 +97,66 @@ impl<T: Send + 'static> JoinHandle<T> {
 
     /// Blocks the calling thread until the task has finished, without running anything else
     /// meanwhile — for code holding a lock or other state that an unrelated task must not
-    /// see. On a worker this parks the worker: the task must be able to finish without it
-    /// (on a one-worker pool, waiting for a task queued on the same pool deadlocks).
+    /// see. On a worker this blocks the worker: the task must be able to finish without it.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when called on a worker of the pool that must run the task, the task
+    /// has not started, and every other active worker of that pool is blocked the same way
+    /// (on a one-worker pool: always): nothing would ever start the task, so the call panics
+    /// at once with a message saying so, instead of deadlocking. Release builds do not check:
+    /// there the same call deadlocks. [`join`](JoinHandle::join) never does — it runs other
+    /// tasks, the awaited one included, while it waits.
     ///
     /// ```
+    /// use corepool::{Pool, Sizing};
+    ///
     /// let pool = corepool::Pool::new();
     /// assert_eq!(pool.submit(|| 2 + 2).join_blocking().unwrap(), 4);
+    ///
+    /// // On the only worker, waiting for a task queued behind it could never end: a debug
+    /// // build says so (a release build would deadlock here).
+    /// if cfg!(debug_assertions) {
+    ///     let one = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+    ///     let p = one.clone();
+    ///     let outer = one.submit(move || p.submit(|| 1).join_blocking());
+    ///     let err = outer.join().unwrap_err();
+    ///     assert!(err.panic_message().unwrap().contains("would deadlock"));
+    /// }
     /// ```
     pub fn join_blocking(self) -> Result<T, TaskError> {
+        let pool = self.pool;
+        let check = cfg!(debug_assertions) && pool != 0 && !self.cell.is_finished();
+        if !check {
+            return self.wait_blocking();
+        }
+        WorkerThread::with_current(|worker| {
+            let registry = match worker.map(WorkerThread::registry) {
+                Some(r) if r as *const Registry as usize == pool => r,
+                _ => return self.wait_blocking(),
+            };
+            if !registry.enter_blocking_join(self.cell.is_started()) {
+                panic!(
+                    "corepool: JoinHandle::join_blocking on a worker of the pool that must run \
+                     the task, which has not started, while every other active worker of that \
+                     pool is blocked too: this would deadlock. Use JoinHandle::join, which runs \
+                     other tasks (this one included) while it waits"
+                );
+            }
+            /// Undoes the count however the wait ends.
+            struct Leave<'a>(&'a Registry);
+            impl Drop for Leave<'_> {
+                fn drop(&mut self) {
+                    self.0.leave_blocking_join();
+                }
+            }
+            let _leave = Leave(registry);
+            self.wait_blocking()
+        })
+    }
+
+    /// Parks the calling thread until the result is there.
+    fn wait_blocking(self) -> Result<T, TaskError> {
         let signal = std::sync::Arc::new(Signal::new());
         let waker = Waker::from(signal.clone());
         loop {

@@ -23,8 +23,10 @@
 //! # Ok::<(), corepool::BuildError>(())
 //! ```
 //!
-//! Fork-join and batches: [`join`], [`scope`], and [`Pool::for_each`], [`Pool::map`],
-//! [`Pool::reduce`] and friends; a worker that waits in any of them runs other tasks meanwhile.
+//! Fork-join and batches: [`join()`], [`scope()`], and [`Pool::for_each`], [`Pool::map`],
+//! [`Pool::reduce`] and friends — fallible ([`Pool::try_map`], lowest failing index wins),
+//! with per-piece state ([`Pool::map_init`]) or over chunks ([`Pool::map_chunks`]); a worker
+//! that waits in any of them runs other tasks meanwhile.
 //!
 //! Production controls: a bounded queue with backpressure ([`Builder::queue_capacity`],
 //! [`Pool::try_submit`], [`Pool::submit_timeout`]), cancellation ([`JoinHandle::cancel`],
@@ -32,27 +34,28 @@
 //! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
 //! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
 //!
-//! The protocols, one per module: find-work order and helping waits in `worker.rs`, sleep/wake
-//! in `sleep.rs` with the parker in `park.rs`, shutdown in `shutdown.rs`, the task handle in
-//! `join_handle.rs`, stack jobs and latches in `latch.rs`, `join.rs`, `scope.rs`, `batch.rs`,
-//! admission to bounded queues in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, cancel tokens in `cancel.rs`.
-//! `ARCHITECTURE.md` has the map.
+//! How it works — the find-work order, the sleep/wake and shutdown protocols, the task handle,
+//! the blocking lane, and the loom models that check them — is written up beside the code; the
+//! [architecture map](https://github.com/corepool/corepool/blob/main/ARCHITECTURE.md) and the
+//! [README](https://github.com/corepool/corepool#readme) are the places to start.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 mod batch;
 mod builder;
+mod current;
 mod error;
 mod join;
 mod join_handle;
+mod join_set;
 mod lane;
 mod metrics;
 mod placement;
 mod pool;
 mod sched;
 mod scope;
+mod stream;
 mod sync;
 mod task;
 
@@ -60,18 +63,28 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
-pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
+pub use current::{current_worker, spawn};
+pub use error::{
+    panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
+    TrySubmitError,
+};
 pub use join::join;
 pub use join_handle::JoinHandle;
+pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
-    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, ENV_PIN,
+    ENV_SPIN_US, MAX_THREADS,
 };
 pub use pool::{Pool, ShutdownReport};
-pub use sched::worker::{current_worker, spawn};
 pub use scope::{scope, Scope};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
+
+/// What the borrowing API refuses to compile (scope, join, spawn, install).
+#[cfg(doctest)]
+pub mod compile_fail;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
@@ -83,5 +96,5 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};
-    pub use crate::sync::SeededBugs;
+    pub use crate::sync::seeded::SeededBugs;
 }

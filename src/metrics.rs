@@ -1,10 +1,4 @@
-//! Counters, and the [`Metrics`] snapshot built from them.
-//!
-//! Per-worker counters are written only by their own worker, with a plain load and store
-//! (no read-modify-write, so no cache line bounces between cores on the hot path); anyone may
-//! read them at any time. Submissions from outside the pool go to a striped counter: each
-//! submitting thread adds to its own cache line. A snapshot is therefore cheap and never stops
-//! the pool, and each figure is exact for its own counter at the instant it was read.
+//! The [`Metrics`] snapshot of a pool's counters (gathered in `sched/counters.rs`).
 //!
 //! How the pool-wide figures relate: every tracked task (spawned, submitted, scope task,
 //! blocking task — not `install`/`join`'s stack jobs) that the pool accepts is counted once
@@ -14,207 +8,9 @@
 //! `submitted = completed + panicked + cancelled`.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::placement::sizing::PinStatus;
-use crate::sync::{stripe_index, CachePadded, Ordering, StatCounter};
-
-/// A counter with a single writer.
-struct OwnedCounter(StatCounter);
-
-impl OwnedCounter {
-    fn new(v: u64) -> Self {
-        OwnedCounter(StatCounter::new(v))
-    }
-
-    /// Only the owning worker calls this.
-    #[inline]
-    fn add(&self, n: u64) {
-        // ORDERING: Relaxed load + store: a single writer, and readers want a recent value,
-        // not a synchronised one.
-        let v = self.0.load(Ordering::Relaxed);
-        self.0.store(v.wrapping_add(n), Ordering::Relaxed);
-    }
-
-    /// Only the owning worker calls this.
-    #[inline]
-    fn set(&self, v: u64) {
-        // ORDERING: Relaxed: single writer, as in `add`.
-        self.0.store(v, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> u64 {
-        // ORDERING: Relaxed: a monitoring read.
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// `awake_since` while the worker is parked.
-const PARKED: u64 = u64::MAX;
-
-/// One worker's counters, written by that worker only.
-pub(crate) struct WorkerCounters {
-    submitted: OwnedCounter,
-    completed: OwnedCounter,
-    panicked: OwnedCounter,
-    cancelled: OwnedCounter,
-    /// Tasks between start and end on this thread (more than one while a wait helps).
-    running: OwnedCounter,
-    stolen: OwnedCounter,
-    steal_attempts: OwnedCounter,
-    parks: OwnedCounter,
-    /// Nanoseconds awake, up to the last park.
-    busy_ns: OwnedCounter,
-    /// Nanoseconds since the pool's epoch when the worker last woke; [`PARKED`] while parked.
-    awake_since: OwnedCounter,
-}
-
-impl WorkerCounters {
-    pub(crate) fn new() -> Self {
-        WorkerCounters {
-            submitted: OwnedCounter::new(0),
-            completed: OwnedCounter::new(0),
-            panicked: OwnedCounter::new(0),
-            cancelled: OwnedCounter::new(0),
-            running: OwnedCounter::new(0),
-            stolen: OwnedCounter::new(0),
-            steal_attempts: OwnedCounter::new(0),
-            parks: OwnedCounter::new(0),
-            busy_ns: OwnedCounter::new(0),
-            awake_since: OwnedCounter::new(0),
-        }
-    }
-    #[inline]
-    pub(crate) fn add_submitted(&self) {
-        self.submitted.add(1)
-    }
-    #[inline]
-    pub(crate) fn start_task(&self) {
-        self.running.add(1)
-    }
-    #[inline]
-    pub(crate) fn end_task(&self) {
-        self.running.add(u64::MAX) // wrapping −1
-    }
-    #[inline]
-    pub(crate) fn add_completed(&self) {
-        self.completed.add(1)
-    }
-    pub(crate) fn add_panicked(&self) {
-        self.panicked.add(1)
-    }
-    pub(crate) fn add_cancelled(&self) {
-        self.cancelled.add(1)
-    }
-    pub(crate) fn add_stolen(&self, n: u64) {
-        self.stolen.add(n)
-    }
-    pub(crate) fn add_steal_attempt(&self) {
-        self.steal_attempts.add(1)
-    }
-
-    /// The worker is about to park: close its awake interval.
-    pub(crate) fn park_begin(&self, epoch: Instant) {
-        self.parks.add(1);
-        let since = self.awake_since.get();
-        if since != PARKED {
-            let now = nanos_since(epoch);
-            self.busy_ns.add(now.saturating_sub(since));
-            self.awake_since.set(PARKED);
-        }
-    }
-
-    /// The worker woke up: open a new awake interval.
-    pub(crate) fn park_end(&self, epoch: Instant) {
-        self.awake_since.set(nanos_since(epoch));
-    }
-
-    fn busy(&self, epoch: Instant) -> Duration {
-        let since = self.awake_since.get();
-        let open = if since == PARKED {
-            0
-        } else {
-            nanos_since(epoch).saturating_sub(since)
-        };
-        Duration::from_nanos(self.busy_ns.get() + open)
-    }
-}
-
-fn nanos_since(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
-}
-
-/// Stripes of [`Striped`]: enough that a handful of submitting threads rarely share one.
-const STRIPES: usize = 16;
-
-/// A counter many threads add to, each mostly on its own cache line.
-pub(crate) struct Striped(Box<[CachePadded<StatCounter>]>);
-
-impl Striped {
-    pub(crate) fn new() -> Self {
-        Striped(
-            (0..STRIPES)
-                .map(|_| CachePadded::new(StatCounter::new(0)))
-                .collect(),
-        )
-    }
-
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        // ORDERING: Relaxed: a statistic; RMW because stripes may be shared.
-        self.0[stripe_index() % STRIPES].fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn sub(&self, n: u64) {
-        // ORDERING: Relaxed: as in `add`; only the sum is meaningful.
-        self.0[stripe_index() % STRIPES].fetch_sub(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn sum(&self) -> u64 {
-        self.0
-            .iter()
-            // ORDERING: Relaxed: a monitoring read.
-            .map(|c| c.load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add)
-    }
-}
-
-/// Pool-wide counters: outside submissions (striped) and rare events (shared RMW, off the
-/// hot path).
-pub(crate) struct PoolCounters {
-    pub(crate) epoch: Instant,
-    submitted: Striped,
-    rejected: StatCounter,
-    /// Tasks cancelled outside any worker (found already cancelled when drained).
-    cancelled: StatCounter,
-}
-
-impl PoolCounters {
-    pub(crate) fn new() -> Self {
-        PoolCounters {
-            epoch: Instant::now(),
-            submitted: Striped::new(),
-            rejected: StatCounter::new(0),
-            cancelled: StatCounter::new(0),
-        }
-    }
-    #[inline]
-    pub(crate) fn add_submitted(&self) {
-        self.submitted.add(1)
-    }
-    /// An accepted task was refused after all (a submitter raced shutdown).
-    pub(crate) fn unsubmit(&self) {
-        self.submitted.sub(1)
-    }
-    pub(crate) fn add_rejected(&self) {
-        // ORDERING: Relaxed: a statistic.
-        self.rejected.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn add_cancelled(&self) {
-        // ORDERING: Relaxed: a statistic.
-        self.cancelled.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// One worker's figures in a [`Metrics`] snapshot.
 ///
@@ -286,7 +82,11 @@ pub struct BlockingMetrics {
     pub panicked: u64,
     /// Tasks cancelled before they started.
     pub cancelled: u64,
-    /// Tasks refused: the lane had no thread (`blocking_io` 0) or was shut down.
+    /// Calls refused because the lane's queue was full
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)).
+    pub refused: u64,
+    /// Tasks refused for good: the pool was shut down, or the lane had no thread
+    /// (`blocking_io` 0).
     pub rejected: u64,
 }
 
@@ -318,7 +118,16 @@ pub struct Metrics {
     pub panicked: u64,
     /// Tasks cancelled before they started (handle, token or `shutdown_now`).
     pub cancelled: u64,
-    /// Tasks refused because the pool was shut down.
+    /// Calls refused because a queue was full — the injector's
+    /// ([`Pool::try_submit`](crate::Pool::try_submit), [`Pool::try_spawn`](crate::Pool::try_spawn),
+    /// [`Pool::submit_timeout`](crate::Pool::submit_timeout)) or the blocking lane's
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)): trying again later may
+    /// work. Each refused call counts once; the task was never accepted.
+    pub refused: u64,
+    /// Calls refused for good: the pool was shut down (every way of submitting, `install`
+    /// and the batch helpers included), or `spawn_blocking` found no blocking lane. Each
+    /// counts once: a task accepted by a submitter that raced shutdown and was then refused
+    /// moves from `submitted` to here.
     pub rejected: u64,
     /// Tasks running right now (CPU workers and blocking lane).
     pub running: u64,
@@ -385,11 +194,12 @@ impl fmt::Display for Metrics {
         let b = &self.blocking;
         writeln!(
             f,
-            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, rejected {}, running {}",
+            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, refused {}, rejected {}, running {}",
             self.submitted,
             self.completed,
             self.panicked,
             self.cancelled,
+            self.refused,
             self.rejected,
             self.running
         )?;
@@ -418,68 +228,4 @@ impl fmt::Display for Metrics {
 
 fn bound(capacity: Option<usize>) -> String {
     capacity.map_or_else(|| "none".to_string(), |c| c.to_string())
-}
-
-impl crate::sched::registry::Registry {
-    /// Reads every counter once; `placements` gives each worker's cpu and pin status.
-    pub(crate) fn metrics(
-        &self,
-        placements: &[crate::placement::sizing::WorkerPlacement],
-    ) -> Metrics {
-        let epoch = self.counters.epoch;
-        let active = self.control.active();
-        let workers: Vec<WorkerMetrics> = self
-            .workers
-            .iter()
-            .zip(placements)
-            .enumerate()
-            .map(|(index, (slot, place))| {
-                let c = &slot.counters;
-                let panicked = c.panicked.get();
-                WorkerMetrics {
-                    index,
-                    cpu: place.cpu,
-                    pin: place.pin,
-                    active: index < active,
-                    executed: c.completed.get() + panicked,
-                    panicked,
-                    cancelled: c.cancelled.get(),
-                    stolen: c.stolen.get(),
-                    steal_attempts: c.steal_attempts.get(),
-                    parks: c.parks.get(),
-                    local_queue: slot.stealer.len(),
-                    busy: c.busy(epoch),
-                }
-            })
-            .collect();
-        let sum = |f: fn(&WorkerCounters) -> &OwnedCounter| -> u64 {
-            self.workers
-                .iter()
-                .map(|w| f(&w.counters).get())
-                .fold(0, u64::wrapping_add)
-        };
-        let blocking = self.lane.metrics();
-        // ORDERING: Relaxed: statistics.
-        let rejected = self.counters.rejected.load(Ordering::Relaxed) + blocking.rejected;
-        // ORDERING: Relaxed: statistics.
-        let cancelled_outside = self.counters.cancelled.load(Ordering::Relaxed);
-        Metrics {
-            active_workers: active,
-            submitted: self
-                .counters
-                .submitted
-                .sum()
-                .wrapping_add(sum(|c| &c.submitted))
-                .wrapping_add(blocking.submitted),
-            completed: sum(|c| &c.completed) + blocking.completed,
-            panicked: sum(|c| &c.panicked) + blocking.panicked,
-            cancelled: sum(|c| &c.cancelled) + cancelled_outside + blocking.cancelled,
-            rejected,
-            running: sum(|c| &c.running) + blocking.busy as u64,
-            injector_queue: self.injector.len(),
-            queue_capacity: self.bound.capacity(),
-            workers,
-            blocking,
-        }
-    }
 }

@@ -6,17 +6,17 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::builder::Builder;
-use crate::error::{ShutdownTimedOut, TrySubmitError};
+use crate::error::{ShutdownTimedOut, SubmitError, TrySubmitError};
 use crate::join_handle::JoinHandle;
 use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
 use crate::placement::sizing::{Plan, MAX_THREADS};
-use crate::sched::latch::StackJob;
 use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
 use crate::task::cancel::CancelToken;
-use crate::task::slot::{Discard, Task};
+use crate::task::job::StackJob;
+use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
@@ -142,7 +142,7 @@ impl Pool {
     {
         let route = match self.registry().admit(Wait::No) {
             Ok(route) => route,
-            Err(refused) => return Err(TrySubmitError::from_refused(refused, f)),
+            Err(refused) => return Err(self.count_refusal(refused, f)),
         };
         // Admitted: only now is the closure moved into a task.
         self.registry().push_admitted(route, Task::spawn(f));
@@ -211,7 +211,7 @@ impl Pool {
         T: Send + 'static,
     {
         self.submit_waiting(f, Wait::No, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
     }
 
     /// [`submit`](Pool::submit), waiting at most `timeout` for room in a full queue; then
@@ -237,7 +237,15 @@ impl Pool {
             .checked_add(timeout)
             .map_or(Wait::Forever, Wait::Until);
         self.submit_waiting(f, wait, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
+    }
+
+    /// Counts a `try_*`/`*_timeout` call the injector refused — once, as refused (full) or
+    /// rejected (shut down) — and hands the closure back in the error.
+    #[cold]
+    fn count_refusal<F>(&self, refused: Refused, f: F) -> TrySubmitError<F> {
+        self.registry().count_refusal(refused, false);
+        TrySubmitError::from_refused(refused, f)
     }
 
     /// Admits, then builds and queues the task; a refusal hands `f` back.
@@ -258,7 +266,7 @@ impl Pool {
         };
         let (task, handle) = Task::submit(f, token);
         registry.push_admitted(route, task);
-        Ok(handle)
+        Ok(handle.run_by(registry))
     }
 
     /// Waits for room; after shutdown, a handle that reports `Rejected`.
@@ -281,8 +289,10 @@ impl Pool {
     /// The lane runs at most `blocking_io` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io),
     /// [`set_blocking_io`](Pool::set_blocking_io)), started when needed and leaving after
     /// [`Builder::blocking_keep_alive`] idle. It has its own queue
-    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room.
-    /// With `blocking_io = 0` the handle reports
+    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room
+    /// ([`try_spawn_blocking`](Pool::try_spawn_blocking) does not). After shutdown the handle
+    /// reports [`TaskError::Rejected`](crate::TaskError::Rejected), like every other way of
+    /// submitting; on a running pool with `blocking_io = 0` it reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane) at once.
     ///
     /// ```
@@ -294,6 +304,8 @@ impl Pool {
     ///
     /// let cpu_only = Pool::new(); // blocking_io defaults to 0
     /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::NoBlockingLane)));
+    /// cpu_only.shutdown();
+    /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::Rejected)));
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
@@ -301,28 +313,51 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let registry = self.registry();
         let (task, handle) = Task::submit(f, None);
-        if registry.lane.max() == 0 {
-            task.discard(Discard::NoLane);
-            registry.counters.add_rejected();
-            return handle;
-        }
-        // The pool's own workers may still use the lane while the pool drains.
-        let insider = registry.is_current();
-        match registry
-            .lane
-            .admit(Wait::Forever, || !insider && registry.is_shut_down())
-        {
-            Ok(()) => registry.lane.push(task),
-            Err(_) => {
-                registry.reject(task);
-            }
-        }
+        self.registry().push_blocking(task);
         handle
     }
 
-    fn registry(&self) -> &Registry {
+    /// [`spawn_blocking`](Pool::spawn_blocking) without waiting: if the lane's queue is full,
+    /// or the pool is shut down, the same closure comes back in the error (counted in
+    /// [`Metrics::refused`] or [`Metrics::rejected`]). With `blocking_io = 0` the handle
+    /// reports [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane), as
+    /// `spawn_blocking`'s does.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().blocking_io(1)).build()?;
+    /// match pool.try_spawn_blocking(|| 6 * 7) {
+    ///     Ok(handle) => assert_eq!(handle.join().unwrap(), 42),
+    ///     Err(TrySubmitError::Full(f)) => assert_eq!(f(), 42), // the lane's queue was full
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// pool.shutdown();
+    /// assert!(matches!(pool.try_spawn_blocking(|| 1), Err(TrySubmitError::ShutDown(_))));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        match registry.admit_blocking(Wait::No) {
+            Ok(route) => {
+                // Admitted: only now is the closure moved into a task.
+                let (task, handle) = Task::submit(f, None);
+                registry.push_blocking_admitted(route, task);
+                Ok(handle)
+            }
+            Err(refused) => {
+                registry.count_refusal(refused, true);
+                Err(TrySubmitError::from_refused(refused, f))
+            }
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
 
@@ -334,7 +369,11 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// If `f` panics, or if the pool has been shut down (nothing could run `f`).
+    /// If `f` panics, or if the pool has been shut down: nothing could run `f`, and there is
+    /// no value to return. The message names the function called (`Pool::install`,
+    /// `Pool::map`, …); the call counts once in [`Metrics::rejected`]. The same holds for
+    /// [`join`](Pool::join), [`scope`](Pool::scope) and the batch helpers, which run through
+    /// `install`. [`try_install`](Pool::try_install) returns an error instead.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
@@ -348,19 +387,55 @@ impl Pool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
+        self.install_as("Pool::install", f)
+    }
+
+    /// [`install`](Pool::install) that reports a shut-down pool as
+    /// [`SubmitError::ShutDown`] instead of panicking (counted once in
+    /// [`Metrics::rejected`]).
+    ///
+    /// ```
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Ok(42));
+    /// pool.shutdown();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Err(SubmitError::ShutDown));
+    /// assert_eq!(pool.metrics().rejected, 1);
+    /// ```
+    pub fn try_install<F, R>(&self, f: F) -> Result<R, SubmitError>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
         let registry = self.registry();
         if registry.is_current() {
-            return f();
+            return Ok(f());
         }
         let ran = WorkerThread::with_current(|worker| match worker {
             // A worker of another pool helps its own pool while it waits.
             Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
             None => StackJob::run_and_wait(f, |task| registry.inject(task)),
         });
-        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        ran.ok_or(SubmitError::ShutDown)
     }
 
-    /// [`join`](crate::join) on this pool, from anywhere: runs `a` and `b` potentially in
+    /// [`install`](Pool::install), naming `caller` — the function the user called — in the
+    /// panic after shutdown.
+    pub(crate) fn install_as<F, R>(&self, caller: &'static str, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.try_install(f).unwrap_or_else(|_| {
+            panic!(
+                "corepool: {caller} called on a pool that has been shut down: no worker is left \
+                 to run it (Pool::try_install reports this as an error instead)"
+            )
+        })
+    }
+
+    /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
     /// parallel on the pool's workers and returns both results. Both may borrow.
     ///
     /// # Panics
@@ -380,10 +455,10 @@ impl Pool {
         RA: Send,
         RB: Send,
     {
-        self.install(|| crate::join(a, b))
+        self.install_as("Pool::join", || crate::join(a, b))
     }
 
-    /// [`scope`](crate::scope) on this pool, from anywhere: `f` may spawn tasks that borrow
+    /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
     /// from the caller's stack; returns once all of them (nested ones too) have finished.
     ///
     /// # Panics
@@ -406,7 +481,7 @@ impl Pool {
         F: FnOnce(&crate::Scope<'scope>) -> R + Send,
         R: Send,
     {
-        self.install(|| crate::scope(f))
+        self.install_as("Pool::scope", || crate::scope(f))
     }
 
     /// Options for one call of a batch helper (e.g. the smallest piece); see [`Batch`].
@@ -435,7 +510,7 @@ impl Pool {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        self.batch().for_each(items, f)
+        self.batch().named("Pool::for_each").for_each(items, f)
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel ([`Batch::for_each_mut`]).
@@ -451,7 +526,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        self.batch().for_each_mut(items, f)
+        self.batch()
+            .named("Pool::for_each_mut")
+            .for_each_mut(items, f)
     }
 
     /// Calls `f` on every index of `range`, in parallel ([`Batch::for_each_index`]).
@@ -468,7 +545,9 @@ impl Pool {
     where
         F: Fn(usize) + Sync,
     {
-        self.batch().for_each_index(range, f)
+        self.batch()
+            .named("Pool::for_each_index")
+            .for_each_index(range, f)
     }
 
     /// Maps every item in parallel, keeping the order ([`Batch::map`]).
@@ -484,7 +563,7 @@ impl Pool {
         U: Send,
         F: Fn(&T) -> U + Sync,
     {
-        self.batch().map(items, f)
+        self.batch().named("Pool::map").map(items, f)
     }
 
     /// Folds and combines in parallel ([`Batch::reduce`]).
@@ -502,7 +581,193 @@ impl Pool {
         F: Fn(A, &T) -> A + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::reduce")
+            .reduce(items, identity, fold, combine)
+    }
+
+    /// Calls `f` on every item in parallel until one fails; the error of the failing item
+    /// with the lowest index is returned, and pieces after it never start
+    /// ([`Batch::try_for_each`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let ages = [31, 45, -3, 27, -8];
+    /// let valid = pool.try_for_each(&ages, |&a| if a >= 0 { Ok(()) } else { Err(a) });
+    /// assert_eq!(valid, Err(-3));
+    /// ```
+    pub fn try_for_each<T, E, F>(&self, items: &[T], f: F) -> Result<(), E>
+    where
+        T: Sync,
+        E: Send,
+        F: Fn(&T) -> Result<(), E> + Sync,
+    {
+        self.batch()
+            .named("Pool::try_for_each")
+            .try_for_each(items, f)
+    }
+
+    /// Maps every item in parallel, keeping the order, until one fails; the error of the
+    /// lowest failing index is returned ([`Batch::try_map`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let nums = pool.try_map(&["10", "20", "30"], |s| s.parse::<u32>());
+    /// assert_eq!(nums, Ok(vec![10, 20, 30]));
+    /// ```
+    pub fn try_map<T, U, E, F>(&self, items: &[T], f: F) -> Result<Vec<U>, E>
+    where
+        T: Sync,
+        U: Send,
+        E: Send,
+        F: Fn(&T) -> Result<U, E> + Sync,
+    {
+        self.batch().named("Pool::try_map").try_map(items, f)
+    }
+
+    /// Folds with a fallible `fold` and combines in parallel, stopping at the first failure
+    /// in index order ([`Batch::try_reduce`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let readings = ["12", "7", "oops", "30", "bad"];
+    /// fn parse_add(acc: u32, r: &&'static str) -> Result<u32, &'static str> {
+    ///     r.parse::<u32>().map(|v| acc + v).map_err(|_| *r)
+    /// }
+    /// assert_eq!(pool.try_reduce(&readings, || 0, parse_add, |a, b| a + b), Err("oops"));
+    /// assert_eq!(pool.try_reduce(&readings[..2], || 0, parse_add, |a, b| a + b), Ok(19));
+    /// ```
+    pub fn try_reduce<T, A, E, I, F, C>(
+        &self,
+        items: &[T],
+        identity: I,
+        fold: F,
+        combine: C,
+    ) -> Result<A, E>
+    where
+        T: Sync,
+        A: Send,
+        E: Send,
+        I: Fn() -> A + Sync,
+        F: Fn(A, &T) -> Result<A, E> + Sync,
+        C: Fn(A, A) -> A + Sync,
+    {
+        self.batch()
+            .named("Pool::try_reduce")
+            .try_reduce(items, identity, fold, combine)
+    }
+
+    /// Calls `f(&mut state, item)` on every item in parallel, with one `state` per piece
+    /// made by `init`, not one per item ([`Batch::for_each_init`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let lines: Vec<String> = (0..100).map(|i| format!("{i},{}", i * 2)).collect();
+    /// let fields = AtomicUsize::new(0);
+    /// pool.for_each_init(&lines, String::new, |scratch, line| {
+    ///     scratch.clear();
+    ///     scratch.push_str(line);
+    ///     fields.fetch_add(scratch.split(',').count(), Ordering::Relaxed);
+    /// });
+    /// assert_eq!(fields.into_inner(), 200);
+    /// ```
+    pub fn for_each_init<T, S, I, F>(&self, items: &[T], init: I, f: F)
+    where
+        T: Sync,
+        S: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &T) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_init")
+            .for_each_init(items, init, f)
+    }
+
+    /// Maps every item in parallel, keeping the order, with one state per piece made by
+    /// `init` ([`Batch::map_init`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let out = pool.map_init(&[3, 1, 2], Vec::new, |buf: &mut Vec<u8>, &n| {
+    ///     buf.clear();
+    ///     buf.resize(n, b'x');
+    ///     String::from_utf8(buf.clone()).unwrap()
+    /// });
+    /// assert_eq!(out, ["xxx", "x", "xx"]);
+    /// ```
+    pub fn map_init<T, S, U, I, F>(&self, items: &[T], init: I, f: F) -> Vec<U>
+    where
+        T: Sync,
+        S: Send,
+        U: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &T) -> U + Sync,
+    {
+        self.batch()
+            .named("Pool::map_init")
+            .map_init(items, init, f)
+    }
+
+    /// Calls `f` on consecutive chunks of `chunk_size` items (the last may be shorter) in
+    /// parallel ([`Batch::for_each_chunk`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let pixels = vec![0u8; 1_000];
+    /// let chunks = AtomicUsize::new(0);
+    /// pool.for_each_chunk(&pixels, 256, |c| { assert!(c.len() <= 256); chunks.fetch_add(1, Ordering::Relaxed); });
+    /// assert_eq!(chunks.into_inner(), 4);
+    /// ```
+    pub fn for_each_chunk<T, F>(&self, items: &[T], chunk_size: usize, f: F)
+    where
+        T: Sync,
+        F: Fn(&[T]) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_chunk")
+            .for_each_chunk(items, chunk_size, f)
+    }
+
+    /// Calls `f` on consecutive chunks of `chunk_size` items with `&mut` access, in parallel
+    /// ([`Batch::for_each_chunk_mut`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let mut rows = vec![1u32; 12];
+    /// pool.for_each_chunk_mut(&mut rows, 3, |row| row[0] = 0);
+    /// assert_eq!(rows.iter().sum::<u32>(), 8);
+    /// ```
+    pub fn for_each_chunk_mut<T, F>(&self, items: &mut [T], chunk_size: usize, f: F)
+    where
+        T: Send,
+        F: Fn(&mut [T]) + Sync,
+    {
+        self.batch()
+            .named("Pool::for_each_chunk_mut")
+            .for_each_chunk_mut(items, chunk_size, f)
+    }
+
+    /// Maps consecutive chunks of `chunk_size` items to one result each, in parallel and in
+    /// order ([`Batch::map_chunks`]). Panics if `chunk_size` is 0.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data: Vec<u64> = (1..=10).collect();
+    /// assert_eq!(pool.map_chunks(&data, 5, |c| c.iter().sum::<u64>()), [15, 40]);
+    /// ```
+    pub fn map_chunks<T, U, F>(&self, items: &[T], chunk_size: usize, f: F) -> Vec<U>
+    where
+        T: Sync,
+        U: Send,
+        F: Fn(&[T]) -> U + Sync,
+    {
+        self.batch()
+            .named("Pool::map_chunks")
+            .map_chunks(items, chunk_size, f)
     }
 
     /// Stops accepting outside work, runs every task already accepted (and whatever those
@@ -598,16 +863,11 @@ impl Pool {
     /// ```
     pub fn set_active_workers(&self, n: usize) -> usize {
         let n = n.clamp(1, self.inner.plan.cpu_workers());
-        let registry = self.registry();
-        if registry.is_shut_down() {
-            return registry.control.active();
-        }
-        registry.control.set_active(n);
-        n
+        self.registry().set_active_workers(n)
     }
 
     /// Changes how many threads the blocking lane may run (capped at
-    /// [`MAX_THREADS`](crate::MAX_THREADS)). Growing starts threads for queued blocking tasks
+    /// [`MAX_THREADS`]). Growing starts threads for queued blocking tasks
     /// at once and wakes submitters waiting for room; shrinking lets surplus threads leave as
     /// soon as they are idle. At 0, [`spawn_blocking`](Pool::spawn_blocking) reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane); what is already queued
@@ -620,7 +880,7 @@ impl Pool {
     /// assert_eq!(pool.metrics().blocking.max_threads, 2);
     /// ```
     pub fn set_blocking_io(&self, n: usize) {
-        self.registry().lane.set_max(n.min(MAX_THREADS));
+        self.registry().set_blocking_threads(n.min(MAX_THREADS));
     }
 
     /// True once [`shutdown`](Pool::shutdown) has been called on any handle.
@@ -733,7 +993,12 @@ mod tests {
     #[test]
     fn round_trip_through_every_path() {
         let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(2),
+            )
             .pin_workers(false)
             .panic_handler(|_| {})
             .build()

@@ -1,29 +1,40 @@
 //! The batch example's logic (`examples/batch/`): on a small generated tree every digest
 //! matches the `sha2` crate and, where `sha256sum` is on PATH, `sha256sum` itself, byte for
-//! byte; bad entries are reported while the rest is hashed; a shut-down pool fails every
-//! file instead of hanging.
+//! byte, in listing order, whatever the window, the chunking (read ahead or not) and the
+//! number of workers; bad entries are reported while the rest is hashed; a shut-down pool
+//! fails every file instead of hanging.
 
-#[allow(dead_code)]
-#[path = "../examples/batch/dataset.rs"]
-mod dataset;
-#[allow(dead_code)]
-#[path = "../examples/batch/hash_tree.rs"]
-mod hash_tree;
+mod common;
 
+/// The program itself, to check its output and exit status without a process around it;
+/// its modules are the ones tested below.
+#[allow(dead_code)]
+#[path = "../examples/batch/main.rs"]
+mod program;
+
+use program::{dataset, hash_tree};
+
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use corepool::{Pool, Sizing};
-use hash_tree::{FileEntry, Sha256Digest, Window};
+use common::watchdog;
+use corepool::{Pool, Progress, Sizing};
+use hash_tree::{Chunking, FileEntry, FileHasher, Sha256Digest};
 use sha2::{Digest, Sha256};
+
+/// Far above what these tests take; only a hang gets near it.
+const LIMIT: Duration = Duration::from_secs(120);
 
 fn pool(workers: usize) -> Pool {
     Pool::builder()
         .sizing(
             Sizing::cpu_bound()
                 .cores(workers)
+                .oversubscribe(true)
                 .per_core(1)
                 .blocking_io(2),
         )
@@ -31,27 +42,42 @@ fn pool(workers: usize) -> Pool {
         .unwrap()
 }
 
-/// Small chunks and a small window, so many files go through several read/hash rounds and
-/// the window fills up.
-fn tight_window() -> Window {
-    Window {
+/// Small chunks, and read ahead from two chunks on, so many files of the small tree take
+/// the read-ahead path and go through several chunks.
+fn tight() -> Chunking {
+    Chunking {
         chunk: 16 << 10,
-        max_bytes: 64 << 10,
-        max_files: 8,
+        read_ahead_from: 32 << 10,
     }
 }
 
-fn hash_all(pool: &Pool, files: &[FileEntry], window: Window) -> Vec<io::Result<Sha256Digest>> {
+/// Every result, checked to arrive in listing order; when all succeed, the progress counter
+/// must have seen every listed byte.
+fn hash_all(
+    pool: &Pool,
+    files: &[FileEntry],
+    window: usize,
+    chunking: Chunking,
+) -> Vec<io::Result<Sha256Digest>> {
     let mut results = Vec::new();
-    hash_tree::hash_files(pool, files, window, &mut |index, result| {
+    let progress = Progress::new();
+    hash_tree::hash_files(pool, files, window, chunking, &progress, |index, result| {
         assert_eq!(index, results.len(), "results arrive in listing order");
         results.push(result);
     });
+    assert_eq!(results.len(), files.len());
+    if results.iter().all(Result::is_ok) {
+        let listed: u64 = files.iter().map(|f| f.len).sum();
+        assert_eq!(progress.weight_done(), listed, "progress counts every byte");
+        // Items are parcels of files: all taken were done.
+        assert_eq!(progress.items_done(), progress.items_taken());
+    }
     results
 }
 
 /// A generated tree plus the awkward cases: empty, exactly one chunk, one chunk and a byte,
-/// and names `sha256sum` escapes.
+/// exactly two chunks (the smallest file read ahead) and a byte more, and names `sha256sum`
+/// escapes.
 fn small_tree(root: &Path) -> dataset::Generated {
     let spec = dataset::Spec {
         total_bytes: 1 << 20,
@@ -62,6 +88,12 @@ fn small_tree(root: &Path) -> dataset::Generated {
     fs::write(root.join("empty"), b"").unwrap();
     fs::write(root.join("one-chunk"), vec![1u8; 16 << 10]).unwrap();
     fs::write(root.join("chunk-and-a-byte"), vec![2u8; (16 << 10) + 1]).unwrap();
+    fs::write(root.join("two-chunks"), vec![3u8; 32 << 10]).unwrap();
+    fs::write(
+        root.join("two-chunks-and-a-byte"),
+        vec![4u8; (32 << 10) + 1],
+    )
+    .unwrap();
     fs::write(root.join("back\\slash"), b"a").unwrap();
     fs::write(root.join("new\nline"), b"b").unwrap();
     made
@@ -69,30 +101,62 @@ fn small_tree(root: &Path) -> dataset::Generated {
 
 #[test]
 fn every_digest_matches_sha2_and_sha256sum() {
+    watchdog(
+        "every digest matches sha2 and sha256sum",
+        LIMIT,
+        every_digest_matches_sha2_and_sha256sum_body,
+    );
+}
+
+fn every_digest_matches_sha2_and_sha256sum_body() {
     let dir = tempfile::tempdir().unwrap();
     let made = small_tree(dir.path());
     let listing = hash_tree::list(&[dir.path().to_path_buf()]);
     assert!(listing.problems.is_empty(), "{:?}", listing.problems);
     assert!(listing.skipped.is_empty(), "{:?}", listing.skipped);
-    assert_eq!(listing.files.len(), made.files + 5);
+    assert_eq!(listing.files.len(), made.files + 7);
     let mut sorted = listing.files.clone();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     assert_eq!(sorted, listing.files, "listed depth-first in name order");
 
-    for (workers, window) in [
-        (2, tight_window()),
-        (1, tight_window()),
-        (2, Window::default()),
+    let expected: Vec<Sha256Digest> = listing
+        .files
+        .iter()
+        .map(|file| Sha256::digest(fs::read(&file.path).unwrap()).into())
+        .collect();
+    for (workers, window, chunking) in [
+        (2, 4, tight()),
+        (1, 4, tight()),
+        (2, 1, tight()),
+        (2, 64, Chunking::default()),
     ] {
-        let results = hash_all(&pool(workers), &listing.files, window);
-        for (file, result) in listing.files.iter().zip(results) {
-            let expected: Sha256Digest = Sha256::digest(fs::read(&file.path).unwrap()).into();
+        let results = hash_all(&pool(workers), &listing.files, window, chunking);
+        for ((file, result), expected) in listing.files.iter().zip(results).zip(&expected) {
             let got = result.unwrap_or_else(|e| panic!("{}: {e}", file.path.display()));
-            assert_eq!(got, expected, "{} ({workers} workers)", file.path.display());
+            assert_eq!(
+                &got,
+                expected,
+                "{} ({workers} workers, window {window}, {chunking:?})",
+                file.path.display()
+            );
         }
     }
 
-    let results = hash_all(&pool(2), &listing.files, tight_window());
+    // One thread, and a pool without a blocking lane (nothing to read ahead on).
+    let mut alone = FileHasher::on_this_thread(tight());
+    let no_lane = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(1).per_core(1))
+        .build()
+        .unwrap();
+    let mut no_lane = FileHasher::new(&no_lane, tight());
+    for (file, expected) in listing.files.iter().zip(&expected) {
+        for hasher in [&mut alone, &mut no_lane] {
+            let opened = hash_tree::open(&file.path).unwrap();
+            assert_eq!(&hasher.hash(opened, file.len).unwrap(), expected);
+        }
+    }
+
+    let results = hash_all(&pool(2), &listing.files, 4, tight());
     let ours: Vec<u8> = listing
         .files
         .iter()
@@ -127,6 +191,15 @@ fn every_digest_matches_sha2_and_sha256sum() {
 #[cfg(unix)]
 #[test]
 fn bad_entries_are_reported_and_the_rest_is_hashed() {
+    watchdog(
+        "bad entries are reported and the rest is hashed",
+        LIMIT,
+        bad_entries_are_reported_and_the_rest_is_hashed_body,
+    );
+}
+
+#[cfg(unix)]
+fn bad_entries_are_reported_and_the_rest_is_hashed_body() {
     use std::os::unix::fs::symlink;
 
     let dir = tempfile::tempdir().unwrap();
@@ -162,7 +235,7 @@ fn bad_entries_are_reported_and_the_rest_is_hashed() {
 
     // A file that vanishes between listing and hashing fails alone.
     fs::remove_file(root.join("sub/a")).unwrap();
-    let results = hash_all(&pool(2), &listing.files, Window::default());
+    let results = hash_all(&pool(2), &listing.files, 2, tight());
     let zulu: Sha256Digest = Sha256::digest(b"zulu").into();
     assert_eq!(results[0].as_ref().unwrap(), &zulu);
     assert_eq!(
@@ -174,6 +247,14 @@ fn bad_entries_are_reported_and_the_rest_is_hashed() {
 
 #[test]
 fn a_shut_down_pool_fails_every_file_instead_of_hanging() {
+    watchdog(
+        "a shut down pool fails every file instead of hanging",
+        LIMIT,
+        a_shut_down_pool_fails_every_file_instead_of_hanging_body,
+    );
+}
+
+fn a_shut_down_pool_fails_every_file_instead_of_hanging_body() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..20 {
         fs::write(dir.path().join(format!("f{i}")), vec![i as u8; 100]).unwrap();
@@ -181,9 +262,72 @@ fn a_shut_down_pool_fails_every_file_instead_of_hanging() {
     let listing = hash_tree::list(&[dir.path().to_path_buf()]);
     let pool = pool(1);
     pool.shutdown();
-    let results = hash_all(&pool, &listing.files, tight_window());
+    let results = hash_all(&pool, &listing.files, 4, tight());
     assert_eq!(results.len(), 20);
     assert!(results.iter().all(Result::is_err));
+}
+
+#[test]
+fn the_program_prints_lines_in_order_and_its_exit_status_counts_failures() {
+    watchdog("the program", LIMIT, the_program_body);
+}
+
+fn run_program(args: &[&str]) -> (u8, String) {
+    let mut out = Vec::new();
+    let status = program::exit_status(args.iter().map(OsString::from), &mut out);
+    (status, String::from_utf8(out).unwrap())
+}
+
+fn the_program_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("sub")).unwrap();
+    fs::write(root.join("sub/b"), b"bravo").unwrap();
+    fs::write(root.join("a"), b"alpha").unwrap();
+    // Big enough to be read ahead with the program's own chunking.
+    let big: Vec<u8> = (0..(hash_tree::Chunking::default().read_ahead_from as u32) + 7)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    fs::write(root.join("big"), &big).unwrap();
+    let missing = root.join("missing");
+    let (root_arg, missing_arg) = (root.to_str().unwrap(), missing.to_str().unwrap());
+
+    let line = |bytes: &[u8], name: &str| {
+        let digest: Sha256Digest = Sha256::digest(bytes).into();
+        format!(
+            "{}  {}\n",
+            hash_tree::hex(&digest),
+            root.join(name).display()
+        )
+    };
+    let expected = [
+        line(b"alpha", "a"),
+        line(&big, "big"),
+        line(b"bravo", "sub/b"),
+    ]
+    .concat();
+
+    assert_eq!(
+        run_program(&["--no-progress", root_arg]),
+        (0, expected.clone())
+    );
+    // A missing path fails alone: the rest is still hashed and printed, and the status is 1.
+    assert_eq!(
+        run_program(&["--no-progress", missing_arg, root_arg]),
+        (1, expected.clone())
+    );
+    // --compare hashes three times; only the first run prints.
+    assert_eq!(
+        run_program(&["--compare", "--no-progress", root_arg]),
+        (0, expected)
+    );
+
+    assert_eq!(run_program(&["--bogus"]).0, 2);
+    assert_eq!(run_program(&["--mib", "lots"]).0, 2);
+    assert_eq!(run_program(&["--files", "3", root_arg]).0, 2);
+    let (status, usage) = run_program(&["--help"]);
+    assert_eq!(status, 0);
+    assert!(usage.starts_with("usage: batch"), "{usage}");
 }
 
 #[test]

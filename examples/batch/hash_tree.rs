@@ -1,42 +1,72 @@
-//! SHA-256 of every file under a set of paths, on a corepool pool, `sha256sum` style.
-//!
-//! Two steps:
+//! SHA-256 of files, `sha256sum` style: what the main job needs that is about hashing.
 //!
 //! 1. [`list`] walks the paths (directories depth-first, entries in byte order) into the
 //!    regular files to hash, the entries that failed (missing path, unreadable directory,
 //!    broken symlink) and the ones skipped on purpose (sockets, FIFOs, devices, symlinks to
 //!    directories below a root). Nothing is opened yet.
-//! 2. [`hash_files`] hashes the listed files and hands each result to a [`Sink`] in listing
-//!    order, whatever order they finish in.
+//! 2. [`hash_files`] runs one `pool.stream` over the listing and hands each file's result
+//!    back in listing order. As files enter the stream's window they are [`open`]ed on the
+//!    calling thread, which also asks the kernel to start reading them (see *Cold data*).
+//! 3. [`FileHasher::hash`] reads an opened file front to back and returns its digest. Each
+//!    worker has one `FileHasher` for the stream (`map_init`), holding the read buffers, so
+//!    hashing allocates nothing per file.
 //!
-//! # One hashing chain per file
+//! # One task per file
 //!
 //! SHA-256 is sequential (Merkle–Damgård): each block's compression takes the state the
 //! previous block left, so a file's digest cannot be put together from digests of its
-//! chunks. Output that `sha256sum -c` accepts therefore means each file is hashed front to
-//! back by one chain of tasks. A file is read in chunks of at most [`Window::chunk`] bytes; the
-//! chain alternates *read the next chunk* (blocking I/O, on the pool's blocking lane) and
-//! *feed it to the hasher* (a CPU task on a pinned worker), carrying the hasher state from task to task. A small file is one
-//! read and one hash task. The parallelism comes from many files at once, and because file
-//! sizes are heavy-tailed, one worker may draw a long file while the other finishes many
-//! short ones — work stealing is what keeps both busy.
+//! chunks, and output that `sha256sum -c` accepts means one hasher per file, fed front to
+//! back. So a file is read and hashed by one task; the parallelism comes from the many
+//! files, and because file sizes are heavy-tailed, one worker may draw a long file while the
+//! other finishes many short ones — work stealing keeps both busy.
+//!
+//! Small files travel in *parcels*: consecutive files up to [`PARCEL_BYTES`] or
+//! [`PARCEL_FILES`] make one stream item. Each item that finishes wakes the thread reading
+//! the results; one wake per file cost ~4,000 context switches on the 2,000-file data set,
+//! one per parcel cuts that to ~1,200.
+//!
+//! # Page-cached data: read on the worker, read ahead for big files
+//!
+//! A read from the page cache is a copy, about a fifth of the cost of hashing the same
+//! bytes here. A file is read on the worker that hashes it, into that worker's buffer: no
+//! hop to another thread per chunk. (Reading each chunk on the blocking lane and hashing it
+//! on a worker, one hop each way per chunk, was measured ~40 % slower than this.) Reads are
+//! [`Chunking::chunk`] = 256 KiB, so a chunk is still in the core's cache when it is hashed;
+//! 1 MiB reads cost ~5 % more CPU over the data set.
+//!
+//! Only a file of at least [`Chunking::read_ahead_from`] bytes is read ahead: while the
+//! worker hashes chunk *k*, chunk *k + 1* is read on the pool's blocking lane into the second
+//! buffer, so the copy overlaps the hashing instead of alternating with it. That is what
+//! makes a single huge file faster than reading and hashing in turn, when a core is free for
+//! the lane's thread. It is kept for big files (16 MiB) because it pays only then: the copy
+//! moves to another core, so the chunk's cache lines cross cores twice, and each chunk is a
+//! hop. With every worker busy that costs CPU (the lane's copies came out ~18 % dearer than
+//! the workers' own, profiled on the data set with 4 MiB as the threshold); it wins only
+//! while a core would otherwise idle — one long file left at the end, or a single huge file.
+//!
+//! # Cold data
+//!
+//! A read that misses the page cache blocks on the disk, and a worker waiting for it hashes
+//! nothing. [`open`] therefore tells the kernel that the first [`PREFETCH`] bytes will be
+//! needed soon (`posix_fadvise(WILLNEED)`, on Linux), and while a big file is read ahead the
+//! advice is kept [`PREFETCH`] bytes ahead of the reads. The disk then has many reads
+//! outstanding — every file in the stream's window — instead of one per worker, and the
+//! workers mostly find their data in the page cache. BENCHMARKS.md has the figures against
+//! the plain rayon program; page-cached, the advice costs one system call per file.
+//! Reading on the blocking lane instead would need buffers for whole files (or a hop per
+//! chunk), and the kernel's read-ahead already overlaps the disk with the hashing.
 //!
 //! # Memory
 //!
-//! A chain holds at most one chunk at a time, and [`hash_files`] starts a new file only while
-//! the chunks of the files in flight fit in [`Window::max_bytes`] (and at most
-//! [`Window::max_files`] files are open), so a huge tree or a huge file needs no more memory
-//! than the window, whatever its size.
+//! A `FileHasher` holds two buffers of [`Chunking::chunk`] bytes, whatever the file's size;
+//! there is one per worker, so a huge file or a huge tree needs no more memory than that,
+//! plus what the stream's window holds: at most `window` parcels of open files or digests.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
-use corepool::Pool;
+use corepool::{Pool, Progress};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -154,201 +184,228 @@ fn read_dir_sorted(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(names.into_iter().map(|name| dir.join(name)).collect())
 }
 
-/// How much [`hash_files`] keeps in flight.
+/// How [`FileHasher`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Bytes a file may hold at once: each read takes at most this much.
+pub struct Chunking {
+    /// Bytes per read, and the size of each of a hasher's two buffers.
     pub chunk: usize,
-    /// A new file starts only while the in-flight files' chunks (`min(len, chunk)` each)
-    /// stay within this; one file always may, however large.
-    pub max_bytes: u64,
-    /// At most this many files are in flight (each holds an open file descriptor).
-    pub max_files: usize,
+    /// Files at least this long are read ahead on the blocking lane while the worker hashes.
+    pub read_ahead_from: u64,
 }
 
-impl Default for Window {
-    /// 4 MiB chunks, 64 MiB and 256 files in flight.
-    fn default() -> Window {
-        Window {
-            chunk: 4 << 20,
-            max_bytes: 64 << 20,
-            max_files: 256,
+impl Default for Chunking {
+    /// 256 KiB chunks; read ahead in files of 16 MiB or more.
+    fn default() -> Chunking {
+        Chunking {
+            chunk: 256 << 10,
+            read_ahead_from: 16 << 20,
         }
     }
 }
 
-/// Where [`hash_files`] delivers results; called on the thread that called it.
-pub trait Sink {
-    /// File `index` of the listing is done: its digest, or why it could not be hashed.
-    /// Called once per file, in listing order.
-    fn hashed(&mut self, index: usize, result: io::Result<Sha256Digest>);
+/// Bytes the kernel is asked to read ahead of a file's reads (see the module docs).
+pub const PREFETCH: u64 = 32 << 20;
 
-    /// Bytes hashed so far over all files (chunks of unfinished files included). Called
-    /// whenever results arrive and at least every 100 ms.
-    fn progress(&mut self, _bytes_hashed: u64) {}
-}
-
-impl<F: FnMut(usize, io::Result<Sha256Digest>)> Sink for F {
-    fn hashed(&mut self, index: usize, result: io::Result<Sha256Digest>) {
-        self(index, result)
-    }
-}
-
-/// Hashes every file in `files` on `pool` and gives each result to `sink`, in order.
+/// Opens a listed file for [`FileHasher::hash`] and asks the kernel to start reading its
+/// first [`PREFETCH`] bytes.
 ///
-/// Never panics and never hangs on a bad file: a file that cannot be opened or read yields
-/// its `io::Error`. If the pool is shut down (or a task dies), the files whose tasks were
-/// dropped yield an error saying so.
-pub fn hash_files(pool: &Pool, files: &[FileEntry], window: Window, sink: &mut impl Sink) {
-    let chunk = window.chunk.max(1);
-    let cost = |i: usize| files[i].len.min(chunk as u64);
-    let hashed = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::channel::<Done>();
-    // Results that arrived ahead of the next one to deliver.
-    let mut early: BTreeMap<usize, io::Result<Sha256Digest>> = BTreeMap::new();
-    let (mut started, mut delivered) = (0, 0);
-    let (mut in_flight, mut in_flight_bytes) = (0usize, 0u64);
+/// Errors are the open's, for the caller to report against the path.
+pub fn open(path: &Path) -> io::Result<File> {
+    let file = File::open(path)?;
+    advise_will_need(&file, 0, PREFETCH);
+    Ok(file)
+}
 
-    while delivered < files.len() {
-        while started < files.len()
-            && in_flight < window.max_files.max(1)
-            && (in_flight == 0 || in_flight_bytes + cost(started) <= window.max_bytes)
-        {
-            let job = FileJob {
-                path: files[started].path.clone(),
-                file: None,
-                hasher: Sha256::new(),
-                chunk,
-                hashed: hashed.clone(),
-                reply: Reply {
-                    index: started,
-                    tx: Some(tx.clone()),
-                },
-                pool: pool.clone(),
-            };
-            read_on_lane(pool, job);
-            in_flight += 1;
-            in_flight_bytes += cost(started);
-            started += 1;
-        }
-
-        let mut arrived = match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(done) => vec![done],
-            // `tx` lives in this frame, so the channel cannot disconnect; a timeout just
-            // means a progress tick.
-            Err(_) => Vec::new(),
+/// Tells the kernel that `len` bytes from `offset` will be read soon. Only advice: on
+/// failure, or off Linux, nothing happens and reads just wait for the disk.
+fn advise_will_need(file: &File, offset: u64, len: u64) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len))
+        else {
+            return;
         };
-        arrived.extend(rx.try_iter());
-        for (index, result) in arrived {
-            in_flight -= 1;
-            in_flight_bytes -= cost(index);
-            early.insert(index, result);
-        }
-        while let Some(result) = early.remove(&delivered) {
-            sink.hashed(delivered, result);
-            delivered += 1;
-        }
-        // ORDERING: Relaxed — a progress figure; the digests travel through the channel.
-        sink.progress(hashed.load(Ordering::Relaxed));
+        // SAFETY: the descriptor is owned by `file`, which outlives the call; the call reads
+        // no memory of ours and only changes the kernel's read-ahead for that file.
+        let _ = unsafe {
+            libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED)
+        };
     }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (file, offset, len);
 }
 
-/// Starts the next read of `job`'s file.
-fn read_on_lane(pool: &Pool, job: FileJob) {
-    // Blocking I/O goes to the blocking lane, never to a CPU worker. The chain reports its own
-    // result (`Reply`), so the handle is not needed: dropping it detaches the read.
-    let _detached = pool.spawn_blocking(move || read_chunk(job));
+/// Hashes opened files; one per worker (the stream's per-worker state), so its buffers are
+/// reused from file to file.
+#[derive(Debug)]
+pub struct FileHasher {
+    /// Where reads ahead go; `None` reads everything on the calling thread.
+    lane: Option<Pool>,
+    chunking: Chunking,
+    /// The chunk being hashed.
+    current: Vec<u8>,
+    /// The chunk being read ahead; lent to the lane while it reads.
+    spare: Vec<u8>,
 }
 
-/// A file's hashing chain: everything one task hands the next.
-struct FileJob {
-    path: PathBuf,
-    /// Opened by the first read.
-    file: Option<File>,
-    hasher: Sha256,
-    chunk: usize,
-    /// Bytes hashed over all files, for progress.
-    hashed: Arc<AtomicU64>,
-    reply: Reply,
-    pool: Pool,
-}
+impl FileHasher {
+    /// A hasher that reads big files ahead on `pool`'s blocking lane (if it has one).
+    pub fn new(pool: &Pool, chunking: Chunking) -> FileHasher {
+        let lane = (pool.plan().blocking_io() > 0).then(|| pool.clone());
+        FileHasher::with_lane(lane, chunking)
+    }
 
-/// (file index, result), sent once per file.
-type Done = (usize, io::Result<Sha256Digest>);
+    /// A hasher that does every read on the thread that calls [`hash`](Self::hash): the
+    /// one-thread baseline.
+    pub fn on_this_thread(chunking: Chunking) -> FileHasher {
+        FileHasher::with_lane(None, chunking)
+    }
 
-/// Sends a file's result exactly once: explicitly, or as an error if the chain is dropped
-/// first (a task rejected by a shut-down pool, or unwound by a panic), so the caller never
-/// waits for a file that will not finish.
-struct Reply {
-    index: usize,
-    tx: Option<mpsc::Sender<Done>>,
-}
-
-impl Reply {
-    fn send(mut self, result: io::Result<Sha256Digest>) {
-        if let Some(tx) = self.tx.take() {
-            // The receiver outlives every job unless the caller itself unwound; then
-            // nobody is left to tell.
-            let _ = tx.send((self.index, result));
+    fn with_lane(lane: Option<Pool>, chunking: Chunking) -> FileHasher {
+        FileHasher {
+            lane,
+            chunking: Chunking {
+                chunk: chunking.chunk.max(1),
+                ..chunking
+            },
+            current: Vec::new(),
+            spare: Vec::new(),
         }
     }
-}
 
-impl Drop for Reply {
-    fn drop(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            let error = io::Error::other("hashing stopped: its task was dropped unfinished");
-            let _ = tx.send((self.index, Err(error)));
-        }
-    }
-}
-
-/// Blocking step: reads the next chunk (opening the file first time), then queues the hash.
-fn read_chunk(mut job: FileJob) {
-    match job.read_next() {
-        Ok(data) => {
-            let pool = job.pool.clone();
-            pool.spawn(move || hash_chunk(job, data));
-        }
-        Err(error) => job.reply.send(Err(error)),
-    }
-}
-
-/// CPU step: feeds the chunk to the hasher; then finishes, or reads the next chunk.
-fn hash_chunk(mut job: FileJob, data: Vec<u8>) {
-    job.hasher.update(&data);
-    // ORDERING: Relaxed — progress only, see `hash_files`.
-    job.hashed.fetch_add(data.len() as u64, Ordering::Relaxed);
-    // A short read means end of file; a full chunk may be followed by an empty one.
-    let at_end = data.len() < job.chunk;
-    drop(data);
-    if at_end {
-        let digest: Sha256Digest = job.hasher.finalize().into();
-        job.reply.send(Ok(digest));
-    } else {
-        let pool = job.pool.clone();
-        read_on_lane(&pool, job);
-    }
-}
-
-impl FileJob {
-    /// Up to `chunk` bytes from where the last read stopped; fewer only at end of file.
-    fn read_next(&mut self) -> io::Result<Vec<u8>> {
-        let file = match &mut self.file {
-            Some(file) => file,
-            None => {
-                let file = File::open(&self.path)?;
-                self.file.insert(file)
+    /// Reads `file` to its end and returns its SHA-256. `len` is its listed length: it only
+    /// picks whether to read ahead, the digest covers whatever the file holds.
+    pub fn hash(&mut self, mut file: File, len: u64) -> io::Result<Sha256Digest> {
+        let chunk = self.chunking.chunk;
+        self.current.resize(chunk, 0);
+        let mut hasher = Sha256::new();
+        match self.lane.clone() {
+            Some(pool) if len >= self.chunking.read_ahead_from => {
+                self.hash_reading_ahead(&pool, file, &mut hasher)?
             }
-        };
-        let hint = file
-            .metadata()
-            .map_or(0, |m| m.len())
-            .min(self.chunk as u64);
-        let mut data = Vec::with_capacity(hint as usize);
-        file.take(self.chunk as u64).read_to_end(&mut data)?;
-        Ok(data)
+            _ => loop {
+                match file.read(&mut self.current) {
+                    Ok(0) => break,
+                    Ok(n) => hasher.update(&self.current[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            },
+        }
+        Ok(hasher.finalize().into())
     }
+
+    /// Hashes chunk *k* here while chunk *k + 1* is read on `pool`'s blocking lane.
+    fn hash_reading_ahead(
+        &mut self,
+        pool: &Pool,
+        file: File,
+        hasher: &mut Sha256,
+    ) -> io::Result<()> {
+        let chunk = self.chunking.chunk;
+        let mut file = file;
+        let mut offset = 0u64;
+        let mut n = read_full(&mut file, &mut self.current)?;
+        // A short read is the end of the file.
+        while n == chunk {
+            offset += n as u64;
+            let mut spare = std::mem::take(&mut self.spare);
+            spare.resize(chunk, 0);
+            let mut lent = file;
+            let next = pool.spawn_blocking(move || {
+                // Keep the kernel's advice `PREFETCH` ahead: `[0, PREFETCH)` was given at open.
+                advise_will_need(&lent, offset - chunk as u64 + PREFETCH, chunk as u64);
+                let read = read_full(&mut lent, &mut spare);
+                (lent, spare, read)
+            });
+            hasher.update(&self.current[..n]);
+            // `join_blocking`, not `join`: a helping wait could start another file's task
+            // on this worker, nested under this one, and this file would wait for it.
+            let (back, read_into, read) = next
+                .join_blocking()
+                .map_err(|e| io::Error::other(format!("reading ahead: {e}")))?;
+            file = back;
+            self.spare = std::mem::replace(&mut self.current, read_into);
+            n = read?;
+        }
+        hasher.update(&self.current[..n]);
+        Ok(())
+    }
+}
+
+/// Hashes `files` on `pool` and hands each result to `sink` in listing order.
+///
+/// One `pool.stream` over the listing, in parcels of consecutive files (see the module
+/// docs): each file is [`open`]ed on this thread as its parcel enters the window (at most
+/// `window` parcels opened and not yet handed to `sink`), hashed with its worker's
+/// [`FileHasher`], and handed back in order. `progress` sees each parcel weighed by its
+/// files' listed lengths, so a bar can count bytes.
+///
+/// A file that cannot be opened or read yields its `io::Error`, and the rest go on. A pool
+/// already shut down yields an error for every file.
+pub fn hash_files(
+    pool: &Pool,
+    files: &[FileEntry],
+    window: usize,
+    chunking: Chunking,
+    progress: &Progress,
+    mut sink: impl FnMut(usize, io::Result<Sha256Digest>),
+) {
+    if pool.is_shut_down() {
+        for index in 0..files.len() {
+            sink(index, Err(io::Error::other("the pool is shut down")));
+        }
+        return;
+    }
+    let lane = pool.clone();
+    let mut entries = files.iter();
+    let parcels = std::iter::from_fn(move || {
+        let (mut parcel, mut bytes) = (Vec::new(), 0);
+        while bytes < PARCEL_BYTES && parcel.len() < PARCEL_FILES {
+            let Some(entry) = entries.next() else { break };
+            bytes += entry.len;
+            parcel.push((entry.len, open(&entry.path)));
+        }
+        (!parcel.is_empty()).then_some(parcel)
+    });
+    let digests = pool
+        .stream(parcels)
+        .window(window)
+        .progress(progress)
+        .weigh(|parcel| parcel.iter().map(|(len, _)| len).sum())
+        .map_init(
+            move || FileHasher::new(&lane, chunking),
+            |hasher, parcel: Vec<(u64, io::Result<File>)>| {
+                parcel
+                    .into_iter()
+                    .map(|(len, file)| file.and_then(|file| hasher.hash(file, len)))
+                    .collect::<Vec<_>>()
+            },
+        );
+    for (index, result) in digests.flatten().enumerate() {
+        sink(index, result);
+    }
+}
+
+/// Consecutive files make one stream item (a parcel) until they hold this many bytes, so a
+/// parcel is at least ~0.2 ms of hashing, or ...
+pub const PARCEL_BYTES: u64 = 256 << 10;
+/// ... this many files (each holds an open file descriptor while it waits).
+pub const PARCEL_FILES: usize = 8;
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A file's line in `sha256sum` format: `<hex digest>  <path>\n`.

@@ -1,30 +1,36 @@
 //! The main job: SHA-256 of every file under a directory, on a corepool pool.
 //!
 //! ```text
-//! cargo run --release --example batch                      # generated data, 1 worker vs all
+//! cargo run --release --example batch                      # generated data: corepool vs one thread
 //! cargo run --release --example batch -- DIR > SHA256SUMS  # your files; sha256sum -c SHA256SUMS
-//! cargo run --release --example batch -- --compare DIR     # also time a 1-worker run
+//! cargo run --release --example batch -- --compare DIR     # also time one thread and a 1-worker pool
+//! cargo run --release --example batch -- --generate DIR    # write the data set to DIR and stop
 //! ```
 //!
-//! Digest lines go to stdout in `sha256sum` format, so `sha256sum -c` checks them. Everything
-//! else goes to stderr: a progress bar (on a terminal, for runs over 32 MB), one line per entry
-//! that failed or was skipped, and the closing summary — the plan, files, bytes, wall time,
-//! MB/s, the speedup over one worker and the per-worker metrics table.
+//! Digest lines go to stdout in `sha256sum` format, in listing order, so `sha256sum -c`
+//! checks them. Everything else goes to stderr: a progress bar (on a terminal, for runs over
+//! 32 MB), one line per entry that failed or was skipped, and the closing summary — the plan,
+//! files, bytes, wall time and MB/s of each run, the speedup over one thread and the
+//! per-worker metrics table.
 //!
-//! Each file is hashed by one chain of tasks, never split across workers: SHA-256 is
-//! sequential, so a file's chunks must go through one hasher in order (`hash_tree.rs` has the
-//! details). The parallelism comes from the many files, and with heavy-tailed sizes it is work
-//! stealing that keeps every worker busy while one of them grinds through a large file.
+//! The files go through `pool.stream`: each is opened on this thread as it enters the
+//! stream's window (64 parcels of up to 8 files), then a worker reads and hashes it, with a
+//! per-worker [`FileHasher`](hash_tree::FileHasher) whose buffers are reused from file to
+//! file; the stream hands the digests back in listing order. SHA-256 is sequential, so a file
+//! is never split across workers: the parallelism comes from the many files, and with
+//! heavy-tailed sizes it is work stealing that keeps every worker busy while one of them
+//! grinds through a large file. `hash_tree.rs` says how big files and cold data are read.
 //!
 //! With no PATH, a deterministic data set (256 MiB in 2,000 files of 1 KiB to ~25 MiB, one or
 //! two directories deep; `--mib`, `--files` to resize it) is written to a temporary directory,
-//! hashed on the default pool and on a 1-worker pool, and removed, also when a step fails.
+//! hashed on the default pool and then on this thread alone, and removed, also when a step
+//! fails.
 //!
 //! Exit status: 0 if every entry was hashed, 1 if any failed (the others are still hashed and
 //! printed), 2 for bad arguments.
 
-mod dataset;
-mod hash_tree;
+pub mod dataset;
+pub mod hash_tree;
 
 use std::error::Error;
 use std::ffi::OsString;
@@ -33,20 +39,22 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use corepool::{Pool, Sizing};
+use corepool::{Pool, Progress, Sizing};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use hash_tree::{FileEntry, Sha256Digest, Sink, Window};
+use hash_tree::{Chunking, FileEntry, FileHasher, Sha256Digest};
 
 const USAGE: &str = "\
 usage: batch [--compare] [--no-progress] PATH...
-       batch [--mib N] [--files N] [--no-progress]
+       batch [--compare] [--mib N] [--files N] [--no-progress]
+       batch --generate DIR [--mib N] [--files N]
 
 Prints the SHA-256 of every file under each PATH in sha256sum format on stdout;
 progress, errors and a summary go to stderr. With no PATH, hashes a generated
-data set (default 256 MiB in 2000 files) on 1 worker and on the default pool.
+data set (default 256 MiB in 2000 files) on the default pool and on one thread.
 
-  --compare       with PATHs: also hash on a 1-worker pool and report the speedup
+  --compare       also hash on one thread and on a 1-worker pool, and compare
+  --generate DIR  write the generated data set to DIR (created if missing), then stop
   --mib N         size of the generated data set in MiB (default 256)
   --files N       files in the generated data set (default 2000)
   --no-progress   no progress bar";
@@ -64,38 +72,53 @@ macro_rules! say {
 /// Runs over fewer bytes than this finish before a progress bar is worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 32_000_000;
 
+/// Parcels of files (up to 8 files each) opened and not yet handed back: the stream's
+/// window. At most 512 open files, and enough files ahead that one long file at the head of
+/// the line rarely leaves a worker idle.
+const WINDOW: usize = 64;
+
+/// Threads of the blocking lane, which reads big files ahead of the hashing.
+const READ_THREADS: usize = 4;
+
 struct Options {
     paths: Vec<PathBuf>,
     compare: bool,
+    generate: Option<PathBuf>,
     mib: Option<u64>,
     files: Option<usize>,
     progress: bool,
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args_os().skip(1)) {
+    ExitCode::from(exit_status(std::env::args_os().skip(1), &mut io::stdout()))
+}
+
+/// The whole program but for the process around it: digest lines go to `stdout`; returns the
+/// exit status (0 all hashed, 1 some entry failed, 2 bad arguments).
+pub fn exit_status(args: impl Iterator<Item = OsString>, stdout: &mut dyn Write) -> u8 {
+    let options = match parse_args(args) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            let _ = writeln!(io::stdout(), "{USAGE}");
-            return ExitCode::SUCCESS;
+            let _ = writeln!(stdout, "{USAGE}");
+            return 0;
         }
         Err(message) => {
             say!("batch: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
-    match run(&options) {
-        Ok(0) => ExitCode::SUCCESS,
+    match run(&options, stdout) {
+        Ok(0) => 0,
         Ok(failures) => {
             say!(
                 "batch: {failures} {} failed",
                 if failures == 1 { "entry" } else { "entries" }
             );
-            ExitCode::FAILURE
+            1
         }
         Err(error) => {
             say!("batch: {error}");
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -105,6 +128,7 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
     let mut options = Options {
         paths: Vec::new(),
         compare: false,
+        generate: None,
         mib: None,
         files: None,
         progress: true,
@@ -121,12 +145,19 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
             "--no-progress" => options.progress = false,
             "--mib" => options.mib = Some(number(flag, args.next())?),
             "--files" => options.files = Some(number(flag, args.next())?),
+            "--generate" => {
+                let dir = args.next().ok_or("--generate needs a directory")?;
+                options.generate = Some(PathBuf::from(dir));
+            }
             "--" => options.paths.extend(args.by_ref().map(PathBuf::from)),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
     if !options.paths.is_empty() && (options.mib.is_some() || options.files.is_some()) {
         return Err("--mib and --files size the generated data set; they take no PATH".into());
+    }
+    if options.generate.is_some() && !options.paths.is_empty() {
+        return Err("--generate writes the data set and stops; it takes no PATH".into());
     }
     if options.files == Some(0) {
         return Err("--files must be at least 1".into());
@@ -142,37 +173,22 @@ fn number<T: std::str::FromStr>(flag: &str, value: Option<OsString>) -> Result<T
         .ok_or_else(|| format!("{flag} needs a number, not {value:?}"))
 }
 
-/// Threads of the blocking lane, which does every read.
-const READ_THREADS: usize = 4;
-
 /// Everything after argument parsing; returns how many entries failed.
-fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
-    // Cores detected, k = 1, and a blocking lane for the reads.
-    let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
-        .build()?;
+fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error>> {
+    let spec = dataset::Spec::new(options.mib.unwrap_or(256), options.files.unwrap_or(2000));
+
+    if let Some(dir) = &options.generate {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        generate(dir, &spec)?;
+        return Ok(0);
+    }
 
     // No PATH: generate the data set; `data_dir` removes it when dropped, on every path out.
     let data_dir = if options.paths.is_empty() {
-        let spec = dataset::Spec::new(options.mib.unwrap_or(256), options.files.unwrap_or(2000));
         let dir = tempfile::Builder::new()
             .prefix("corepool-batch-")
             .tempdir()?;
-        say!(
-            "no PATH given: generating {} MiB in {} heavy-tailed files under {} ...",
-            spec.total_bytes >> 20,
-            spec.files,
-            dir.path().display()
-        );
-        let start = Instant::now();
-        let made = dataset::generate(&pool, dir.path(), &spec)?;
-        say!(
-            "generated {} files, {:.1} MB (largest {:.1} MB) in {:.2} s",
-            made.files,
-            mb(made.bytes),
-            mb(made.largest),
-            start.elapsed().as_secs_f64()
-        );
+        generate(dir.path(), &spec)?;
         Some(dir)
     } else {
         None
@@ -181,7 +197,6 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
         Some(dir) => (vec![dir.path().to_path_buf()], Some(dir.path())),
         None => (options.paths.clone(), None),
     };
-    let compare = options.compare || data_dir.is_some();
 
     let listing = hash_tree::list(&roots);
     for problem in &listing.problems {
@@ -195,15 +210,46 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
         );
     }
     let show_bar = options.progress && listing.bytes() >= PROGRESS_MIN_BYTES;
-    let window = Window::default();
-
+    let chunking = Chunking::default();
+    // Cores detected, k = 1, and a blocking lane for reading big files ahead.
+    let pool = Pool::builder()
+        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
+        .build()?;
     let workers = pool.plan().cpu_workers();
-    let mut full = Run::new(&listing.files, strip, true, show_bar, workers);
-    let wall = time(|| hash_tree::hash_files(&pool, &listing.files, window, &mut full));
-    full.finish();
-    pool.shutdown();
 
-    let single = if compare {
+    let mut full = Run::new(&listing.files, strip, Some(stdout));
+    let wall = time(|| {
+        let label = format!("{workers} {}", plural(workers, "worker"));
+        with_bar(show_bar, listing.bytes(), &label, |bar, progress| {
+            full.bar = bar.clone();
+            hash_tree::hash_files(&pool, &listing.files, WINDOW, chunking, progress, |i, r| {
+                full.hashed(i, r)
+            });
+        });
+        full.finish();
+    });
+    pool.shutdown();
+    // Read now: the comparison runs must not count as this pool's idle time.
+    let metrics = pool.metrics();
+
+    // The same work on this thread alone: what a user would compare against.
+    let one_thread = (data_dir.is_some() || options.compare).then(|| {
+        let mut run = Run::new(&listing.files, strip, None);
+        let mut hasher = FileHasher::on_this_thread(chunking);
+        let wall = time(|| {
+            with_bar(show_bar, listing.bytes(), "1 thread", |bar, _| {
+                for (index, entry) in listing.files.iter().enumerate() {
+                    let result =
+                        hash_tree::open(&entry.path).and_then(|file| hasher.hash(file, entry.len));
+                    bar.inc(entry.len);
+                    run.hashed(index, result);
+                }
+            })
+        });
+        (run, wall)
+    });
+
+    let one_worker = if options.compare {
         let one = Pool::builder()
             .sizing(
                 Sizing::cpu_bound()
@@ -212,24 +258,31 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
                     .blocking_io(READ_THREADS),
             )
             .build()?;
-        let mut run = Run::new(&listing.files, strip, false, show_bar, 1);
-        let wall = time(|| hash_tree::hash_files(&one, &listing.files, window, &mut run));
-        run.finish();
+        let mut run = Run::new(&listing.files, strip, None);
+        let wall = time(|| {
+            with_bar(show_bar, listing.bytes(), "1 worker", |_, progress| {
+                hash_tree::hash_files(&one, &listing.files, WINDOW, chunking, progress, |i, r| {
+                    run.hashed(i, r)
+                })
+            })
+        });
         one.shutdown();
         Some((run, wall))
     } else {
         None
     };
 
-    let disagree = match &single {
-        Some((one, _)) => full
-            .digests
-            .iter()
-            .zip(&one.digests)
-            .filter(|(a, b)| matches!((a, b), (Some(a), Some(b)) if a != b))
-            .count(),
-        None => 0,
-    };
+    let disagree: usize = [&one_thread, &one_worker]
+        .into_iter()
+        .flatten()
+        .map(|(other, _)| {
+            full.digests
+                .iter()
+                .zip(&other.digests)
+                .filter(|(a, b)| matches!((a, b), (Some(a), Some(b)) if a != b))
+                .count()
+        })
+        .sum();
 
     // The summary.
     let bytes: u64 = listing
@@ -253,11 +306,10 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
         mb(largest)
     );
     say!(
-        "one hashing chain per file (SHA-256 is sequential): chunks of {} MiB, \
-         at most {} MiB / {} files in flight",
-        window.chunk >> 20,
-        window.max_bytes >> 20,
-        window.max_files
+        "one hasher per file (SHA-256 is sequential), {WINDOW} parcels of files in the window, \
+         {} KiB reads; files of {} MiB or more read ahead on the blocking lane",
+        chunking.chunk >> 10,
+        chunking.read_ahead_from >> 20,
     );
     let line = |label: &str, wall: Duration| {
         say!(
@@ -267,30 +319,44 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
         )
     };
     line(
-        &format!("default pool, {workers} {}:", plural(workers, "worker")),
+        &format!("corepool, {workers} {}:", plural(workers, "worker")),
         wall,
     );
-    if let Some((_, wall1)) = &single {
-        line("1-worker pool:", *wall1);
+    if let Some((_, wall1)) = &one_thread {
+        line("one thread:", *wall1);
+    }
+    if let Some((_, wall_w)) = &one_worker {
+        line("corepool, 1 worker:", *wall_w);
+        say!("  (1 worker, but not 1 thread: the lane's threads read big files ahead of it)");
+    }
+    if let Some((_, wall1)) = &one_thread {
         let speedup = wall1.as_secs_f64() / wall.as_secs_f64();
         say!(
-            "speedup over one worker: {speedup:.2}x (efficiency {:.2} on {workers} {})",
-            speedup / workers as f64,
+            "speedup over one thread: {speedup:.2}x with {workers} {}",
             plural(workers, "worker")
         );
         if speedup > workers as f64 * 1.05 {
-            say!("  (above 1: other load slowed the 1-worker run's CPU; timings here are noisy)");
+            say!(
+                "  (more than the workers: reads ahead on the blocking lane overlap the \
+                 hashing, or other load slowed the one-thread run)"
+            );
         }
     }
+    if data_dir.is_none() && (one_thread.is_some() || one_worker.is_some()) {
+        say!(
+            "  (corepool ran first: files not in the page cache were read from disk in its \
+             run only)"
+        );
+    }
     say!();
-    say!("{}", pool.metrics());
+    say!("{metrics}");
 
     if disagree > 0 {
-        say!("batch: the 1-worker run disagrees on {disagree} digests (files changed?)");
+        say!("batch: the comparison runs disagree on {disagree} digests (files changed?)");
     }
     let failures = listing.problems.len() + full.failed + disagree;
     let write_error = full.write_error.take();
-    drop((full, single));
+    drop((full, one_thread, one_worker));
     if let Some(dir) = data_dir {
         let path = dir.path().to_path_buf();
         dir.close()
@@ -303,19 +369,75 @@ fn run(options: &Options) -> Result<usize, Box<dyn Error>> {
     }
 }
 
-/// One hashing run's sink: keeps the digests, prints lines and errors in listing order
-/// (if `print`), and drives the progress bar.
+/// Writes the data set under `dir`, saying what it does; on a pool of its own, so the
+/// hashing pool's metrics count only the hashing.
+fn generate(dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
+    let pool = Pool::new();
+    say!(
+        "generating {} MiB in {} heavy-tailed files under {} ...",
+        spec.total_bytes >> 20,
+        spec.files,
+        dir.display()
+    );
+    let start = Instant::now();
+    let made = dataset::generate(&pool, dir, spec)?;
+    say!(
+        "generated {} files, {:.1} MB (largest {:.1} MB) in {:.2} s",
+        made.files,
+        mb(made.bytes),
+        mb(made.largest),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`). A stream run
+/// hands `progress` to its stream, whose bytes done a thread here polls every 100 ms;
+/// a run without a stream moves the bar itself.
+fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Progress)) {
+    let progress = Progress::new();
+    if !show {
+        return work(&ProgressBar::hidden(), &progress);
+    }
+    let style = ProgressStyle::with_template(
+        "{msg:>10} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::new(total)
+        .with_style(style)
+        .with_message(label.to_owned());
+    std::thread::scope(|scope| {
+        let ticker = scope.spawn(|| {
+            while !bar.is_finished() {
+                let done = progress.weight_done();
+                if done > bar.position() {
+                    bar.set_position(done);
+                }
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+        });
+        work(&bar, &progress);
+        bar.finish_and_clear();
+        ticker.thread().unpark();
+    });
+}
+
+/// One hashing run's results: keeps the digests, prints lines and errors in listing order
+/// (if it has a `stdout`), a batch at a time with the progress bar cleared.
 struct Run<'a> {
     files: &'a [FileEntry],
     /// Printed paths are made relative to this (the generated data set's temporary root).
     strip: Option<&'a Path>,
-    print: bool,
+    /// Where digest lines go; `None` for the comparison runs, which print nothing.
+    stdout: Option<&'a mut dyn Write>,
     bar: ProgressBar,
     digests: Vec<Option<Sha256Digest>>,
     failed: usize,
     /// Lines waiting for the next flush, so the bar is cleared once per batch, not per line.
     out: Vec<u8>,
     errors: Vec<String>,
+    last_flush: Instant,
     write_error: Option<io::Error>,
 }
 
@@ -323,32 +445,18 @@ impl<'a> Run<'a> {
     fn new(
         files: &'a [FileEntry],
         strip: Option<&'a Path>,
-        print: bool,
-        show_bar: bool,
-        workers: usize,
+        stdout: Option<&'a mut dyn Write>,
     ) -> Run<'a> {
-        let bar = if show_bar {
-            let total = files.iter().map(|f| f.len).sum();
-            let style = ProgressStyle::with_template(
-                "{msg:>10} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            ProgressBar::new(total)
-                .with_style(style)
-                .with_message(format!("{workers} {}", plural(workers, "worker")))
-        } else {
-            ProgressBar::hidden()
-        };
         Run {
             files,
             strip,
-            print,
-            bar,
+            stdout,
+            bar: ProgressBar::hidden(),
             digests: Vec::with_capacity(files.len()),
             failed: 0,
             out: Vec::new(),
             errors: Vec::new(),
+            last_flush: Instant::now(),
             write_error: None,
         }
     }
@@ -359,8 +467,38 @@ impl<'a> Run<'a> {
             .unwrap_or(path)
     }
 
+    /// File `index` of the listing is done; called in listing order.
+    fn hashed(&mut self, index: usize, result: io::Result<Sha256Digest>) {
+        debug_assert_eq!(index, self.digests.len(), "results come in listing order");
+        let path = self.shown_path(&self.files[index].path);
+        match result {
+            Ok(digest) => {
+                if self.stdout.is_some() {
+                    self.out
+                        .extend_from_slice(&hash_tree::checksum_line(&digest, path));
+                }
+                self.digests.push(Some(digest));
+            }
+            Err(error) => {
+                if self.stdout.is_some() {
+                    self.errors
+                        .push(format!("batch: {}: {error}", path.display()));
+                }
+                self.failed += 1;
+                self.digests.push(None);
+            }
+        }
+        if self.out.len() >= 64 << 10
+            || !self.errors.is_empty()
+            || self.last_flush.elapsed() >= Duration::from_millis(100)
+        {
+            self.flush();
+        }
+    }
+
     /// Writes what is pending with the bar cleared; after a write error, stdout is left alone.
     fn flush(&mut self) {
+        self.last_flush = Instant::now();
         if self.out.is_empty() && self.errors.is_empty() {
             return;
         }
@@ -368,10 +506,9 @@ impl<'a> Run<'a> {
             std::mem::take(&mut self.out),
             std::mem::take(&mut self.errors),
         );
-        let write_error = &mut self.write_error;
+        let (write_error, stdout) = (&mut self.write_error, &mut self.stdout);
         self.bar.suspend(|| {
-            if write_error.is_none() && !out.is_empty() {
-                let mut stdout = io::stdout().lock();
+            if let (None, Some(stdout)) = (&write_error, stdout) {
                 if let Err(e) = stdout.write_all(&out).and_then(|()| stdout.flush()) {
                     *write_error = Some(e);
                 }
@@ -383,35 +520,6 @@ impl<'a> Run<'a> {
     }
 
     fn finish(&mut self) {
-        self.flush();
-        self.bar.finish_and_clear();
-    }
-}
-
-impl Sink for Run<'_> {
-    fn hashed(&mut self, index: usize, result: io::Result<Sha256Digest>) {
-        let path = self.shown_path(&self.files[index].path);
-        match result {
-            Ok(digest) => {
-                if self.print {
-                    self.out
-                        .extend_from_slice(&hash_tree::checksum_line(&digest, path));
-                }
-                self.digests.push(Some(digest));
-            }
-            Err(error) => {
-                if self.print {
-                    self.errors
-                        .push(format!("batch: {}: {error}", path.display()));
-                }
-                self.failed += 1;
-                self.digests.push(None);
-            }
-        }
-    }
-
-    fn progress(&mut self, bytes_hashed: u64) {
-        self.bar.set_position(bytes_hashed);
         self.flush();
     }
 }

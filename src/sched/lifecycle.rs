@@ -19,7 +19,7 @@
 //!    or the blocking lane's (they get their task back, or a `Rejected` handle), paused workers (they resume, so the pool can
 //!    terminate), and — after a fence — every sleeping worker, so each passes through the
 //!    sleep protocol again and sees `SHUTDOWN` (a worker falling asleep concurrently sees it
-//!    in its step-5 reload).
+//!    when it reloads the word after its fence, `sleep.rs`).
 //! 3. Workers keep running (or cancelling) tasks until every queue is empty and every worker
 //!    is asleep; the last to fall asleep sets `TERMINATED` and wakes the rest; each worker
 //!    thread returns and reports with [`Lifecycle::worker_exited`].
@@ -37,7 +37,8 @@ use std::time::Instant;
 
 use crate::placement::sizing::PinStatus;
 use crate::sched::registry::Registry;
-use crate::sync::{thread, wait_until_deadline, Condvar, Mutex, START_HANDSHAKE};
+use crate::sync::tuning::START_HANDSHAKE;
+use crate::sync::{thread, wait_until_deadline, Condvar, Mutex};
 
 struct Counts {
     pins: Vec<Option<PinStatus>>,

@@ -6,13 +6,12 @@
 //! checked with two loom threads instead of a whole pool's start, sleep and shutdown, which
 //! lets loom afford more preemptions.
 
-use crate::lane::blocking::{Lane, LaneConfig};
-use crate::metrics::WorkerCounters;
+use crate::lane::blocking::LaneConfig;
 use crate::placement::topology::{neighbour_order, Topology};
-use crate::sched::park::Parker;
-use crate::sched::registry::{Registry, WorkerSlot};
+use crate::sched::registry::Registry;
+use crate::sched::start::{self, PoolConfig, Seat};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{set_current_worker_ptr, Arc, Deque, SeededBugs, Steal};
+use crate::sync::{Arc, Deque, SeededBugs, Steal};
 use crate::task::slot::Task;
 use crate::DEFAULT_BLOCKING_KEEP_ALIVE;
 
@@ -28,38 +27,34 @@ pub struct Workers {
 impl Workers {
     /// `n` unpinned worker slots (ring neighbours), with `bugs` seeded.
     pub fn new(n: usize, bugs: SeededBugs) -> Workers {
-        let deques: Vec<Deque<Task>> = (0..n).map(|_| Deque::new_lifo()).collect();
         let neighbours = neighbour_order(&vec![None; n], &Topology::default());
-        let slots: Box<[WorkerSlot]> = deques
-            .iter()
-            .zip(neighbours)
+        let seats = neighbours
+            .into_iter()
             .enumerate()
-            .map(|(i, (deque, neighbours))| WorkerSlot {
-                parker: Parker::new(),
-                stealer: deque.stealer(),
-                neighbours: neighbours.into_boxed_slice(),
-                cpu: None,
-                counters: WorkerCounters::new(),
+            .map(|(i, neighbours)| Seat {
                 name: format!("model-worker-{i}"),
+                cpu: None,
+                neighbours,
             })
             .collect();
         // No blocking lane (no blocking_io threads) and an unbounded injector.
-        let lane = Lane::new(LaneConfig {
-            max: 0,
-            capacity: None,
-            keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
-            stack_size: None,
-            seeded_bugs: bugs,
-        });
-        let registry = Arc::new(Registry::new(
-            slots,
-            Box::new([]),
-            None,
-            None,
-            std::time::Duration::ZERO,
-            lane,
-            bugs,
-        ));
+        let (registry, deques) = start::registry(
+            seats,
+            PoolConfig {
+                cpu_to_worker: Box::new([]),
+                panic_handler: None,
+                queue_capacity: None,
+                spin_window: std::time::Duration::ZERO,
+                lane: LaneConfig {
+                    max: 0,
+                    capacity: None,
+                    keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+                    stack_size: None,
+                    seeded_bugs: bugs,
+                },
+                seeded_bugs: bugs,
+            },
+        );
         Workers {
             registry: Kept::new(registry),
             deques: Kept::new(std::sync::Mutex::new(
@@ -99,9 +94,9 @@ impl Worker {
     /// A panic in `f` fails the model; the pointer is then left set, because a failed model
     /// unwinds outside its execution, where touching a loom thread-local aborts.
     pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        set_current_worker_ptr((&*self.0 as *const WorkerThread).cast());
+        self.0.set_current();
         let result = f();
-        set_current_worker_ptr(std::ptr::null());
+        WorkerThread::clear_current();
         result
     }
 }

@@ -99,7 +99,7 @@ impl Parker {
     /// Transition 1. The caller has already been counted as sleeping.
     pub(crate) fn transition_to_sleepy(&self) {
         debug_assert_eq!(self.state(), ParkState::Awake);
-        // ORDERING: Relaxed is enough: the SeqCst fence the caller issues next (sleep.rs step 3)
+        // ORDERING: Relaxed is enough: the SeqCst fence the caller issues next (the sleeper's fence, `sleep.rs`)
         // orders this store before its final recheck, and a waker reads it after its own fence.
         self.state.store(ParkState::Sleepy as u8, Ordering::Relaxed);
     }

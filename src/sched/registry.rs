@@ -3,8 +3,8 @@
 //! and the pool's lifecycle.
 //!
 //! The protocols that operate on it live beside it: finding work in `worker.rs`, sleeping and
-//! waking in `sleep.rs`, admission in `bound.rs`, pausing and cancelling in `control.rs`, the
-//! blocking lane in `blocking.rs`, shutdown in `shutdown.rs`.
+//! waking in `sleep.rs`, admission in `lane/bound.rs`, pausing and cancelling in `control.rs`, the
+//! blocking lane in `lane/blocking.rs`, start in `start.rs`, shutdown in `lifecycle.rs`.
 //!
 //! # Where a task goes
 //!
@@ -19,13 +19,15 @@ use std::time::Duration;
 
 use crate::lane::blocking::Lane;
 use crate::lane::bound::{Bound, Refused, Wait};
-use crate::metrics::{PoolCounters, WorkerCounters};
+use crate::metrics::Metrics;
+use crate::placement::sizing::WorkerPlacement;
 use crate::sched::control::Control;
+use crate::sched::counters::{Gauges, PoolCounters, WorkerCounters};
 use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
+use crate::sync::{current_cpu, AtomicUsize, Injector, Ordering, SeededBugs, Steal, Stealer};
 use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -33,14 +35,14 @@ pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
 /// One worker as the others see it.
 pub(crate) struct WorkerSlot {
-    pub(crate) parker: Parker,
-    pub(crate) stealer: Stealer<Task>,
+    pub(super) parker: Parker,
+    pub(super) stealer: Stealer<Task>,
     /// Every other worker, nearest first (`topology.rs`).
-    pub(crate) neighbours: Box<[usize]>,
+    pub(super) neighbours: Box<[usize]>,
     /// The CPU it is pinned to, if it is.
-    pub(crate) cpu: Option<usize>,
-    pub(crate) counters: WorkerCounters,
-    pub(crate) name: String,
+    pub(super) cpu: Option<usize>,
+    pub(super) counters: WorkerCounters,
+    pub(super) name: String,
 }
 
 /// Who pushed the work we are about to announce.
@@ -49,27 +51,41 @@ pub(crate) enum Producer {
     /// A worker of this pool (its own index).
     Worker(usize),
     /// A thread outside the pool: the nearest worker is the one pinned to its CPU, if any.
-    /// Its push may find a backlog in the injector (`sleep.rs`, producer step 3).
+    /// Its push may find a backlog in the injector (`sleep.rs`, "work appears": the backlog rule).
     Outside,
 }
 
+/// One pool's shared state (module docs). Its fields are the scheduler's (`pub(super)`):
+/// code outside `sched/` calls the methods below.
 pub(crate) struct Registry {
-    pub(crate) injector: Injector<Task>,
+    pub(super) injector: Injector<Task>,
     /// The injector's capacity (`Builder::queue_capacity`).
-    pub(crate) bound: Bound,
-    pub(crate) workers: Box<[WorkerSlot]>,
-    pub(crate) idle: Idle,
-    pub(crate) control: Control,
-    pub(crate) lane: Lane,
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) counters: PoolCounters,
+    pub(super) bound: Bound,
+    pub(super) workers: Box<[WorkerSlot]>,
+    pub(super) idle: Idle,
+    pub(super) control: Control,
+    pub(super) lane: Lane,
+    pub(super) lifecycle: Lifecycle,
+    pub(super) counters: PoolCounters,
     /// How long a searcher with nothing to do keeps looking before it sleeps
     /// (`Builder::spin_before_park`).
-    pub(crate) spin_window: Duration,
+    pub(super) spin_window: Duration,
     /// OS CPU id → the first worker pinned to it.
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
-    pub(crate) seeded_bugs: SeededBugs,
+    pub(super) seeded_bugs: SeededBugs,
+    /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
+    /// started (debug builds only: the self-deadlock check).
+    blocking_joins: AtomicUsize,
+}
+
+/// Where an admitted blocking task goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LaneRoute {
+    /// The lane's queue; the task holds a slot of the lane's bound.
+    Lane,
+    /// Nowhere: the lane may run no thread (`blocking_io` 0); the handle reports it.
+    NoLane,
 }
 
 /// Where an admitted task goes (module docs).
@@ -104,7 +120,31 @@ impl Registry {
             cpu_to_worker,
             panic_handler,
             seeded_bugs,
+            blocking_joins: AtomicUsize::new(0),
         }
+    }
+
+    /// A worker of this pool is about to block in `JoinHandle::join_blocking` on a task of
+    /// this pool: counts it as unavailable until [`leave_blocking_join`](Registry::leave_blocking_join).
+    /// If the task has not `started` and every other active worker is blocked the same way,
+    /// nothing would ever start it (a certain deadlock): the count is undone and the answer is
+    /// false. Two workers entering at once are ordered by the one RMW: the second sees the
+    /// first, so a refusal never leaves a deadlock behind.
+    pub(crate) fn enter_blocking_join(&self, started: bool) -> bool {
+        // ORDERING: AcqRel: the RMW chain on `blocking_joins` orders concurrent entries
+        // (pairs with the fetch_sub in `leave_blocking_join`).
+        let blocked = self.blocking_joins.fetch_add(1, Ordering::AcqRel) + 1;
+        if !started && blocked >= self.control.active() {
+            self.leave_blocking_join();
+            return false;
+        }
+        true
+    }
+
+    /// The wait [`enter_blocking_join`](Registry::enter_blocking_join) counted is over.
+    pub(crate) fn leave_blocking_join(&self) {
+        // ORDERING: AcqRel: pairs with the fetch_add in `enter_blocking_join`.
+        self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// True if the calling thread is one of this pool's workers.
@@ -182,6 +222,87 @@ impl Registry {
         }
     }
 
+    /// A task for the blocking lane (`blocking.rs`): admitted as
+    /// [`admit_blocking`](Registry::admit_blocking) says, waiting for room; after shutdown it
+    /// is rejected, with no lane its handle reports that.
+    pub(crate) fn push_blocking(&self, task: Task) {
+        match self.admit_blocking(Wait::Forever) {
+            Ok(route) => self.push_blocking_admitted(route, task),
+            Err(_) => self.lane.refuse(task, Discard::Reject),
+        }
+    }
+
+    /// Admits one blocking task before it is built, so a refused caller still holds its
+    /// closure. Refused once the pool is shut down — except for this pool's own workers, which
+    /// may still use the lane while the pool drains — then, on a running pool, routed to
+    /// [`LaneRoute::NoLane`] if the lane may run no thread, else admitted by the lane's bound
+    /// (waiting as `wait` says).
+    pub(crate) fn admit_blocking(&self, wait: Wait) -> Result<LaneRoute, Refused> {
+        let insider = self.is_current();
+        let shut_down = || !insider && self.is_shut_down();
+        if shut_down() {
+            return Err(Refused::Closed);
+        }
+        if self.lane.max() == 0 {
+            return Ok(LaneRoute::NoLane);
+        }
+        self.lane.admit(wait, shut_down)?;
+        Ok(LaneRoute::Lane)
+    }
+
+    /// Queues a blocking task [`admit_blocking`](Registry::admit_blocking) let in (or, with
+    /// no lane, hands it back reported and counted as rejected).
+    pub(crate) fn push_blocking_admitted(&self, route: LaneRoute, task: Task) {
+        match route {
+            LaneRoute::Lane => self.lane.push(task),
+            LaneRoute::NoLane => self.lane.refuse(task, Discard::NoLane),
+        }
+    }
+
+    /// Counts a `try_*` or `*_timeout` call refused at the door, whose closure went back to
+    /// its caller: once, as refused (a full queue: the injector's, or with `lane` the blocking
+    /// lane's) or as rejected (shut down).
+    #[cold]
+    pub(crate) fn count_refusal(&self, refused: Refused, lane: bool) {
+        match (refused, lane) {
+            (Refused::Full | Refused::Timeout, false) => self.counters.add_refused(),
+            (Refused::Closed, false) => self.counters.add_rejected(),
+            (Refused::Full | Refused::Timeout, true) => self.lane.count_refused(),
+            (Refused::Closed, true) => self.lane.count_rejected(),
+        }
+    }
+
+    /// How many threads the blocking lane may run now (`Pool::set_blocking_io`); 0 means
+    /// it has none and [`push_blocking`](Registry::push_blocking) hands tasks back.
+    pub(crate) fn lane_max(&self) -> usize {
+        self.lane.max()
+    }
+
+    /// The bugs seeded in this pool (none outside loom builds).
+    pub(crate) fn seeded_bugs(&self) -> SeededBugs {
+        self.seeded_bugs
+    }
+
+    /// Lets `n` CPU workers run (`control.rs`) and returns `n`; once the pool is shut down
+    /// nothing changes, and the count in force is returned.
+    pub(crate) fn set_active_workers(&self, n: usize) -> usize {
+        if self.is_shut_down() {
+            return self.control.active();
+        }
+        self.control.set_active(n);
+        n
+    }
+
+    /// The most threads the blocking lane may run from now on.
+    pub(crate) fn set_blocking_threads(&self, n: usize) {
+        self.lane.set_max(n);
+    }
+
+    /// Starts the blocking lane's threads now rather than on first use.
+    pub(crate) fn prestart_lane(&self) {
+        self.lane.prestart();
+    }
+
     /// Push and announce (`sleep.rs`, producer steps); the task holds a slot of the bound.
     fn push_to_injector(&self, task: Task) {
         self.injector.push(task);
@@ -233,7 +354,8 @@ impl Registry {
             Discarded::Unobserved => {
                 self.counters.add_rejected();
                 eprintln!(
-                    "corepool: the pool is shut down; a spawned task was rejected and dropped"
+                    "corepool: Pool::spawn on a pool that has been shut down: the task was dropped \
+                     unrun (Pool::try_spawn hands it back instead)"
                 );
             }
             Discarded::AlreadyCancelled => {
@@ -267,5 +389,22 @@ impl Registry {
                 crate::task::slot::drop_quietly(payload, "a spawned task's panic payload");
             }
         }
+    }
+
+    /// A snapshot of the pool's counters (`counters.rs`); `placements` gives each worker's
+    /// cpu and pin status.
+    pub(crate) fn metrics(&self, placements: &[WorkerPlacement]) -> Metrics {
+        let gauges = Gauges {
+            active: self.control.active(),
+            workers: self
+                .workers
+                .iter()
+                .map(|w| (&w.counters, w.stealer.len()))
+                .collect(),
+            injector_queue: self.injector.len(),
+            queue_capacity: self.bound.capacity(),
+            blocking: self.lane.metrics(),
+        };
+        self.counters.gather(gauges, placements)
     }
 }

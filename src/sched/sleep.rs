@@ -2,7 +2,7 @@
 //!
 //! # Shared state
 //!
-//! One word per pool, [`Idle`], packs (see [`Counters`]):
+//! One word per pool, [`Idle`], packs (see [`IdleWord`]):
 //! - `searching` — workers looking for work outside their own deque (bits 0..16);
 //! - `sleeping` — workers counted as asleep (bits 16..32);
 //! - `SHUTDOWN` — the pool accepts no outside work (bit 32);
@@ -104,9 +104,9 @@ const TERMINATED: u64 = 1 << 33;
 
 /// One snapshot of the idle word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Counters(u64);
+pub(crate) struct IdleWord(u64);
 
-impl Counters {
+impl IdleWord {
     /// Workers searching outside their own deque.
     pub(crate) fn searching(self) -> usize {
         (self.0 & SEARCH_MASK) as usize
@@ -155,10 +155,10 @@ impl Idle {
         }
     }
 
-    pub(crate) fn load(&self) -> Counters {
+    pub(crate) fn load(&self) -> IdleWord {
         // ORDERING: Acquire pairs with the AcqRel RMWs below, so a reader that sees a count
         // also sees the parker state the writer stored before it.
-        Counters(self.word.load(Ordering::Acquire))
+        IdleWord(self.word.load(Ordering::Acquire))
     }
 
     /// Enters searching unless half the workers already search.
@@ -177,13 +177,13 @@ impl Idle {
     pub(crate) fn transition_from_searching(&self) -> bool {
         // ORDERING: AcqRel; the caller follows a `true` with hand_on_search, whose fence orders
         // it.
-        let prev = Counters(self.word.fetch_sub(SEARCH_ONE, Ordering::AcqRel));
+        let prev = IdleWord(self.word.fetch_sub(SEARCH_ONE, Ordering::AcqRel));
         debug_assert!(prev.searching() > 0, "searching underflow: {prev:?}");
         prev.searching() == 1
     }
 
     /// Step 1: counts a worker as sleeping (and no longer searching). Returns the new value.
-    pub(crate) fn transition_to_sleeping(&self, was_searching: bool) -> Counters {
+    pub(crate) fn transition_to_sleeping(&self, was_searching: bool) -> IdleWord {
         let delta = if was_searching {
             SLEEP_ONE.wrapping_sub(SEARCH_ONE)
         } else {
@@ -192,27 +192,27 @@ impl Idle {
         // ORDERING: AcqRel: the release publishes this worker's earlier pushes to whoever reads
         // the word later (the last sleeper's RMW, a producer's load); followed by fence step 3.
         let prev = self.word.fetch_add(delta, Ordering::AcqRel);
-        Counters(prev.wrapping_add(delta))
+        IdleWord(prev.wrapping_add(delta))
     }
 
     /// One sleeper becomes a searcher: done by whoever won the parker (claimer or owner).
-    fn transition_sleeping_to_searching(&self) -> Counters {
+    fn transition_sleeping_to_searching(&self) -> IdleWord {
         let delta = SEARCH_ONE.wrapping_sub(SLEEP_ONE);
         // ORDERING: AcqRel: the claimer reads TERMINATED from the chain it joins.
-        let prev = Counters(self.word.fetch_add(delta, Ordering::AcqRel));
+        let prev = IdleWord(self.word.fetch_add(delta, Ordering::AcqRel));
         debug_assert!(prev.sleeping() > 0, "sleeping underflow: {prev:?}");
-        Counters(prev.0.wrapping_add(delta))
+        IdleWord(prev.0.wrapping_add(delta))
     }
 
     /// Sets SHUTDOWN; returns the value before.
-    pub(crate) fn set_shutdown(&self) -> Counters {
+    pub(crate) fn set_shutdown(&self) -> IdleWord {
         // ORDERING: AcqRel: producers that load SHUTDOWN then refuse; racing ones are covered
         // by TERMINATED (module docs).
-        Counters(self.word.fetch_or(SHUTDOWN, Ordering::AcqRel))
+        IdleWord(self.word.fetch_or(SHUTDOWN, Ordering::AcqRel))
     }
 
     /// Step 5: terminate, if the word still holds `seen` (read after the caller's fence).
-    fn try_terminate(&self, seen: Counters) -> bool {
+    fn try_terminate(&self, seen: IdleWord) -> bool {
         // ORDERING: AcqRel on success publishes termination; Relaxed on failure: the caller
         // just parks and will be woken by whoever changed the word.
         self.word

@@ -1,15 +1,15 @@
 //! A worker thread: its find-work order, and the thread-local that lets code running on it
-//! (`corepool::spawn`, `current_worker`) reach its own deque.
+//! (`corepool::spawn`, `current_worker`, helping waits) reach its own deque.
 //!
 //! # Find-work order ([`WorkerThread::find_task`])
 //!
-//! 1. Every [`INJECTOR_INTERVAL`](crate::sync) (61) tasks, the injector first — so outside work
+//! 1. Every [`INJECTOR_INTERVAL`] (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
 //! 3. The injector, taking a batch (`steal_batch_and_pop`).
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
 //!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
-//!    [`BATCH_STEAL_MIN_LEN`](crate::sync) tasks: a burst of spawns) a thief takes a batch,
+//!    [`BATCH_STEAL_MIN_LEN`] tasks: a burst of spawns) a thief takes a batch,
 //!    half of it; from a short one it takes one task, the oldest. Short deques are fork-join
 //!    stacks, where the oldest task is the biggest piece of work and taking more would steal
 //!    the victim's own next `join` halves, only to have it steal them back.
@@ -20,7 +20,7 @@
 //! work that arrives in a steady trickle then finds a worker awake instead of paying for a
 //! wake-up. Only the last searcher does (while several search, each sleeps right after the
 //! backoff until one is left), so an idle pool of any size keeps at most one CPU busy, for at
-//! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`sync.rs`, `IdleSpin`, says why).
+//! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`spin.rs` says why).
 //! A searcher that finds work stops searching, and if it was the last searcher and a queue
 //! still holds work, it wakes a sleeper to take over the search.
 
@@ -29,14 +29,28 @@ use std::time::Duration;
 
 use crate::sched::registry::{Producer, Registry};
 use crate::sched::sleep::AfterSleep;
-use crate::sync::{
-    current_worker_ptr, set_current_worker_ptr, Arc, Deque, IdleSpin, Steal, BATCH_STEAL_MIN_LEN,
-    INJECTOR_INTERVAL,
-};
+use crate::sched::spin::IdleSpin;
+use crate::sync::seeded::{self, SeededBugs};
+use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
+use crate::sync::{thread_local, Arc, Deque, Steal};
 use std::task::{Poll, Waker};
 
-use crate::sched::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult, WorkerLatch};
-use crate::task::slot::{both, catch, Discard, Outcome, Payload, Task, TaskId};
+use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
+use crate::task::job::{StackJob, StackResult};
+use crate::task::slot::{Discard, Outcome, Task};
+
+#[cfg(not(corepool_loom))]
+thread_local! {
+    /// The worker running on this thread, null elsewhere (const-initialised: no lazy-init
+    /// check on the `join`/`spawn` fast paths).
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(std::ptr::null()) };
+}
+
+#[cfg(corepool_loom)]
+thread_local! {
+    /// The worker running on this (model) thread; loom's macro takes no `const` init.
+    static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
+}
 
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
@@ -61,13 +75,14 @@ impl WorkerThread {
     /// Calls `f` with the worker running on this thread, if any.
     #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
-        let ptr = current_worker_ptr().cast::<WorkerThread>();
+        let ptr = CURRENT.with(|c| c.get());
         // SAFETY: the pointer is non-null only while `run` executes on this thread, and `run`
         // borrows the WorkerThread for that whole time, so the pointee is alive; we only
         // hand out a shared reference, and WorkerThread's mutable state is in Cells.
         f(unsafe { ptr.as_ref() })
     }
 
+    #[inline]
     pub(crate) fn index(&self) -> usize {
         self.index
     }
@@ -77,6 +92,7 @@ impl WorkerThread {
         self.local.is_empty()
     }
 
+    #[inline]
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }
@@ -99,14 +115,27 @@ impl WorkerThread {
 
     /// The worker's main loop; returns when the pool has terminated.
     pub(crate) fn run(&self) {
-        set_current_worker_ptr((self as *const WorkerThread).cast());
+        self.set_current();
         self.work_until(None);
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
             self.index
         );
-        set_current_worker_ptr(std::ptr::null());
+        WorkerThread::clear_current();
+    }
+
+    /// Makes this the worker running on the calling thread (`with_current` finds it), with
+    /// its pool's seeded bugs (loom only). `run` does, and a loom model's seat.
+    pub(super) fn set_current(&self) {
+        CURRENT.with(|c| c.set(self));
+        seeded::set_on_this_thread(self.registry.seeded_bugs);
+    }
+
+    /// No worker runs on the calling thread any more.
+    pub(super) fn clear_current() {
+        seeded::set_on_this_thread(SeededBugs::default());
+        CURRENT.with(|c| c.set(std::ptr::null()));
     }
 
     /// Runs other tasks — own deque first, then as in the find-work order — until `latch` is
@@ -202,89 +231,10 @@ impl WorkerThread {
         }
     }
 
-    /// `join` on this worker (`join.rs` has the protocol).
-    ///
-    /// Only the common case is here — `b` pushed, `a` run, `b` popped back and run — so the
-    /// frame stays small; everything else is in [`join_slow`](Self::join_slow).
+    /// Pops the newest task of this worker's own deque (`join.rs`: `b` taken back).
     #[inline]
-    pub(crate) fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
-        let job_b = StackJob::new(b, WorkerLatch::new(self.index, &self.registry));
-        let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
-        // SAFETY: this frame does not return before job_b has run — inline below, or by a
-        // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
-        // task; it is queued once.
-        let task_b = unsafe { Task::from_raw(job_b_ptr) };
-        // Step 1: offer b to thieves.
-        self.push_local(task_b);
-        // Step 2: run a here.
-        let result_a = catch(a);
-        // Step 3, the common case: b is on top of the deque, unstolen.
-        let id_b = Task::id_of(job_b_ptr);
-        match self.local.pop() {
-            Some(task) if task.is(id_b) => {
-                task.take_back();
-                // SAFETY: we took our own task back unrun, so the closure is still in the job
-                // and nobody else can reach it.
-                let b = unsafe { job_b.take_func_unchecked() };
-                match result_a {
-                    // `a` is done, so `b` may simply run; a panic in it unwinds from here
-                    // with both halves finished.
-                    Ok(ra) => (ra, b()),
-                    Err(payload) => resume_after(payload, b),
-                }
-            }
-            popped => self.join_slow(&job_b, id_b, result_a, popped),
-        }
-    }
-
-    /// Step 3 when the top of the deque was not `b` (`popped`): run what `a` left behind
-    /// until `b` comes back, or, if a thief took `b`, help until its latch is set. Step 4.
-    #[cold]
-    #[inline(never)]
-    fn join_slow<F, RA, RB>(
-        &self,
-        job_b: &StackJob<WorkerLatch<'_>, F, RB>,
-        id_b: TaskId,
-        result_a: Result<RA, Payload>,
-        mut popped: Option<Task>,
-    ) -> (RA, RB)
-    where
-        F: FnOnce() -> RB + Send,
-        RB: Send,
-    {
-        let result_b = loop {
-            match popped {
-                Some(task) if task.is(id_b) => {
-                    task.take_back();
-                    // SAFETY: as in `join`: our own task, taken back unrun.
-                    let b = unsafe { job_b.take_func_unchecked() };
-                    break catch(b);
-                }
-                Some(task) if job_b.latch.probe() => {
-                    // The thief is done with b: put this task back on top of the deque,
-                    // where it was, and return.
-                    self.push_local(task);
-                    break stack_result(job_b.take_result());
-                }
-                Some(task) => self.execute(task),
-                None => {
-                    self.wait_until(&job_b.latch);
-                    break stack_result(job_b.take_result());
-                }
-            }
-            if job_b.latch.probe() {
-                break stack_result(job_b.take_result());
-            }
-            popped = self.local.pop();
-        };
-        // Step 4: both halves are done; the first panic wins.
-        both(result_a, result_b)
+    pub(crate) fn pop_local(&self) -> Option<Task> {
+        self.local.pop()
     }
 
     /// Steps 1–4 of the module docs.
@@ -377,7 +327,7 @@ impl WorkerThread {
     /// Runs a task found in a queue — or, once `shutdown_now` asked, cancels it if its kind
     /// allows (`control.rs`) — and counts the outcome.
     #[inline]
-    fn execute(&self, task: Task) {
+    pub(crate) fn execute(&self, task: Task) {
         let registry = &*self.registry;
         let counters = &registry.workers[self.index].counters;
         if registry.control.is_cancelling() && task.is_cancellable() {
@@ -411,89 +361,4 @@ impl WorkerThread {
     pub(crate) fn count_submitted(&self) {
         self.registry.workers[self.index].counters.add_submitted();
     }
-}
-
-/// `a` panicked and `b` came back unrun: run `b` too (both halves finish), then resume
-/// `a`'s panic — it wins over one from `b`.
-#[cold]
-#[inline(never)]
-fn resume_after<RB>(payload: Payload, b: impl FnOnce() -> RB) -> ! {
-    let (never, _) = both(Err::<std::convert::Infallible, _>(payload), catch(b));
-    match never {}
-}
-
-/// A finished stack job's result as `catch` gives it.
-fn stack_result<R>(result: StackResult<R>) -> Result<R, Payload> {
-    match result {
-        StackResult::Done(r) => Ok(r),
-        StackResult::Panicked(p) => Err(p),
-        StackResult::Rejected | StackResult::Pending => {
-            unreachable!("a job on a worker's own deque is neither rejected nor left pending")
-        }
-    }
-}
-
-/// Runs `f` on the current worker's own deque, for it or a thief to pick up.
-///
-/// This is the cheap way to fan out from inside a task: no shared queue is touched, and an
-/// idle worker is woken only if nobody is already looking for work.
-///
-/// # Panics
-///
-/// If the calling thread is not a corepool worker. corepool never creates a global pool
-/// behind your back; outside a pool, call [`Pool::spawn`](crate::Pool::spawn) on the pool
-/// you mean.
-///
-/// ```
-/// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use std::sync::Arc;
-///
-/// let pool = corepool::Pool::new();
-/// let count = Arc::new(AtomicUsize::new(0));
-/// let c = count.clone();
-/// pool.install(move || {
-///     for _ in 0..10 {
-///         let c = c.clone();
-///         corepool::spawn(move || {
-///             c.fetch_add(1, Ordering::Relaxed);
-///         });
-///     }
-/// });
-/// pool.shutdown(); // runs every accepted task
-/// assert_eq!(count.load(Ordering::Relaxed), 10);
-///
-/// // Outside any pool it panics instead of guessing which pool you meant.
-/// assert!(std::panic::catch_unwind(|| corepool::spawn(|| ())).is_err());
-/// ```
-pub fn spawn<F>(f: F)
-where
-    F: FnOnce() + Send + 'static,
-{
-    let task = Task::spawn(f);
-    WorkerThread::with_current(|w| match w {
-        Some(w) => {
-            w.count_submitted();
-            w.push_local(task)
-        }
-        None => {
-            // Release the task without running it, then explain.
-            drop(task);
-            panic!(
-                "corepool::spawn called outside a corepool worker; \
-                 use Pool::spawn on the pool you mean"
-            )
-        }
-    })
-}
-
-/// The index of the worker running the calling code, or `None` outside any pool.
-///
-/// ```
-/// let pool = corepool::Pool::new();
-/// assert_eq!(corepool::current_worker(), None);
-/// let index = pool.install(corepool::current_worker);
-/// assert!(index.unwrap() < pool.plan().cpu_workers());
-/// ```
-pub fn current_worker() -> Option<usize> {
-    WorkerThread::with_current(|w| w.map(WorkerThread::index))
 }

@@ -1,16 +1,17 @@
 //! The facade: the only module that names `std::sync`, `std::thread`, `crossbeam_deque`,
-//! `crossbeam_utils` and `core_affinity`.
+//! `crossbeam_utils` and `core_affinity`. Types and thin wrappers only; the scheduler's
+//! tuning constants are in `tuning.rs`, the loom negative controls in `seeded.rs`.
 //!
-//! Under `cfg(corepool_loom)` every name maps to a loom type, the crossbeam deque is swapped for a mock
-//! (loom cannot see crossbeam's atomics), pinning is a no-op, and the knobs shrink so the model
-//! reaches edge cases in few steps. Everything else in the crate imports from here.
-//!
-//! The loom-only knobs sit next to the real constants below, each with the reason it shrinks.
+//! Under `cfg(corepool_loom)` every name maps to a loom type, the crossbeam deque is swapped
+//! for a mock (loom cannot see crossbeam's atomics), and pinning is a no-op. Everything else
+//! in the crate imports from here.
 
 #[cfg(not(corepool_loom))]
 mod imp {
     pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
-    pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
     pub(crate) use std::thread_local;
@@ -37,86 +38,6 @@ mod imp {
         }
     }
 
-    /// An idle worker's spin before it parks (`worker.rs`): an exponential backoff (1, 2, 4 …
-    /// 64 spin hints: a few µs); then a searcher spins in rounds of 64 hints until the pool's
-    /// spin window has passed, and any other worker yields its CPU a few times.
-    ///
-    /// A searcher never yields: producers count on it (`sleep.rs`), and one that yields to a
-    /// busy thread sharing its CPU may not run again for a whole scheduler slice
-    /// (milliseconds) while still counted — work waits, and the other workers may not search.
-    /// Its spin is bounded by the window instead. A worker that is not searching is counted
-    /// on by nobody, so it yields, letting such a thread (often the one submitting the work)
-    /// run, before it sleeps.
-    pub(crate) struct IdleSpin {
-        step: std::cell::Cell<u32>,
-        /// When the backoff ran out in this idle period.
-        since: std::cell::Cell<Option<std::time::Instant>>,
-    }
-
-    impl IdleSpin {
-        /// Backoff steps: step `s` spins 2^s hints.
-        const BACKOFF_STEPS: u32 = 7;
-        /// Yields of a worker that is not searching, after the backoff.
-        const YIELDS: u32 = 4;
-
-        pub(crate) fn new() -> Self {
-            IdleSpin {
-                step: std::cell::Cell::new(0),
-                since: std::cell::Cell::new(None),
-            }
-        }
-
-        /// One idle round: spins (or yields) and returns true, or returns false when it is
-        /// time to park. `window`: how long a searcher goes on after the backoff (asked only
-        /// then).
-        #[inline]
-        pub(crate) fn spin(
-            &self,
-            searching: bool,
-            window: impl FnOnce() -> std::time::Duration,
-        ) -> bool {
-            let step = self.step.get();
-            if step < Self::BACKOFF_STEPS {
-                self.step.set(step + 1);
-                Self::hints(1 << step);
-                return true;
-            }
-            if !searching {
-                if step < Self::BACKOFF_STEPS + Self::YIELDS {
-                    self.step.set(step + 1);
-                    std::thread::yield_now();
-                    return true;
-                }
-                return false;
-            }
-            let window = window();
-            if window.is_zero() {
-                return false;
-            }
-            let now = std::time::Instant::now();
-            let since = self.since.get().unwrap_or(now);
-            self.since.set(Some(since));
-            if now.duration_since(since) >= window {
-                return false;
-            }
-            Self::hints(1 << (Self::BACKOFF_STEPS - 1));
-            true
-        }
-
-        fn hints(n: u32) {
-            for _ in 0..n {
-                std::hint::spin_loop();
-            }
-        }
-
-        /// The worker found work (or slept): the next idle period starts afresh.
-        #[inline]
-        pub(crate) fn reset(&self) {
-            self.step.set(0);
-            self.since.set(None);
-        }
-    }
-
     /// Pins the calling thread to OS CPU `cpu`; false if the OS refused.
     pub(crate) fn pin_current_thread(cpu: usize) -> bool {
         core_affinity::set_for_current(core_affinity::CoreId { id: cpu })
@@ -137,35 +58,6 @@ mod imp {
         }
     }
 
-    std::thread_local! {
-        /// The worker running on this thread (type-erased), null elsewhere.
-        static CURRENT_WORKER: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
-    }
-
-    /// The worker pointer `worker.rs` keeps for the thread (const-initialised: no lazy-init
-    /// check on the `join`/`spawn` fast paths).
-    #[inline]
-    pub(crate) fn current_worker_ptr() -> *const () {
-        CURRENT_WORKER.with(|c| c.get())
-    }
-
-    #[inline]
-    pub(crate) fn set_current_worker_ptr(ptr: *const ()) {
-        CURRENT_WORKER.with(|c| c.set(ptr))
-    }
-
-    /// Tasks a worker runs from its own deque before it looks at the injector first.
-    /// Prime, so it does not fall into step with other periodic work.
-    pub(crate) const INJECTOR_INTERVAL: u32 = 61;
-
-    /// A thief takes half of a neighbour's deque at once only from a deque at least this long;
-    /// from a shorter one (a fork-join stack) it takes one task (`worker.rs`, step 4).
-    pub(crate) const BATCH_STEAL_MIN_LEN: usize = 16;
-
-    /// `build` waits for every worker's pin report before it returns, so the plan shows what
-    /// pinning really did (`shutdown.rs`, start).
-    pub(crate) const START_HANDSHAKE: bool = true;
-
     /// True once the thread has finished (its handle may be joined without blocking).
     pub(crate) fn thread_is_finished(handle: &thread::JoinHandle<()>) -> bool {
         handle.is_finished()
@@ -175,42 +67,13 @@ mod imp {
 #[cfg(corepool_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
     pub(crate) use mock_deque::{Deque, Injector, Steal, Stealer};
-
-    /// Under loom there is no spin phase at all: correctness must not rest on it, and every
-    /// spin step multiplies the interleavings (and the preemptions a bug needs to show).
-    pub(crate) struct IdleSpin;
-
-    impl IdleSpin {
-        pub(crate) fn new() -> Self {
-            IdleSpin
-        }
-        pub(crate) fn spin(
-            &self,
-            _searching: bool,
-            _window: impl FnOnce() -> std::time::Duration,
-        ) -> bool {
-            false
-        }
-        pub(crate) fn reset(&self) {}
-    }
-
-    loom::thread_local! {
-        /// The worker running on this (model) thread; loom's macro takes no `const` init.
-        static CURRENT_WORKER: std::cell::Cell<*const ()> = std::cell::Cell::new(std::ptr::null());
-    }
-
-    pub(crate) fn current_worker_ptr() -> *const () {
-        CURRENT_WORKER.with(|c| c.get())
-    }
-
-    pub(crate) fn set_current_worker_ptr(ptr: *const ()) {
-        CURRENT_WORKER.with(|c| c.set(ptr))
-    }
 
     /// No pinning under loom.
     pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
@@ -221,18 +84,6 @@ mod imp {
     pub(crate) fn current_cpu() -> Option<usize> {
         None
     }
-
-    /// Shrunk from 61 to 2 so a model reaches the fairness branch with two tasks.
-    pub(crate) const INJECTOR_INTERVAL: u32 = 2;
-
-    /// Shrunk from 16 to 2 so a model reaches both the single and the batch steal.
-    pub(crate) const BATCH_STEAL_MIN_LEN: usize = 2;
-
-    /// Off under loom: nothing is pinned, so there is nothing to report, and the handshake's
-    /// lock and condvar waits multiplied a two-worker start + shutdown model's interleavings
-    /// twelvefold (164k vs 13.7k at two preemptions) without checking any protocol. Workers
-    /// start at once; exit accounting and thread joining are unchanged.
-    pub(crate) const START_HANDSHAKE: bool = false;
 
     /// loom's handles cannot tell; finished handles are then kept until shutdown joins them.
     pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
@@ -384,68 +235,9 @@ mod imp {
 
 pub(crate) use imp::*;
 
-/// Bugs a loom model can seed on purpose (negative controls), set per pool through
-/// `Builder::seed_bugs` (or `__loom::Workers::new`), which exist only under `cfg(corepool_loom)`.
-/// Outside loom this is a field-less type whose switches are `const false`, so the real code
-/// paths compile exactly as if the switches were not there.
-#[cfg(corepool_loom)]
-#[derive(Debug, Clone, Copy, Default)]
-#[doc(hidden)]
-pub struct SeededBugs {
-    /// Park without the final recheck (`sleep.rs` step 4).
-    pub skip_final_recheck: bool,
-    /// `WorkerLatch::set` without its SeqCst fence, so the setter's wake scan can miss an
-    /// owner that is on its way to sleep (`latch.rs`).
-    pub latch_set_without_fence: bool,
-    /// The submit cell wakes the handle's waker *before* it publishes `COMPLETE`, and not
-    /// after (`join_handle.rs` step 5 moved ahead of step 4).
-    pub wake_before_publish: bool,
-    /// A blocking-lane thread started for a producer clears `starting` but never looks at
-    /// the queue behind it (`blocking.rs` step 0), so tasks skipped meanwhile get no thread.
-    pub lane_start_without_hand_on: bool,
-}
-
-/// Outside loom no bug can be seeded: every switch below is `const false`.
-#[cfg(not(corepool_loom))]
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SeededBugs {
-    _none: (),
-}
-
-/// The switches, read by the protocol code; always false outside loom.
-impl SeededBugs {
-    #[inline(always)]
-    pub(crate) const fn skip_final_recheck(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.skip_final_recheck;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn latch_set_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.latch_set_without_fence;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn wake_before_publish(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.wake_before_publish;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-
-    #[inline(always)]
-    pub(crate) const fn lane_start_without_hand_on(&self) -> bool {
-        #[cfg(corepool_loom)]
-        return self.lane_start_without_hand_on;
-        #[cfg(not(corepool_loom))]
-        false
-    }
-}
+pub(crate) mod seeded;
+pub(crate) mod tuning;
+pub(crate) use seeded::SeededBugs;
 
 /// Waits on `cvar` once, poison ignored: untimed without a deadline. `Err` (with the guard,
 /// no wait) once the deadline has passed. The caller loops on its own condition.

@@ -25,13 +25,20 @@
 //! everything in the list at its swap. A registrant that comes after the swap finds `CLOSED`.
 //! A prune that held nodes during the swap finds `CLOSED` when it splices back, and cancels
 //! them. So every bound task that had not started is cancelled — the cell's own `TAKEN` bit
-//! decides, for each one, between the cancel and a worker starting it (`join_handle.rs`).
+//! decides, for each one, between the cancel and a worker starting it (`cell.rs`).
 
-use crate::join_handle::Cancel;
 use crate::sync::token::{AtomicBool, AtomicPtr, AtomicUsize, Weak};
 use crate::sync::{Ordering, TaskArc};
 use std::fmt;
 use std::ptr;
+
+/// What a [`CancelToken`] keeps of each task bound to it.
+pub(crate) trait Cancel: Send + Sync {
+    /// Cancels the task unless it was taken (started, finished or cancelled) already.
+    fn cancel(&self) -> bool;
+    /// The task is done with: nothing left to cancel.
+    fn is_finished(&self) -> bool;
+}
 
 /// `head` once the token is cancelled. Never dereferenced.
 const CLOSED: *mut Node = ptr::dangling_mut::<Node>();

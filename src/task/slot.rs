@@ -5,8 +5,9 @@
 //! - a small `pool.spawn` closure (two words or less) — stored in the task itself, no
 //!   allocation;
 //! - `SpawnJob` — a larger `pool.spawn` closure, boxed and freed when it has run;
-//! - [`SubmitCell`] — `pool.submit`: one allocation shared with the [`JoinHandle`], holding
-//!   the closure, then the result, and the waiter (protocol in `join_handle.rs`);
+//! - [`SubmitCell`](crate::task::cell::SubmitCell) — `pool.submit`: one allocation shared
+//!   with the [`JoinHandle`](crate::JoinHandle), holding the closure, then the result, and
+//!   the waiter (protocol in `cell.rs`);
 //! - `StackJob` — `pool.install`: lives on the waiting caller's stack, which stays blocked
 //!   until the job has run or was rejected, so it needs no allocation and may borrow.
 //!
@@ -24,11 +25,6 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of, ManuallyDrop, MaybeUninit};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-use crate::join_handle::{Cancel, JoinHandle, SubmitCell};
-use crate::sync::token::Weak as TaskWeak;
-use crate::sync::TaskArc;
-use crate::task::cancel::CancelToken;
 
 /// A panic payload.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -167,24 +163,6 @@ impl Task {
             // SAFETY: a fresh Box pointer; `SpawnJob`'s execute/discard rebuild it once.
             unsafe { Task::from_raw(job) }
         }
-    }
-
-    /// A task whose result goes to the returned handle; one allocation for both. Bound to
-    /// `token`, if given, before it can be queued.
-    pub(crate) fn submit<F, T>(f: F, token: Option<&CancelToken>) -> (Task, JoinHandle<T>)
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let cell = TaskArc::new(SubmitCell::new(f));
-        if let Some(token) = token {
-            token.register(TaskArc::downgrade(&cell) as TaskWeak<dyn Cancel>);
-        }
-        let handle = JoinHandle::new(cell.clone());
-        // SAFETY: the pointer carries one strong count, which `SubmitCell`'s execute/discard
-        // give back with Arc::from_raw, exactly once.
-        let task = unsafe { Task::from_raw(TaskArc::into_raw(cell)) };
-        (task, handle)
     }
 
     /// A task that owns the job behind `job` until it runs or is rejected.

@@ -55,7 +55,7 @@ pub fn check(bound: Bound, model: impl Fn() + Sync + Send + 'static) {
 pub fn pool_with(workers: usize, bugs: SeededBugs) -> Leaky<Pool> {
     Leaky::new(
         Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(workers))
+            .sizing(Sizing::cpu_bound().cores(workers).oversubscribe(true))
             .pin_workers(false)
             .seed_bugs(bugs)
             .build()
@@ -96,6 +96,12 @@ impl<T> Deref for Leaky<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Leaky<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
     }
 }
 

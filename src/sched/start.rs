@@ -1,0 +1,133 @@
+//! Starting a pool: the one place that builds a registry with its worker slots and deques,
+//! shared by `Builder::build` (which then starts a thread per worker here) and the loom door
+//! (whose model threads take the seats instead).
+//!
+//! # A worker thread's life
+//!
+//! 1. Pin itself to its planned CPU, if it has one (the outcome is its pin status).
+//! 2. Report with [`Lifecycle::worker_started`](super::lifecycle::Lifecycle::worker_started)
+//!    and wait for the builder's verdict (`lifecycle.rs`, start).
+//! 3. On "go", run the worker loop (`worker.rs`) until the pool terminates.
+//! 4. Report its exit; shutdown joins the thread.
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::time::Duration;
+
+use crate::lane::blocking::{Lane, LaneConfig};
+use crate::placement::sizing::{PinStatus, WorkerPlacement};
+use crate::sched::counters::WorkerCounters;
+use crate::sched::park::Parker;
+use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
+use crate::sched::worker::WorkerThread;
+use crate::sync::tuning::START_HANDSHAKE;
+use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
+use crate::task::slot::Task;
+
+/// One worker as the builder planned it.
+pub(crate) struct Seat {
+    /// Its thread's name (also in panic reports).
+    pub(crate) name: String,
+    /// The CPU it will be pinned to, if it will be.
+    pub(crate) cpu: Option<usize>,
+    /// Every other worker, nearest first (`topology.rs`).
+    pub(crate) neighbours: Vec<usize>,
+}
+
+/// Everything about a pool that is not per worker.
+pub(crate) struct PoolConfig {
+    /// OS CPU id → the first worker pinned to it.
+    pub(crate) cpu_to_worker: Box<[Option<usize>]>,
+    pub(crate) panic_handler: Option<PanicHandler>,
+    /// The injector's bound.
+    pub(crate) queue_capacity: Option<usize>,
+    /// How long the last searcher spins before it sleeps.
+    pub(crate) spin_window: Duration,
+    pub(crate) lane: LaneConfig,
+    pub(crate) seeded_bugs: SeededBugs,
+}
+
+/// The registry for `seats`, and each worker's own deque (its stealer is in the registry);
+/// no thread is started.
+pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, Vec<Deque<Task>>) {
+    let deques: Vec<Deque<Task>> = seats.iter().map(|_| Deque::new_lifo()).collect();
+    let slots: Box<[WorkerSlot]> = seats
+        .into_iter()
+        .zip(&deques)
+        .map(|(seat, deque)| WorkerSlot {
+            parker: Parker::new(),
+            stealer: deque.stealer(),
+            neighbours: seat.neighbours.into_boxed_slice(),
+            cpu: seat.cpu,
+            counters: WorkerCounters::new(),
+            name: seat.name,
+        })
+        .collect();
+    let registry = Arc::new(Registry::new(
+        slots,
+        config.cpu_to_worker,
+        config.panic_handler,
+        config.queue_capacity,
+        config.spin_window,
+        Lane::new(config.lane),
+        config.seeded_bugs,
+    ));
+    (registry, deques)
+}
+
+/// Starts a thread per worker (`placements` says where each goes) and, with the start
+/// handshake, waits until each has pinned itself and returns what pinning did; then lets
+/// them run. If a thread cannot be started, the ones already started leave without touching
+/// a task, and the error is returned.
+pub(crate) fn start_threads(
+    registry: &Arc<Registry>,
+    deques: Vec<Deque<Task>>,
+    placements: &[WorkerPlacement],
+    stack_size: Option<usize>,
+) -> io::Result<Option<Vec<PinStatus>>> {
+    let n = deques.len();
+    for (index, deque) in deques.into_iter().enumerate() {
+        let registry_for_thread = Arc::clone(registry);
+        let planned = placements[index];
+        let mut builder = thread::Builder::new().name(registry.workers[index].name.clone());
+        if let Some(size) = stack_size {
+            builder = builder.stack_size(size);
+        }
+        let spawned = builder.spawn(move || {
+            // Step 1.
+            let pin = match (planned.pin, planned.cpu) {
+                (PinStatus::Pending, Some(cpu)) if pin_current_thread(cpu) => PinStatus::Pinned,
+                (PinStatus::Pending, _) => PinStatus::Failed,
+                (other, _) => other,
+            };
+            // Dropped explicitly on the normal way out. A worker never unwinds (tasks run
+            // under catch_unwind) except when a failed loom model tears its threads down;
+            // then these leak rather than touch loom objects outside the model and abort.
+            let registry = ManuallyDrop::new(registry_for_thread);
+            // Step 2.
+            if registry.lifecycle.worker_started(index, pin) {
+                // Step 3.
+                let worker =
+                    ManuallyDrop::new(WorkerThread::new(index, deque, Arc::clone(&registry)));
+                worker.run();
+                drop(ManuallyDrop::into_inner(worker));
+            }
+            // Step 4.
+            registry.lifecycle.worker_exited();
+            drop(ManuallyDrop::into_inner(registry));
+        });
+        match spawned {
+            Ok(handle) => registry.lifecycle.add_thread(handle),
+            Err(e) => {
+                registry.lifecycle.release(false);
+                return Err(e);
+            }
+        }
+    }
+    if !START_HANDSHAKE {
+        return Ok(None);
+    }
+    let pins = registry.lifecycle.wait_started(n);
+    registry.lifecycle.release(true);
+    Ok(Some(pins))
+}
