@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test corepool has: unit, integration and doc tests, then the loom models.
+# Every check corepool has: format, docs, lints; unit, integration and doc tests; then the
+# loom models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,16 @@ if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER:-}" ]; then
     echo "or set REDIS_SERVER to its path); .ci/run installs it" >&2
     exit 1
 fi
+
+# Cheap checks first, so a formatting or lint slip fails in seconds.
+echo "== format"
+cargo fmt --all --check
+
+echo "== docs (private items too: the protocol specs' links are part of the spec)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
+
+echo "== lints"
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== unit, integration and doc tests"
 cargo test --workspace

@@ -385,8 +385,9 @@ impl<'p> Batch<'p> {
     /// ```
     /// let pool = corepool::Pool::new();
     /// let fields = ["3", "4", "5"];
-    /// let total = pool.try_reduce(&fields, || 0u64, |acc, f| Ok::<_, std::num::ParseIntError>(acc + f.parse::<u64>()?), |a, b| a + b);
-    /// assert_eq!(total, Ok(12));
+    /// let add = |acc: u64, f: &&str| f.parse::<u64>().map(|n| acc + n);
+    /// assert_eq!(pool.batch().try_reduce(&fields, || 0, add, |a, b| a + b), Ok(12));
+    /// assert!(pool.batch().try_reduce(&["1", "x"], || 0, add, |a, b| a + b).is_err());
     /// ```
     pub fn try_reduce<T, A, E, I, F, C>(
         mut self,

@@ -82,6 +82,10 @@ pub use scope::{scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
+/// What the borrowing API refuses to compile (scope, join, spawn, install).
+#[cfg(doctest)]
+pub mod compile_fail;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

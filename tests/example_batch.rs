@@ -22,10 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::watchdog;
-use corepool::{Pool, Sizing};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
+use corepool::{Pool, Progress, Sizing};
 use hash_tree::{Chunking, FileEntry, FileHasher, Sha256Digest};
 use sha2::{Digest, Sha256};
 
@@ -63,19 +60,17 @@ fn hash_all(
     chunking: Chunking,
 ) -> Vec<io::Result<Sha256Digest>> {
     let mut results = Vec::new();
-    let done = Arc::new(AtomicU64::new(0));
-    hash_tree::hash_files(pool, files, window, chunking, &done, |index, result| {
+    let progress = Progress::new();
+    hash_tree::hash_files(pool, files, window, chunking, &progress, |index, result| {
         assert_eq!(index, results.len(), "results arrive in listing order");
         results.push(result);
     });
     assert_eq!(results.len(), files.len());
     if results.iter().all(Result::is_ok) {
         let listed: u64 = files.iter().map(|f| f.len).sum();
-        assert_eq!(
-            done.load(Ordering::Relaxed),
-            listed,
-            "progress counts every byte"
-        );
+        assert_eq!(progress.weight_done(), listed, "progress counts every byte");
+        // Items are parcels of files: all taken were done.
+        assert_eq!(progress.items_done(), progress.items_taken());
     }
     results
 }

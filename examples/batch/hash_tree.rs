@@ -4,54 +4,65 @@
 //!    regular files to hash, the entries that failed (missing path, unreadable directory,
 //!    broken symlink) and the ones skipped on purpose (sockets, FIFOs, devices, symlinks to
 //!    directories below a root). Nothing is opened yet.
-//! 2. [`open`] opens one listed file and asks the kernel to start reading it (see *Cold
-//!    data*); the main job calls it as a file enters the stream's window.
-//! 3. [`FileHasher::hash`] reads an opened file front to back and returns its digest. One
-//!    `FileHasher` per worker holds the read buffers, so hashing allocates nothing per file.
+//! 2. [`hash_files`] runs one `pool.stream` over the listing and hands each file's result
+//!    back in listing order. As files enter the stream's window they are [`open`]ed on the
+//!    calling thread, which also asks the kernel to start reading them (see *Cold data*).
+//! 3. [`FileHasher::hash`] reads an opened file front to back and returns its digest. Each
+//!    worker has one `FileHasher` for the stream (`map_init`), holding the read buffers, so
+//!    hashing allocates nothing per file.
 //!
 //! # One task per file
 //!
 //! SHA-256 is sequential (Merkle–Damgård): each block's compression takes the state the
 //! previous block left, so a file's digest cannot be put together from digests of its
 //! chunks, and output that `sha256sum -c` accepts means one hasher per file, fed front to
-//! back. So a file is one task, which opens, reads and hashes it; the parallelism comes from
-//! the many files, and because file sizes are heavy-tailed, one worker may draw a long file
-//! while the other finishes many short ones — work stealing keeps both busy.
+//! back. So a file is read and hashed by one task; the parallelism comes from the many
+//! files, and because file sizes are heavy-tailed, one worker may draw a long file while the
+//! other finishes many short ones — work stealing keeps both busy.
+//!
+//! Small files travel in *parcels*: consecutive files up to [`PARCEL_BYTES`] or
+//! [`PARCEL_FILES`] make one stream item. Each item that finishes wakes the thread reading
+//! the results; one wake per file cost ~4,000 context switches on the 2,000-file data set,
+//! one per parcel cuts that to ~1,200.
 //!
 //! # Page-cached data: read on the worker, read ahead for big files
 //!
-//! A read from the page cache is a copy, about a quarter of the cost of hashing the same
+//! A read from the page cache is a copy, about a fifth of the cost of hashing the same
 //! bytes here. A file is read on the worker that hashes it, into that worker's buffer: no
 //! hop to another thread per chunk. (Reading each chunk on the blocking lane and hashing it
-//! on a worker, one hop each way per chunk, was measured ~40 % slower than this.) Only a
-//! file of at least [`Chunking::read_ahead_from`] bytes is read ahead: while the worker
-//! hashes chunk *k*, chunk *k + 1* is read on the pool's blocking lane into the second
+//! on a worker, one hop each way per chunk, was measured ~40 % slower than this.) Reads are
+//! [`Chunking::chunk`] = 256 KiB, so a chunk is still in the core's cache when it is hashed;
+//! 1 MiB reads cost ~5 % more CPU over the data set.
+//!
+//! Only a file of at least [`Chunking::read_ahead_from`] bytes is read ahead: while the
+//! worker hashes chunk *k*, chunk *k + 1* is read on the pool's blocking lane into the second
 //! buffer, so the copy overlaps the hashing instead of alternating with it. That is what
 //! makes a single huge file faster than reading and hashing in turn, when a core is free for
-//! the lane's thread; it costs one hop per chunk ([`Chunking::chunk`], 1 MiB), small against
-//! hashing a chunk.
+//! the lane's thread; it costs one hop per chunk, small against hashing the chunk.
 //!
 //! # Cold data
 //!
-//! A read that misses the page cache blocks on the disk. [`open`] therefore tells the kernel
-//! that the first [`PREFETCH`] bytes will be needed soon (`posix_fadvise(WILLNEED)`, on
-//! Linux), and while a big file is read ahead the advice is kept [`PREFETCH`] bytes ahead of
-//! the reads. The disk then has many reads outstanding — one per file in the stream's window
-//! — instead of one per worker, and the workers mostly find their data in the page cache.
-//! Measured on this job's cold tree, that took the wall time to about 0.7–0.8× of the plain
-//! rayon program's; page-cached, the advice costs one system call per file.
+//! A read that misses the page cache blocks on the disk, and a worker waiting for it hashes
+//! nothing. [`open`] therefore tells the kernel that the first [`PREFETCH`] bytes will be
+//! needed soon (`posix_fadvise(WILLNEED)`, on Linux), and while a big file is read ahead the
+//! advice is kept [`PREFETCH`] bytes ahead of the reads. The disk then has many reads
+//! outstanding — every file in the stream's window — instead of one per worker, and the
+//! workers mostly find their data in the page cache. BENCHMARKS.md has the figures against
+//! the plain rayon program; page-cached, the advice costs one system call per file.
+//! Reading on the blocking lane instead would need buffers for whole files (or a hop per
+//! chunk), and the kernel's read-ahead already overlaps the disk with the hashing.
 //!
 //! # Memory
 //!
 //! A `FileHasher` holds two buffers of [`Chunking::chunk`] bytes, whatever the file's size;
-//! there is one per worker, so a huge file or a huge tree needs no more memory than that
-//! (plus what the stream keeps in its window: an open file or a digest per item).
+//! there is one per worker, so a huge file or a huge tree needs no more memory than that,
+//! plus what the stream's window holds: at most `window` parcels of open files or digests.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use corepool::Pool;
+use corepool::{Pool, Progress};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -179,10 +190,10 @@ pub struct Chunking {
 }
 
 impl Default for Chunking {
-    /// 1 MiB chunks; read ahead in files of 4 MiB or more.
+    /// 256 KiB chunks; read ahead in files of 4 MiB or more.
     fn default() -> Chunking {
         Chunking {
-            chunk: 1 << 20,
+            chunk: 256 << 10,
             read_ahead_from: 4 << 20,
         }
     }
@@ -319,57 +330,65 @@ impl FileHasher {
     }
 }
 
-/// Hashes `files` on `pool` and hands each result to `sink` in listing order, with at most
-/// `window` files opened and not yet handed over. `bytes_done` counts the bytes of the files
-/// hashed so far, for a progress bar.
+/// Hashes `files` on `pool` and hands each result to `sink` in listing order.
 ///
-/// Never panics and never hangs on a bad file: a file that cannot be opened or read yields its
-/// `io::Error`; if the pool is shut down, every file yields an error saying so.
+/// One `pool.stream` over the listing, in parcels of consecutive files (see the module
+/// docs): each file is [`open`]ed on this thread as its parcel enters the window (at most
+/// `window` parcels opened and not yet handed to `sink`), hashed with its worker's
+/// [`FileHasher`], and handed back in order. `progress` sees each parcel weighed by its
+/// files' listed lengths, so a bar can count bytes.
+///
+/// A file that cannot be opened or read yields its `io::Error`, and the rest go on. A pool
+/// already shut down yields an error for every file.
 pub fn hash_files(
     pool: &Pool,
     files: &[FileEntry],
     window: usize,
     chunking: Chunking,
-    bytes_done: &std::sync::Arc<std::sync::atomic::AtomicU64>,
+    progress: &Progress,
     mut sink: impl FnMut(usize, io::Result<Sha256Digest>),
 ) {
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-    use std::sync::atomic::Ordering;
-    thread_local! {
-        static HASHER: RefCell<Option<FileHasher>> = const { RefCell::new(None) };
-    }
-    let mut in_flight = VecDeque::new();
-    let mut delivered = 0;
-    let mut deliver = |handle: corepool::JoinHandle<io::Result<Sha256Digest>>| {
-        let result = handle
-            .join()
-            .unwrap_or_else(|e| Err(io::Error::other(format!("hashing stopped: {e}"))));
-        sink(delivered, result);
-        delivered += 1;
-    };
-    for entry in files {
-        if in_flight.len() >= window.max(1) {
-            deliver(in_flight.pop_front().expect("window is full"));
+    if pool.is_shut_down() {
+        for index in 0..files.len() {
+            sink(index, Err(io::Error::other("the pool is shut down")));
         }
-        let opened = open(&entry.path);
-        let (len, lane, done) = (entry.len, pool.clone(), bytes_done.clone());
-        in_flight.push_back(pool.submit(move || {
-            let result = HASHER.with(|h| {
-                let mut h = h.borrow_mut();
-                let hasher = h.get_or_insert_with(|| FileHasher::new(&lane, chunking));
-                hasher.chunking = chunking;
-                opened.and_then(|file| hasher.hash(file, len))
-            });
-            // ORDERING: Relaxed — a progress figure; the digest travels through the handle.
-            done.fetch_add(len, Ordering::Relaxed);
-            result
-        }));
+        return;
     }
-    for handle in in_flight {
-        deliver(handle);
+    let lane = pool.clone();
+    let mut entries = files.iter();
+    let parcels = std::iter::from_fn(move || {
+        let (mut parcel, mut bytes) = (Vec::new(), 0);
+        while bytes < PARCEL_BYTES && parcel.len() < PARCEL_FILES {
+            let Some(entry) = entries.next() else { break };
+            bytes += entry.len;
+            parcel.push((entry.len, open(&entry.path)));
+        }
+        (!parcel.is_empty()).then_some(parcel)
+    });
+    let digests = pool
+        .stream(parcels)
+        .window(window)
+        .progress(progress)
+        .weigh(|parcel| parcel.iter().map(|(len, _)| len).sum())
+        .map_init(
+            move || FileHasher::new(&lane, chunking),
+            |hasher, parcel: Vec<(u64, io::Result<File>)>| {
+                parcel
+                    .into_iter()
+                    .map(|(len, file)| file.and_then(|file| hasher.hash(file, len)))
+                    .collect::<Vec<_>>()
+            },
+        );
+    for (index, result) in digests.flatten().enumerate() {
+        sink(index, result);
     }
 }
+
+/// Consecutive files make one stream item (a parcel) until they hold this many bytes, so a
+/// parcel is at least ~0.2 ms of hashing, or ...
+pub const PARCEL_BYTES: u64 = 256 << 10;
+/// ... this many files (each holds an open file descriptor while it waits).
+pub const PARCEL_FILES: usize = 8;
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
 fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {

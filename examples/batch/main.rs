@@ -14,7 +14,7 @@
 //! per-worker metrics table.
 //!
 //! The files go through `pool.stream`: each is opened on this thread as it enters the
-//! stream's window (64 files), then one task on a worker reads and hashes it, with a
+//! stream's window (64 parcels of up to 8 files), then a worker reads and hashes it, with a
 //! per-worker [`FileHasher`](hash_tree::FileHasher) whose buffers are reused from file to
 //! file; the stream hands the digests back in listing order. SHA-256 is sequential, so a file
 //! is never split across workers: the parallelism comes from the many files, and with
@@ -37,11 +37,9 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use corepool::{Pool, Sizing};
+use corepool::{Pool, Progress, Sizing};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use hash_tree::{Chunking, FileEntry, FileHasher, Sha256Digest};
@@ -74,7 +72,9 @@ macro_rules! say {
 /// Runs over fewer bytes than this finish before a progress bar is worth drawing.
 const PROGRESS_MIN_BYTES: u64 = 32_000_000;
 
-/// Files opened and not yet handed back: the stream's window.
+/// Parcels of files (up to 8 files each) opened and not yet handed back: the stream's
+/// window. At most 512 open files, and enough files ahead that one long file at the head of
+/// the line rarely leaves a worker idle.
 const WINDOW: usize = 64;
 
 /// Threads of the blocking lane, which reads big files ahead of the hashing.
@@ -175,15 +175,11 @@ fn number<T: std::str::FromStr>(flag: &str, value: Option<OsString>) -> Result<T
 
 /// Everything after argument parsing; returns how many entries failed.
 fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error>> {
-    // Cores detected, k = 1, and a blocking lane for reading big files ahead.
-    let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
-        .build()?;
     let spec = dataset::Spec::new(options.mib.unwrap_or(256), options.files.unwrap_or(2000));
 
     if let Some(dir) = &options.generate {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        generate(&pool, dir, &spec)?;
+        generate(dir, &spec)?;
         return Ok(0);
     }
 
@@ -192,7 +188,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         let dir = tempfile::Builder::new()
             .prefix("corepool-batch-")
             .tempdir()?;
-        generate(&pool, dir.path(), &spec)?;
+        generate(dir.path(), &spec)?;
         Some(dir)
     } else {
         None
@@ -215,32 +211,37 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     }
     let show_bar = options.progress && listing.bytes() >= PROGRESS_MIN_BYTES;
     let chunking = Chunking::default();
+    // Cores detected, k = 1, and a blocking lane for reading big files ahead.
+    let pool = Pool::builder()
+        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
+        .build()?;
     let workers = pool.plan().cpu_workers();
 
     let mut full = Run::new(&listing.files, strip, Some(stdout));
     let wall = time(|| {
         let label = format!("{workers} {}", plural(workers, "worker"));
-        with_bar(show_bar, listing.bytes(), &label, |bar, done| {
+        with_bar(show_bar, listing.bytes(), &label, |bar, progress| {
             full.bar = bar.clone();
-            hash_tree::hash_files(&pool, &listing.files, WINDOW, chunking, done, |i, r| {
+            hash_tree::hash_files(&pool, &listing.files, WINDOW, chunking, progress, |i, r| {
                 full.hashed(i, r)
             });
         });
         full.finish();
     });
     pool.shutdown();
+    // Read now: the comparison runs must not count as this pool's idle time.
+    let metrics = pool.metrics();
 
     // The same work on this thread alone: what a user would compare against.
     let one_thread = (data_dir.is_some() || options.compare).then(|| {
         let mut run = Run::new(&listing.files, strip, None);
         let mut hasher = FileHasher::on_this_thread(chunking);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 thread", |_, done| {
+            with_bar(show_bar, listing.bytes(), "1 thread", |bar, _| {
                 for (index, entry) in listing.files.iter().enumerate() {
                     let result =
                         hash_tree::open(&entry.path).and_then(|file| hasher.hash(file, entry.len));
-                    // ORDERING: Relaxed — a progress figure only.
-                    done.fetch_add(entry.len, Ordering::Relaxed);
+                    bar.inc(entry.len);
                     run.hashed(index, result);
                 }
             })
@@ -259,8 +260,8 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
             .build()?;
         let mut run = Run::new(&listing.files, strip, None);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 worker", |_, done| {
-                hash_tree::hash_files(&one, &listing.files, WINDOW, chunking, done, |i, r| {
+            with_bar(show_bar, listing.bytes(), "1 worker", |_, progress| {
+                hash_tree::hash_files(&one, &listing.files, WINDOW, chunking, progress, |i, r| {
                     run.hashed(i, r)
                 })
             })
@@ -305,9 +306,9 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         mb(largest)
     );
     say!(
-        "one task per file (SHA-256 is sequential), {WINDOW} files in the window, \
-         {} MiB reads; files of {} MiB or more read ahead on the blocking lane",
-        chunking.chunk >> 20,
+        "one hasher per file (SHA-256 is sequential), {WINDOW} parcels of files in the window, \
+         {} KiB reads; files of {} MiB or more read ahead on the blocking lane",
+        chunking.chunk >> 10,
         chunking.read_ahead_from >> 20,
     );
     let line = |label: &str, wall: Duration| {
@@ -348,7 +349,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         );
     }
     say!();
-    say!("{}", pool.metrics());
+    say!("{metrics}");
 
     if disagree > 0 {
         say!("batch: the comparison runs disagree on {disagree} digests (files changed?)");
@@ -368,8 +369,10 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     }
 }
 
-/// Writes the data set under `dir`, saying what it does.
-fn generate(pool: &Pool, dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
+/// Writes the data set under `dir`, saying what it does; on a pool of its own, so the
+/// hashing pool's metrics count only the hashing.
+fn generate(dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
+    let pool = Pool::new();
     say!(
         "generating {} MiB in {} heavy-tailed files under {} ...",
         spec.total_bytes >> 20,
@@ -377,7 +380,7 @@ fn generate(pool: &Pool, dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
         dir.display()
     );
     let start = Instant::now();
-    let made = dataset::generate(pool, dir, spec)?;
+    let made = dataset::generate(&pool, dir, spec)?;
     say!(
         "generated {} files, {:.1} MB (largest {:.1} MB) in {:.2} s",
         made.files,
@@ -388,12 +391,13 @@ fn generate(pool: &Pool, dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`), redrawn every
-/// 100 ms from the byte count `work` keeps in the counter it is given.
-fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Arc<AtomicU64>)) {
-    let done = Arc::new(AtomicU64::new(0));
+/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`). A stream run
+/// hands `progress` to its stream, whose bytes done a thread here polls every 100 ms;
+/// a run without a stream moves the bar itself.
+fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Progress)) {
+    let progress = Progress::new();
     if !show {
-        return work(&ProgressBar::hidden(), &done);
+        return work(&ProgressBar::hidden(), &progress);
     }
     let style = ProgressStyle::with_template(
         "{msg:>10} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -405,13 +409,15 @@ fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar,
         .with_message(label.to_owned());
     std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {
-            // ORDERING: Relaxed — a progress figure only.
-            while bar.position() < total && !bar.is_finished() {
-                bar.set_position(done.load(Ordering::Relaxed));
+            while !bar.is_finished() {
+                let done = progress.weight_done();
+                if done > bar.position() {
+                    bar.set_position(done);
+                }
                 std::thread::park_timeout(Duration::from_millis(100));
             }
         });
-        work(&bar, &done);
+        work(&bar, &progress);
         bar.finish_and_clear();
         ticker.thread().unpark();
     });

@@ -129,8 +129,10 @@ impl<S> StateSlots<S> {
 
 impl<S> Drop for StateSlots<S> {
     fn drop(&mut self) {
-        for slot in self.slots.iter_mut() {
-            let ptr = *slot.get_mut();
+        for slot in self.slots.iter() {
+            // ORDERING: Acquire: the last `put` may have been on another thread; we are the
+            // last owner, so nothing races this swap.
+            let ptr = slot.swap(std::ptr::null_mut(), Ordering::Acquire);
             if !ptr.is_null() {
                 // SAFETY: the last owner: every slot's state is ours.
                 drop(unsafe { Box::from_raw(ptr) });

@@ -28,7 +28,7 @@ use std::fmt;
 
 use crate::error::TaskError;
 use crate::pool::Pool;
-use crate::sync::{StatCounter, TaskArc};
+use crate::sync::{Ordering, StatCounter, TaskArc};
 use crate::task::cancel::CancelToken;
 use driver::{Driver, Lane, Options, Weigh};
 use group::{Control, Failure, Fns, Payload, Shared};
@@ -61,7 +61,7 @@ pub const DEFAULT_WINDOW_PER_WORKER: usize = 1024;
 /// ```
 #[derive(Clone, Default)]
 pub struct Progress {
-    inner: std::sync::Arc<ProgressInner>,
+    inner: TaskArc<ProgressInner>,
 }
 
 #[derive(Default)]
@@ -91,9 +91,7 @@ impl Progress {
     /// ```
     pub fn items_taken(&self) -> u64 {
         // ORDERING: Relaxed: a statistic (type docs).
-        self.inner
-            .items_taken
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.items_taken.load(Ordering::Relaxed)
     }
 
     /// Items whose function has run (returned `Ok` for `try_for_each`) so far.
@@ -105,9 +103,7 @@ impl Progress {
     /// ```
     pub fn items_done(&self) -> u64 {
         // ORDERING: Relaxed: a statistic.
-        self.inner
-            .items_done
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.items_done.load(Ordering::Relaxed)
     }
 
     /// Total weight of the items taken (0 unless the stream has a [`weigh`](Stream::weigh)).
@@ -119,9 +115,7 @@ impl Progress {
     /// ```
     pub fn weight_taken(&self) -> u64 {
         // ORDERING: Relaxed: a statistic.
-        self.inner
-            .weight_taken
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.weight_taken.load(Ordering::Relaxed)
     }
 
     /// Total weight of the items done.
@@ -133,13 +127,11 @@ impl Progress {
     /// ```
     pub fn weight_done(&self) -> u64 {
         // ORDERING: Relaxed: a statistic.
-        self.inner
-            .weight_done
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.weight_done.load(Ordering::Relaxed)
     }
 
     pub(crate) fn add_taken(&self, items: u64, weight: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
+        use crate::sync::Ordering::Relaxed;
         // ORDERING: Relaxed: statistics.
         self.inner.items_taken.fetch_add(items, Relaxed);
         // ORDERING: Relaxed: statistics.
@@ -147,7 +139,7 @@ impl Progress {
     }
 
     pub(crate) fn add_done(&self, items: u64, weight: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
+        use crate::sync::Ordering::Relaxed;
         // ORDERING: Relaxed: statistics. Weight first, so a reader that sees all items done
         // is about to see all the weight too (both are exact once the stream returned).
         self.inner.weight_done.fetch_add(weight, Relaxed);

@@ -22,6 +22,6 @@ pub mod local;
 pub mod queue;
 pub mod worker;
 
-pub use job::{digest, Fault, Job, JobError, MAX_ROUNDS};
-pub use queue::{connect, Queue, ENQUEUE_BOUNDED, GROUP};
-pub use worker::{run_worker, Summary, WorkerConfig, WorkerError};
+pub use job::{Fault, Job, JobError, MAX_ROUNDS, digest};
+pub use queue::{ENQUEUE_BOUNDED, GROUP, Queue, connect};
+pub use worker::{Summary, WorkerConfig, WorkerError, run_worker};

@@ -230,7 +230,7 @@ impl LocalRedis {
             let mut process = match KillOnDrop::spawn(&mut command) {
                 Ok(p) => p,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StartError::Missing(binary.to_string()))
+                    return Err(StartError::Missing(binary.to_string()));
                 }
                 Err(e) => return Err(StartError::Spawn(e)),
             };
@@ -239,7 +239,7 @@ impl LocalRedis {
                     return Ok(LocalRedis {
                         port,
                         _process: process,
-                    })
+                    });
                 }
                 Err(e) => last = e,
             }
@@ -293,10 +293,10 @@ fn wait_ready(port: u16, process: &mut KillOnDrop) -> Result<(), StartError> {
         if let Some(status) = process.try_wait().map_err(StartError::Spawn)? {
             return Err(StartError::NotReady(Some(status)));
         }
-        if let Ok(mut con) = crate::connect(&url) {
-            if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                return Ok(());
-            }
+        if let Ok(mut con) = crate::connect(&url)
+            && redis::cmd("PING").query::<String>(&mut con).is_ok()
+        {
+            return Ok(());
         }
         thread::sleep(Duration::from_millis(20));
     }

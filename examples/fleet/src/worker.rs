@@ -49,7 +49,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -61,7 +61,7 @@ use redis::streams::{
 use redis::{Commands, Connection, RedisError, Value};
 
 use crate::job::Job;
-use crate::queue::{connect, Queue, GROUP};
+use crate::queue::{GROUP, Queue, connect};
 
 /// How a worker process runs.
 ///
@@ -261,7 +261,7 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
     // reclaimed by other workers after the claim timeout.
     pool.shutdown();
     outcome?;
-    let mut summary = puller.summary;
+    let summary = puller.summary;
     // A clean exit leaves nothing pending under this name: forget the consumer.
     let _: Result<i64, _> = redis::cmd("XGROUP")
         .arg("DELCONSUMER")
@@ -269,7 +269,6 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
         .arg(GROUP)
         .arg(&config.consumer)
         .query(&mut puller.con);
-    summary.capacity = capacity;
     Ok(summary)
 }
 
@@ -340,10 +339,12 @@ impl Puller<'_> {
                 self.read_new(want, idle, &mut pulled)?;
             }
             // Step 6.
-            if pulled.is_empty() && done.is_empty() && !self.in_flight.is_empty() {
-                if let Ok(d) = rx.recv_timeout(Duration::from_millis(5)) {
-                    done.push(d);
-                }
+            if pulled.is_empty()
+                && done.is_empty()
+                && !self.in_flight.is_empty()
+                && let Ok(d) = rx.recv_timeout(Duration::from_millis(5))
+            {
+                done.push(d);
             }
             for p in pulled {
                 self.submit(p, &tx, &mut done);

@@ -6,9 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use corepool_fleet::{connect, digest, Fault, Job, Queue, GROUP};
-use redis::streams::{StreamClaimReply, StreamReadOptions, StreamReadReply};
+use corepool_fleet::{Fault, GROUP, Job, Queue, connect, digest};
 use redis::Commands;
+use redis::streams::{StreamClaimReply, StreamReadOptions, StreamReadReply};
 use support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const GOOD: usize = 200;

@@ -7,7 +7,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use corepool_fleet::{connect, digest, Job, Queue};
+use corepool_fleet::{Job, Queue, connect, digest};
 use support::{pending_of, read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const JOBS: usize = 100_000;
@@ -111,7 +111,9 @@ fn run_fleet() {
     let lost = JOBS - processed;
     let dead = xlen(&mut con, &q.dead);
     let duplicates = redelivered.len() + recorded_twice;
-    println!("fleet: jobs {JOBS}, processed {processed}, lost {lost}, duplicates {duplicates}, workers killed 1");
+    println!(
+        "fleet: jobs {JOBS}, processed {processed}, lost {lost}, duplicates {duplicates}, workers killed 1"
+    );
     println!(
         "fleet detail: {} in flight on the killed worker, {} delivered twice, {} results recorded twice, {} dead-lettered, {:.1} s",
         killed_in_flight.len(),

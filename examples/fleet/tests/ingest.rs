@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use corepool_fleet::local::KillOnDrop;
-use corepool_fleet::{connect, digest, Queue};
+use corepool_fleet::{Queue, connect, digest};
 use support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const BOUND: usize = 5;

@@ -99,6 +99,12 @@ impl<T> Deref for Leaky<T> {
     }
 }
 
+impl<T> std::ops::DerefMut for Leaky<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 impl<T> Drop for Leaky<T> {
     fn drop(&mut self) {
         if !std::thread::panicking() {

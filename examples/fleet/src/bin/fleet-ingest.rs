@@ -18,16 +18,16 @@
 use std::error::Error;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use corepool_fleet::{Job, Queue, MAX_ROUNDS};
+use corepool_fleet::{Job, MAX_ROUNDS, Queue};
 use redis::aio::MultiplexedConnection;
 
 const USAGE: &str = "\
@@ -155,7 +155,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
 }
 
 async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
             tokio::select! {

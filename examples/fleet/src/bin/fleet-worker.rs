@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use corepool_fleet::{run_worker, WorkerConfig};
+use corepool_fleet::{WorkerConfig, run_worker};
 
 const USAGE: &str = "\
 usage: fleet-worker [--redis URL] [--queue NAME] [--name NAME] [--max-attempts N]
@@ -51,13 +51,15 @@ fn take_stop_signals() -> std::io::Result<()> {
     };
     std::thread::Builder::new()
         .name("stop-signals".into())
-        .spawn(move || loop {
-            let mut signal = 0;
-            // SAFETY: `set` is an initialised signal set owned by this closure; `signal` is
-            // a valid out-pointer.
-            if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
-                // ORDERING: Relaxed: a lone flag, read with Relaxed by the puller.
-                STOP.store(true, Ordering::Relaxed);
+        .spawn(move || {
+            loop {
+                let mut signal = 0;
+                // SAFETY: `set` is an initialised signal set owned by this closure; `signal` is
+                // a valid out-pointer.
+                if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+                    // ORDERING: Relaxed: a lone flag, read with Relaxed by the puller.
+                    STOP.store(true, Ordering::Relaxed);
+                }
             }
         })?;
     Ok(())

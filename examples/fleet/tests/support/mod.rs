@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corepool_fleet::local::{KillOnDrop, LocalRedis};
-use corepool_fleet::{Queue, GROUP};
+use corepool_fleet::{GROUP, Queue};
 use redis::streams::{StreamPendingCountReply, StreamRangeReply};
 use redis::{Commands, Connection, Value};
 
