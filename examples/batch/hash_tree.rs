@@ -62,7 +62,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use corepool::{Pool, Progress};
+use corepool::{Pool, PoolHandle, Progress};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -237,7 +237,7 @@ fn advise_will_need(file: &File, offset: u64, len: u64) {
 #[derive(Debug)]
 pub struct FileHasher {
     /// Where reads ahead go; `None` reads everything on the calling thread.
-    lane: Option<Pool>,
+    lane: Option<PoolHandle>,
     chunking: Chunking,
     /// The chunk being hashed.
     current: Vec<u8>,
@@ -248,7 +248,7 @@ pub struct FileHasher {
 impl FileHasher {
     /// A hasher that reads big files ahead on `pool`'s blocking lane (if it has one).
     pub fn new(pool: &Pool, chunking: Chunking) -> FileHasher {
-        let lane = (pool.plan().blocking_io() > 0).then(|| pool.clone());
+        let lane = (pool.plan().blocking_io() > 0).then(|| pool.handle());
         FileHasher::with_lane(lane, chunking)
     }
 
@@ -258,7 +258,7 @@ impl FileHasher {
         FileHasher::with_lane(None, chunking)
     }
 
-    fn with_lane(lane: Option<Pool>, chunking: Chunking) -> FileHasher {
+    fn with_lane(lane: Option<PoolHandle>, chunking: Chunking) -> FileHasher {
         FileHasher {
             lane,
             chunking: Chunking {
@@ -354,7 +354,7 @@ pub fn hash_files(
         }
         return;
     }
-    let lane = pool.clone();
+    let lane = pool.handle();
     let mut entries = files.iter();
     let parcels = std::iter::from_fn(move || {
         let (mut parcel, mut bytes) = (Vec::new(), 0);
