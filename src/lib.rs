@@ -79,7 +79,7 @@ pub use placement::sizing::{
 };
 pub use pool::{Pool, PoolHandle, ShutdownReport};
 pub use scope::{scope, Scope};
-pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_PER_WORKER};
+pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 
 /// What the borrowing API refuses to compile (scope, join, spawn, install).

@@ -11,11 +11,11 @@ use crate::join_handle::JoinHandle;
 use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
 use crate::placement::sizing::{Plan, MAX_THREADS};
-use crate::sched::latch::StackJob;
 use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
 use crate::task::cancel::CancelToken;
+use crate::task::job::StackJob;
 use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.

@@ -285,7 +285,9 @@ fn the_program_body() {
     fs::write(root.join("sub/b"), b"bravo").unwrap();
     fs::write(root.join("a"), b"alpha").unwrap();
     // Big enough to be read ahead with the program's own chunking.
-    let big: Vec<u8> = (0..(5u32 << 20) + 7).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..(hash_tree::Chunking::default().read_ahead_from as u32) + 7)
+        .map(|i| (i % 251) as u8)
+        .collect();
     fs::write(root.join("big"), &big).unwrap();
     let missing = root.join("missing");
     let (root_arg, missing_arg) = (root.to_str().unwrap(), missing.to_str().unwrap());

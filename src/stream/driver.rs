@@ -56,6 +56,8 @@ pub(crate) struct Driver<'p, I: Iterator, U, E> {
     reorder: Option<Reorder<'p, I::Item, U, E>>,
     base_seq: u64,
     max_group: usize,
+    /// Groups out at most before the first measurement (two per worker).
+    ramp_groups: usize,
     /// Wait for every group on drop (work that borrows from the caller) instead of closing.
     must_drain: bool,
     closed: bool,
@@ -106,6 +108,7 @@ where
             base_seq: 0,
             // At least two groups per worker fit in the window, so all can be busy.
             max_group: (window / (2 * workers)).max(1),
+            ramp_groups: 2 * workers,
             must_drain: options.must_drain,
             closed: false,
         }
@@ -150,6 +153,11 @@ where
             let room = self.window - self.outstanding;
             let size = self.group_size();
             if room == 0 || (room < size && self.in_flight > 0) {
+                return;
+            }
+            // Until one group has run, the cost per item is unknown: a few single items, not
+            // a window full of them (ten thousand one-integer tasks before the first measure).
+            if self.control().item_ns() == 0 && self.in_flight >= self.ramp_groups {
                 return;
             }
             let stop = self.control().stop_index();

@@ -148,7 +148,7 @@ pub(crate) struct Control {
     stop_at: AtomicU64,
     token: Option<CancelToken>,
     progress: Option<Progress>,
-    /// Nanoseconds per item in the last group that ran (0: none measured yet).
+    /// Nanoseconds per item lately (0: none measured yet); see `record_item_ns`.
     item_ns: AtomicU64,
 }
 
@@ -185,6 +185,23 @@ impl Control {
     pub(crate) fn item_ns(&self) -> u64 {
         // ORDERING: Relaxed: a sizing hint only.
         self.item_ns.load(Ordering::Relaxed)
+    }
+
+    /// Folds one group's cost per item into the estimate: a lower figure is taken at once, a
+    /// higher one a quarter at a time — a group the OS preempted mid-run looks slow, and
+    /// should not shrink the groups that follow by much.
+    fn record_item_ns(&self, ns: u64) {
+        let ns = ns.max(1);
+        // ORDERING: Relaxed: a sizing hint for the feeder, nothing else (two workers racing
+        // here lose one sample, which is harmless).
+        let old = self.item_ns.load(Ordering::Relaxed);
+        let new = if old == 0 || ns <= old {
+            ns
+        } else {
+            old + (ns - old) / 4
+        };
+        // ORDERING: Relaxed: as above.
+        self.item_ns.store(new.max(1), Ordering::Relaxed);
     }
 
     pub(crate) fn progress(&self) -> Option<&Progress> {
@@ -259,9 +276,7 @@ impl<W: Work> Runs<W::Item, W::Out, W::Err> for Shared<W> {
             }
         };
         if done > 0 {
-            let ns = start.elapsed().as_nanos() as u64 / done as u64;
-            // ORDERING: Relaxed: a sizing hint for the feeder, nothing else.
-            control.item_ns.store(ns.max(1), Ordering::Relaxed);
+            control.record_item_ns(start.elapsed().as_nanos() as u64 / done as u64);
         }
         if let Some(p) = &control.progress {
             let weight = weights.get(..done).map_or(0, |w| w.iter().sum());

@@ -36,8 +36,22 @@ use group::{Control, Failure, Fns, Payload, Shared};
 pub(crate) use ready::{next_of, wait_take, Link, Pushed, ReadyList};
 
 /// Items a stream may hold per CPU worker, by default: the default window is this times the
-/// pool's CPU workers ([`Stream::window`] sets it per stream).
-pub const DEFAULT_WINDOW_PER_WORKER: usize = 1024;
+/// pool's CPU workers, at most [`DEFAULT_WINDOW_MAX`]. Sized for small items — numbers,
+/// lines, paths — where a wide window is what lets cheap items travel in large groups; set
+/// [`Stream::window`] when each item (or its result) holds real memory, such as a file's
+/// contents.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_WINDOW_PER_WORKER, 16_384);
+/// ```
+pub const DEFAULT_WINDOW_PER_WORKER: usize = 16_384;
+
+/// The largest default window, whatever the number of workers.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_WINDOW_MAX, 262_144);
+/// ```
+pub const DEFAULT_WINDOW_MAX: usize = 262_144;
 
 /// A progress observer for streams: counts of items taken and done, and their weight (e.g.
 /// bytes, see [`Stream::weigh`]). Clones share the counters, so a progress bar on another
@@ -236,7 +250,9 @@ where
     /// At most `n` items (at least 1) taken from the source and not yet handed back: the
     /// memory bound, and the backpressure onto the source. "Handed back" means returned by
     /// the [`map`](Stream::map) iterator (or known never to produce an output), or — for
-    /// `for_each` — run. Default: [`DEFAULT_WINDOW_PER_WORKER`] × the pool's CPU workers.
+    /// `for_each` — run. Default: [`DEFAULT_WINDOW_PER_WORKER`] × the pool's CPU workers, at
+    /// most [`DEFAULT_WINDOW_MAX`] — meant for small items; set a window whenever items or
+    /// results are large (a window of file contents is a window of files in memory).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -362,7 +378,9 @@ where
 
     fn window_or_default(&self) -> usize {
         self.window.unwrap_or_else(|| {
-            DEFAULT_WINDOW_PER_WORKER.saturating_mul(self.pool.plan().cpu_workers().max(1))
+            DEFAULT_WINDOW_PER_WORKER
+                .saturating_mul(self.pool.plan().cpu_workers().max(1))
+                .min(DEFAULT_WINDOW_MAX)
         })
     }
 

@@ -154,6 +154,13 @@ impl ReadyList {
         }
     }
 
+    /// True if something is ready (a hint: `take` decides).
+    #[inline]
+    fn has_any(&self) -> bool {
+        // ORDERING: Relaxed: a hint for the spin; `take`'s Acquire swap decides.
+        !self.head.load(Ordering::Relaxed).is_null()
+    }
+
     /// Consumer step 1 alone: takes whatever is ready, newest first (null if nothing).
     pub(crate) fn take(&self) -> *mut Link {
         // ORDERING: Relaxed first look, so an empty list costs no RMW; Acquire on the swap
@@ -232,9 +239,9 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
     if let Some(taken) = helped {
         return taken;
     }
-    // A short spin first: a group often finishes within a few microseconds of the wait.
-    for _ in 0..SPIN_BEFORE_BLOCK {
-        std::hint::spin_loop();
+    // Spin a little first: a group often finishes within microseconds of the wait, and
+    // blocking costs a futex wait and wake (and, on a busy machine, the CPU itself).
+    if spin_until_ready(list) {
         let now = list.take();
         if !now.is_null() {
             return now;
@@ -250,9 +257,30 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
     }
 }
 
-/// Polls of an outside consumer before it registers and blocks.
+/// How long an outside consumer polls before it registers and blocks.
 #[cfg(not(corepool_loom))]
-const SPIN_BEFORE_BLOCK: u32 = 64;
-/// None under loom: the spin only multiplies interleavings.
+const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::from_micros(30);
+
+/// Polls `list` (a relaxed load each) for at most [`SPIN_BEFORE_BLOCK`]; true once it holds
+/// something.
+#[cfg(not(corepool_loom))]
+fn spin_until_ready(list: &ReadyList) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+            if list.has_any() {
+                return true;
+            }
+        }
+        if start.elapsed() >= SPIN_BEFORE_BLOCK {
+            return false;
+        }
+    }
+}
+
+/// No spin under loom: it only multiplies interleavings.
 #[cfg(corepool_loom)]
-const SPIN_BEFORE_BLOCK: u32 = 0;
+fn spin_until_ready(_list: &ReadyList) -> bool {
+    false
+}

@@ -249,6 +249,8 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
         capacity,
         in_flight: HashSet::new(),
         held: VecDeque::new(),
+        refused_since: None,
+        warned: false,
         summary: Summary {
             workers,
             capacity,
@@ -281,6 +283,10 @@ struct Puller<'a> {
     in_flight: HashSet<String>,
     /// Tasks the pool handed back as full, oldest first; their jobs are in `in_flight`.
     held: VecDeque<Task>,
+    /// Since when the pool has refused every offer, if it does.
+    refused_since: Option<Instant>,
+    /// Whether the "refused while idle" warning has been printed.
+    warned: bool,
     summary: Summary,
 }
 
@@ -396,9 +402,10 @@ impl Puller<'_> {
     fn offer_held(&mut self) -> bool {
         while let Some(task) = self.held.pop_front() {
             match self.pool.try_spawn(task) {
-                Ok(()) => {}
+                Ok(()) => self.refused_since = None,
                 Err(TrySubmitError::Full(task)) => {
                     self.held.push_front(task);
+                    self.check_refusals();
                     return false;
                 }
                 // The pool is ours and shut down only after this loop ends.
@@ -406,6 +413,28 @@ impl Puller<'_> {
             }
         }
         true
+    }
+
+    /// A pool that refuses for a whole second while it has nothing queued or running has
+    /// lost track of its bound: say so once (the jobs stay pending and, if this worker
+    /// never gets going again, are taken over by the others after the claim timeout).
+    #[cold]
+    fn check_refusals(&mut self) {
+        let since = *self.refused_since.get_or_insert_with(Instant::now);
+        if self.warned || since.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let m = self.pool.metrics();
+        if m.running == 0 && m.injector_queue == 0 {
+            self.warned = true;
+            eprintln!(
+                "{}: warning: the pool has refused every job for {:?} with none queued or \
+                 running (queue capacity {}): its bound is miscounted",
+                self.config.consumer,
+                since.elapsed(),
+                self.capacity
+            );
+        }
     }
 
     /// Step 1: one `MULTI` settles every finished job.

@@ -2,14 +2,12 @@
 //! dead-lettered after N deliveries; a job that never got acknowledged N times is
 //! dead-lettered without running again; good jobs around them are unaffected.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 use corepool_fleet::{Fault, GROUP, Job, Queue, connect, digest};
 use redis::Commands;
 use redis::streams::{StreamClaimReply, StreamReadOptions, StreamReadReply};
-use support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const GOOD: usize = 200;
 const MAX_ATTEMPTS: &str = "3";
