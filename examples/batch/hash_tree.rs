@@ -68,7 +68,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use corepool::{Pool, Progress};
+use corepool::{Pool, PoolHandle, Progress};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -243,7 +243,7 @@ fn advise_will_need(file: &File, offset: u64, len: u64) {
 #[derive(Debug)]
 pub struct FileHasher {
     /// Where reads ahead go; `None` reads everything on the calling thread.
-    lane: Option<Pool>,
+    lane: Option<PoolHandle>,
     chunking: Chunking,
     /// The chunk being hashed.
     current: Vec<u8>,
@@ -256,7 +256,7 @@ pub struct FileHasher {
 impl FileHasher {
     /// A hasher that reads big files ahead on `pool`'s blocking lane (if it has one).
     pub fn new(pool: &Pool, chunking: Chunking) -> FileHasher {
-        let lane = (pool.plan().blocking_io() > 0).then(|| pool.clone());
+        let lane = (pool.plan().blocking_io() > 0).then(|| pool.handle());
         FileHasher::with_lane(lane, chunking)
     }
 
@@ -266,7 +266,7 @@ impl FileHasher {
         FileHasher::with_lane(None, chunking)
     }
 
-    fn with_lane(lane: Option<Pool>, chunking: Chunking) -> FileHasher {
+    fn with_lane(lane: Option<PoolHandle>, chunking: Chunking) -> FileHasher {
         FileHasher {
             lane,
             chunking: Chunking {
@@ -381,7 +381,7 @@ pub fn hash_files(
         }
         return;
     }
-    let (lane, hashed) = (pool.clone(), hashed.clone());
+    let (lane, hashed) = (pool.handle(), hashed.clone());
     let mut entries = files.iter();
     let parcels = std::iter::from_fn(move || {
         let (mut parcel, mut bytes) = (Vec::new(), 0);
