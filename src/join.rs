@@ -22,9 +22,10 @@
 //! set, and panics are caught until step 4 (`a` under `catch_unwind`; a stolen `b` by its
 //! executor). That is what makes borrowing from the caller's stack sound.
 //!
-//! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
-//! rule: corepool never sends work to a pool the caller did not name.
+//! Off any CPU worker, [`join`] runs the whole protocol on the global pool (`global.rs`,
+//! built on first use): the join is installed there and the caller blocks until it is done.
 
+use crate::global::global_pool;
 use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
 use crate::task::job::{StackJob, StackResult};
@@ -35,9 +36,10 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 /// On a corepool worker, `b` is offered to idle workers while `a` runs here; if nobody took
 /// it, it runs here too, right after `a`. Both closures may borrow from the caller's stack.
 /// While it waits for a stolen `b`, the worker runs other tasks (see
-/// [`Pool::install`](crate::Pool::install) for what that implies). Outside any pool it runs
-/// `a`, then `b`, on the calling thread; use [`Pool::join`](crate::Pool::join) to run on a
-/// particular pool from anywhere.
+/// [`Pool::install`](crate::Pool::install) for what that implies). On any other thread it
+/// runs on the global pool (built on first use, see
+/// [`Builder::build_global`](crate::Builder::build_global)), blocking the caller until both
+/// are done; use [`Pool::join`](crate::Pool::join) to choose the pool.
 ///
 /// # Panics
 ///
@@ -54,7 +56,7 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 ///
 /// let pool = corepool::Pool::new();
 /// assert_eq!(pool.install(|| fib(20)), 6765);
-/// assert_eq!(fib(10), 55); // outside a pool: sequential
+/// assert_eq!(fib(10), 55); // outside a pool: on the global pool
 /// ```
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
@@ -65,17 +67,22 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => join_on(worker, a, b),
-        None => join_outside(a, b),
+        None => join_global(a, b),
     })
 }
 
-/// `join` outside any pool: `a`, then `b`, with the same panic rule. Kept out of line so the
-/// in-pool path stays a tail call.
+/// `join` off any worker: the same join, installed on the global pool. Kept out of line so
+/// the in-pool path stays a tail call.
 #[cold]
 #[inline(never)]
-fn join_outside<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB) -> (RA, RB) {
-    let result_a = catch(a);
-    both(result_a, catch(b))
+fn join_global<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    global_pool().install_as("corepool::join", || join(a, b))
 }
 
 /// `join` on `worker` (module docs).

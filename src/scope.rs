@@ -131,14 +131,18 @@ struct ScopePtr<'scope>(*const Scope<'scope>);
 // the scope is alive (module docs).
 unsafe impl Send for ScopePtr<'_> {}
 
-/// Opens a scope on the current worker: `f` may [`spawn`](Scope::spawn) tasks that borrow
+/// Opens a scope on the current pool: `f` may [`spawn`](Scope::spawn) tasks that borrow
 /// from the caller's stack; `scope` returns `f`'s value once every spawned task (nested ones
 /// too) has finished, helping run them meanwhile.
 ///
+/// On a corepool worker the scope opens there; on any other thread the whole scope (body
+/// included) runs on the global pool (built on first use, see
+/// [`Builder::build_global`](crate::Builder::build_global)) while the caller blocks. Use
+/// [`Pool::scope`](crate::Pool::scope) to choose the pool.
+///
 /// # Panics
 ///
-/// Outside a corepool worker (use [`Pool::scope`](crate::Pool::scope) from anywhere). If `f`
-/// or any task panics, the first panic is resumed after all have finished.
+/// If `f` or any task panics, the first panic is resumed after all have finished.
 ///
 /// ```
 /// let pool = corepool::Pool::new();
@@ -153,6 +157,15 @@ unsafe impl Send for ScopePtr<'_> {}
 ///     lens.iter().sum::<usize>()
 /// });
 /// assert_eq!(total, 6);
+///
+/// // Off any worker: on the global pool.
+/// let mut lens = [0; 3];
+/// corepool::scope(|s| {
+///     for (len, w) in lens.iter_mut().zip(&words) {
+///         s.spawn(move |_| *len = w.len());
+///     }
+/// });
+/// assert_eq!(lens, [1, 2, 3]);
 /// ```
 pub fn scope<'scope, F, R>(f: F) -> R
 where
@@ -161,10 +174,7 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => scope_on(worker, f),
-        None => panic!(
-            "corepool::scope called outside a corepool worker; \
-             use Pool::scope on the pool you mean"
-        ),
+        None => crate::global::global_pool().install_as("corepool::scope", || scope(f)),
     })
 }
 

@@ -48,25 +48,6 @@ fn join_halves_borrow_mutably_from_the_caller() {
 }
 
 #[test]
-fn join_outside_any_pool_runs_both_halves_on_the_caller() {
-    let me = std::thread::current().id();
-    let (a, b) = corepool::join(
-        || std::thread::current().id(),
-        || std::thread::current().id(),
-    );
-    assert_eq!((a, b), (me, me));
-    assert_eq!(corepool::current_worker(), None);
-    // Same panic rule as inside a pool: b still runs when a panics.
-    let b_ran = AtomicBool::new(false);
-    let err = catch_unwind(AssertUnwindSafe(|| {
-        corepool::join(|| panic!("a fails"), || b_ran.store(true, Ordering::SeqCst))
-    }))
-    .unwrap_err();
-    assert_eq!(corepool::panic_message(&*err), "a fails");
-    assert!(b_ran.load(Ordering::SeqCst));
-}
-
-#[test]
 fn join_waits_for_both_halves_then_resumes_the_first_panic() {
     let pool = pool(2);
     for _ in 0..50 {
@@ -244,12 +225,6 @@ fn a_panic_in_a_scope_task_is_resumed_after_every_task_finished() {
     .unwrap_err();
     assert_eq!(corepool::panic_message(&*err), "body failed");
     assert_eq!(finished.load(Ordering::SeqCst), 21);
-}
-
-#[test]
-fn scope_outside_a_pool_panics_with_a_pointer_to_pool_scope() {
-    let err = catch_unwind(|| corepool::scope(|_| ())).unwrap_err();
-    assert!(corepool::panic_message(&*err).contains("Pool::scope"));
 }
 
 #[test]

@@ -147,6 +147,11 @@ impl Registry {
         self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// How many CPU workers the pool has (paused ones included).
+    pub(crate) fn num_workers(&self) -> usize {
+        self.workers.len()
+    }
+
     /// True if the calling thread is one of this pool's workers.
     pub(crate) fn is_current(&self) -> bool {
         WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self)))
