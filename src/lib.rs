@@ -59,6 +59,7 @@ mod scope;
 mod stream;
 mod sync;
 mod task;
+mod yielding;
 
 pub use batch::Batch;
 pub use builder::{
@@ -82,6 +83,7 @@ pub use pool::{Pool, PoolHandle, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
+pub use yielding::{yield_local, yield_now, Yield};
 
 /// What the borrowing API refuses to compile (scope, join, spawn, install).
 #[cfg(doctest)]

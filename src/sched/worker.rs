@@ -38,6 +38,7 @@ use std::task::{Poll, Waker};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
+use crate::yielding::Yield;
 
 #[cfg(not(corepool_loom))]
 thread_local! {
@@ -228,6 +229,31 @@ impl WorkerThread {
             StackResult::Panicked(p) => std::panic::resume_unwind(p),
             StackResult::Rejected => None,
             StackResult::Pending => unreachable!("a stack job's latch set before it finished"),
+        }
+    }
+
+    /// One round of the find-work order, run here: `yielding.rs`.
+    pub(crate) fn yield_now(&self) -> Yield {
+        let found = self.find_task();
+        // A yield is not a search: hand it on if this round made us a searcher.
+        self.stop_searching();
+        match found {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
+        }
+    }
+
+    /// The own deque only: `yielding.rs`.
+    pub(crate) fn yield_local(&self) -> Yield {
+        match self.local.pop() {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
         }
     }
 
