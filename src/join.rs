@@ -25,6 +25,8 @@
 //! Off any CPU worker, [`join`] runs the whole protocol on the global pool (`global.rs`,
 //! built on first use): the join is installed there and the caller blocks until it is done.
 
+use std::marker::PhantomData;
+
 use crate::global::global_pool;
 use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
@@ -83,6 +85,104 @@ where
     RB: Send,
 {
     global_pool().install_as("corepool::join", || join(a, b))
+}
+
+/// What [`join_context`] tells each half about where it runs.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// let (a, b) = pool.install(|| corepool::join_context(|ctx| ctx.migrated(), |ctx| ctx.migrated()));
+/// assert!(!a); // a always runs on the caller's worker
+/// # let _ = b;
+/// ```
+#[derive(Debug)]
+pub struct FnContext {
+    migrated: bool,
+    /// Not `Send`/`Sync`: it describes the call it was handed to.
+    _marker: PhantomData<*mut ()>,
+}
+
+impl FnContext {
+    fn new(migrated: bool) -> FnContext {
+        FnContext {
+            migrated,
+            _marker: PhantomData,
+        }
+    }
+
+    /// True if the closure runs on a different thread from the one that called
+    /// [`join_context`]: `b` when a thief took it, and both halves when `join_context` was
+    /// called off any worker (the join then runs on the global pool).
+    ///
+    /// ```
+    /// let (a, b) = corepool::join_context(|ctx| ctx.migrated(), |ctx| ctx.migrated());
+    /// assert!(a && b); // called off any pool
+    /// ```
+    #[inline]
+    pub fn migrated(&self) -> bool {
+        self.migrated
+    }
+}
+
+/// [`join`], telling each closure whether it migrated ([`FnContext::migrated`]) — rayon's
+/// `join_context`. Typical use: split further only when `b` was stolen, i.e. when there are
+/// idle workers to use the pieces.
+///
+/// # Panics
+///
+/// As [`join`]: if either closure panics, after both have finished.
+///
+/// ```
+/// fn sum(v: &[u64]) -> u64 {
+///     if v.len() <= 1024 {
+///         return v.iter().sum();
+///     }
+///     let (l, r) = v.split_at(v.len() / 2);
+///     let (a, b) = corepool::join_context(|_| sum(l), |ctx| {
+///         if ctx.migrated() { sum(r) } else { r.iter().sum() } // stolen: keep splitting
+///     });
+///     a + b
+/// }
+/// let v: Vec<u64> = (1..=100_000).collect();
+/// assert_eq!(corepool::Pool::new().install(|| sum(&v)), 5_000_050_000);
+/// ```
+pub fn join_context<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce(FnContext) -> RA + Send,
+    B: FnOnce(FnContext) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    WorkerThread::with_current(|worker| match worker {
+        Some(worker) => join_context_on(worker, a, b, false),
+        None => global_pool().install_as("corepool::join_context", || {
+            WorkerThread::with_current(|worker| {
+                let worker = worker.expect("install runs its closure on a worker");
+                join_context_on(worker, a, b, true)
+            })
+        }),
+    })
+}
+
+/// `join_context` on `worker`; `injected` when the caller was off any worker.
+fn join_context_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B, injected: bool) -> (RA, RB)
+where
+    A: FnOnce(FnContext) -> RA + Send,
+    B: FnOnce(FnContext) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    // Only compared, never dereferenced: the home worker is alive (it waits in this join).
+    let home = worker as *const WorkerThread as usize;
+    join_on(
+        worker,
+        move || a(FnContext::new(injected)),
+        move || {
+            let here =
+                WorkerThread::with_current(|w| w.map_or(0, |w| w as *const WorkerThread as usize));
+            b(FnContext::new(injected || here != home))
+        },
+    )
 }
 
 /// `join` on `worker` (module docs).

@@ -70,7 +70,7 @@ pub use error::{
     panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
     TrySubmitError,
 };
-pub use join::join;
+pub use join::{join, join_context, FnContext};
 pub use join_handle::JoinHandle;
 pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};

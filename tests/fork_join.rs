@@ -313,3 +313,55 @@ fn a_ten_thousand_deep_chain_of_spawns_completes() {
     pool.shutdown();
     assert_eq!(done.load(Ordering::Relaxed), 10_000);
 }
+
+#[test]
+fn join_context_reports_an_unstolen_b_as_not_migrated() {
+    let pool = pool(1);
+    let (a, b) = pool.install(|| corepool::join_context(|c| c.migrated(), |c| c.migrated()));
+    assert_eq!((a, b), (false, false), "one worker: b is taken back inline");
+}
+
+#[test]
+fn join_context_reports_a_stolen_b_as_migrated() {
+    let pool = pool(2);
+    for _ in 0..20 {
+        let b_started = AtomicBool::new(false);
+        let (a, (b, b_thread)) = pool.install(|| {
+            let home = std::thread::current().id();
+            corepool::join_context(
+                |c| {
+                    // a holds its worker until b has started, so b can only run on the
+                    // other worker: it was stolen.
+                    while !b_started.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    (c.migrated(), home)
+                },
+                |c| {
+                    b_started.store(true, Ordering::Release);
+                    (c.migrated(), std::thread::current().id())
+                },
+            )
+        });
+        assert!(!a.0);
+        assert!(b);
+        assert_ne!(a.1, b_thread);
+    }
+}
+
+#[test]
+fn join_context_waits_for_both_halves_then_resumes_the_first_panic() {
+    let pool = pool(2);
+    let b_done = AtomicBool::new(false);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| {
+            corepool::join_context(
+                |_| panic!("a fails"),
+                |_| b_done.store(true, Ordering::SeqCst),
+            )
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "a fails");
+    assert!(b_done.load(Ordering::SeqCst));
+}

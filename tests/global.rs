@@ -206,3 +206,17 @@ fn build_global_after_first_use_is_an_error_naming_the_global_pool() {
         assert!(err.to_string().contains("global pool"));
     });
 }
+
+#[test]
+fn join_context_outside_any_pool_reports_both_halves_migrated() {
+    watchdog("join_context outside", LIMIT, || {
+        let me = std::thread::current().id();
+        let (a, b) = corepool::join_context(
+            |c| (c.migrated(), std::thread::current().id()),
+            |c| (c.migrated(), corepool::current_thread_index()),
+        );
+        assert!(a.0 && b.0);
+        assert_ne!(a.1, me);
+        assert!(b.1.is_some());
+    });
+}
