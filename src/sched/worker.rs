@@ -114,10 +114,17 @@ impl WorkerThread {
         }
     }
 
-    /// The worker's main loop; returns when the pool has terminated.
+    /// The worker's main loop, between its start and exit handlers (`start.rs`, step 3);
+    /// returns when the pool has terminated. The handlers see this worker as current.
     pub(crate) fn run(&self) {
         self.set_current();
+        self.registry.run_thread_handler(self.index, false);
         self.work_until(None);
+        self.registry.run_thread_handler(self.index, true);
+        // What the exit handler spawned onto this deque: nobody else will look any more.
+        while let Some(task) = self.local.pop() {
+            self.execute(task);
+        }
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
