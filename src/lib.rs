@@ -80,7 +80,7 @@ pub use placement::sizing::{
     ENV_SPIN_US, MAX_THREADS,
 };
 pub use pool::{Pool, PoolHandle, ShutdownReport};
-pub use scope::{scope, Scope};
+pub use scope::{in_place_scope, scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 pub use yielding::{yield_local, yield_now, Yield};
