@@ -109,3 +109,41 @@ pub fn current_num_threads() -> usize {
         None => global_pool().plan().cpu_workers(),
     })
 }
+
+/// The most threads a corepool pool may run ([`MAX_THREADS`](crate::MAX_THREADS), CPU
+/// workers and blocking lane together) — rayon's `max_num_threads`.
+///
+/// ```
+/// assert_eq!(corepool::max_num_threads(), corepool::MAX_THREADS);
+/// ```
+pub fn max_num_threads() -> usize {
+    crate::placement::sizing::MAX_THREADS
+}
+
+impl crate::Pool {
+    /// Whether the calling worker's own deque holds tasks (spawned here and not yet taken
+    /// by anyone), or `None` if the calling thread is not one of this pool's CPU workers —
+    /// rayon's `ThreadPool::current_thread_has_pending_tasks`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.current_thread_has_pending_tasks(), None);
+    /// let (before, after) = pool.install(|| {
+    ///     let before = pool.current_thread_has_pending_tasks();
+    ///     corepool::spawn(|| ());
+    ///     (before, pool.current_thread_has_pending_tasks())
+    /// });
+    /// assert_eq!(before, Some(false));
+    /// assert_eq!(after, Some(true)); // one worker, busy here: nobody took it yet
+    /// ```
+    pub fn current_thread_has_pending_tasks(&self) -> Option<bool> {
+        let registry = self.registry();
+        WorkerThread::with_current(|w| {
+            w.filter(|w| std::ptr::eq(w.registry(), registry))
+                .map(|w| !w.local_is_empty())
+        })
+    }
+}

@@ -65,7 +65,9 @@ pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
-pub use current::{current_num_threads, current_thread_index, current_worker, spawn};
+pub use current::{
+    current_num_threads, current_thread_index, current_worker, max_num_threads, spawn,
+};
 pub use error::{
     panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
     TrySubmitError,

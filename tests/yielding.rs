@@ -138,3 +138,26 @@ fn yielding_while_shutdown_runs_every_task_exactly_once() {
         }
     });
 }
+
+#[test]
+fn pending_tasks_are_seen_on_the_own_deque_only_and_drained_by_yield_local() {
+    watchdog("pending tasks", LIMIT, || {
+        let pool = one_worker();
+        let other = one_worker();
+        assert_eq!(pool.current_thread_has_pending_tasks(), None);
+        assert_eq!(
+            other.install(|| pool.current_thread_has_pending_tasks()),
+            None
+        );
+        let seen = pool.install(|| {
+            let empty = pool.current_thread_has_pending_tasks();
+            corepool::spawn(|| ());
+            corepool::spawn(|| ());
+            let two = pool.current_thread_has_pending_tasks();
+            while corepool::yield_local() == Some(Yield::Executed) {}
+            (empty, two, pool.current_thread_has_pending_tasks())
+        });
+        assert_eq!(seen, (Some(false), Some(true), Some(false)));
+        assert_eq!(corepool::max_num_threads(), corepool::MAX_THREADS);
+    });
+}
