@@ -33,6 +33,7 @@
 //! Exit status: 0 when the file was aggregated, 1 when a run met a malformed line or an I/O
 //! error, 2 for bad arguments.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 use std::fmt;
@@ -41,6 +42,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use corepool::{Pool, Progress};
@@ -334,6 +336,8 @@ pub struct Parsed {
     pub lines: u64,
     /// Its records' totals.
     pub table: Table,
+    /// The chunk's buffer, for [`ChunkReader::spares`].
+    pub buffer: Vec<u8>,
 }
 
 /// A malformed line, by its line number within its chunk (1-based).
@@ -346,7 +350,7 @@ pub struct BadLine {
 }
 
 /// Parses every line of `chunk` into a table, or names the first malformed one.
-pub fn parse_chunk(chunk: &Chunk) -> Result<Parsed, BadLine> {
+pub fn parse_chunk(chunk: Chunk) -> Result<Parsed, BadLine> {
     let mut table = Table::default();
     let mut lines = 0u64;
     let mut rest = &chunk.bytes[..];
@@ -369,8 +373,21 @@ pub fn parse_chunk(chunk: &Chunk) -> Result<Parsed, BadLine> {
         }
         rest = next;
     }
-    Ok(Parsed { lines, table })
+    Ok(Parsed {
+        lines,
+        table,
+        buffer: chunk.bytes,
+    })
 }
+
+/// Room for the partial line carried into a chunk, beyond its nominal size.
+const CARRY_ROOM: usize = 4096;
+
+/// Buffers of parsed chunks, handed back to the reader for the next chunks: the caller's
+/// thread holds both ends, so a plain `Rc<RefCell<..>>` does (the stream's source need not
+/// be `Send`). Without it every chunk would be fresh memory: the allocator does not give
+/// back here, quickly, buffers freed on the workers.
+pub type Spares = Rc<RefCell<Vec<Vec<u8>>>>;
 
 /// Reads a file as [`Chunk`]s of about `chunk_bytes` whole lines, carrying the partial last
 /// line of each read into the next chunk. Runs on the caller's thread (the stream's source).
@@ -378,6 +395,7 @@ pub struct ChunkReader<R> {
     source: R,
     chunk_bytes: usize,
     carry: Vec<u8>,
+    spares: Spares,
     next_index: u64,
     done: bool,
 }
@@ -389,9 +407,15 @@ impl<R: Read> ChunkReader<R> {
             source,
             chunk_bytes: chunk_bytes.max(1),
             carry: Vec::new(),
+            spares: Spares::default(),
             next_index: 0,
             done: false,
         }
+    }
+
+    /// Where to put the buffers of parsed chunks for reuse.
+    pub fn spares(&self) -> Spares {
+        self.spares.clone()
     }
 }
 
@@ -402,8 +426,10 @@ impl<R: Read> Iterator for ChunkReader<R> {
         if self.done {
             return None;
         }
-        let mut bytes = std::mem::take(&mut self.carry);
-        bytes.reserve(self.chunk_bytes);
+        let spare = self.spares.borrow_mut().pop();
+        let mut bytes = spare.unwrap_or_else(|| Vec::with_capacity(self.chunk_bytes + CARRY_ROOM));
+        bytes.clear();
+        bytes.append(&mut self.carry);
         let mut scanned = 0;
         loop {
             let want = (self.chunk_bytes.saturating_sub(bytes.len())).max(4096);
@@ -500,12 +526,13 @@ struct Merge {
 }
 
 impl Merge {
-    fn take(&mut self, parsed: Result<Parsed, ChunkError>) -> Result<(), RunError> {
+    /// Merges one chunk's table; hands back its buffer.
+    fn take(&mut self, parsed: Result<Parsed, ChunkError>) -> Result<Vec<u8>, RunError> {
         match parsed {
             Ok(p) => {
                 self.lines += p.lines;
                 self.table.merge(p.table);
-                Ok(())
+                Ok(p.buffer)
             }
             Err(ChunkError::Io(e)) => Err(RunError::Io(e)),
             Err(ChunkError::Bad(bad)) => Err(RunError::Malformed {
@@ -539,7 +566,7 @@ enum ChunkError {
 }
 
 fn read_and_parse(chunk: io::Result<Chunk>) -> Result<Parsed, ChunkError> {
-    parse_chunk(&chunk.map_err(ChunkError::Io)?).map_err(ChunkError::Bad)
+    parse_chunk(chunk.map_err(ChunkError::Io)?).map_err(ChunkError::Bad)
 }
 
 /// How the corepool engine reads.
@@ -572,6 +599,7 @@ pub fn aggregate_corepool(
     on_chunk: &mut dyn FnMut(),
 ) -> Result<Summary, RunError> {
     let chunks = ChunkReader::new(File::open(path)?, options.chunk_bytes);
+    let spares = chunks.spares();
     let parsed = pool
         .stream(chunks)
         .window(options.window)
@@ -582,7 +610,8 @@ pub fn aggregate_corepool(
     for chunk in parsed {
         // An error returns here, dropping the stream: nothing more is read, and chunks
         // queued behind the bad one never start.
-        merge.take(chunk)?;
+        let buffer = merge.take(chunk)?;
+        spares.borrow_mut().push(buffer);
         on_chunk();
     }
     merge.finish()
@@ -595,9 +624,12 @@ pub fn aggregate_serial(
     on_chunk: &mut dyn FnMut(u64),
 ) -> Result<Summary, RunError> {
     let mut merge = Merge::default();
-    for chunk in ChunkReader::new(File::open(path)?, chunk_bytes) {
+    let chunks = ChunkReader::new(File::open(path)?, chunk_bytes);
+    let spares = chunks.spares();
+    for chunk in chunks {
         let len = chunk.as_ref().map_or(0, |c| c.bytes.len() as u64);
-        merge.take(read_and_parse(chunk))?;
+        let buffer = merge.take(read_and_parse(chunk))?;
+        spares.borrow_mut().push(buffer);
         on_chunk(len);
     }
     merge.finish()

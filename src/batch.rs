@@ -76,6 +76,9 @@ use crate::sync::{AtomicUsize, Ordering};
 pub struct Batch<'p> {
     pool: &'p Pool,
     min_len: Option<usize>,
+    /// The function the user called (`Pool::map`, `Batch::reduce`, …), for the panic after
+    /// shutdown; the first name set wins, so `Pool::map` is not reported as `Batch::map`.
+    caller: Option<&'static str>,
 }
 
 impl<'p> Batch<'p> {
@@ -83,7 +86,14 @@ impl<'p> Batch<'p> {
         Batch {
             pool,
             min_len: None,
+            caller: None,
         }
+    }
+
+    /// Names the function the user called, unless a caller further out named it already.
+    pub(crate) fn named(mut self, caller: &'static str) -> Self {
+        self.caller.get_or_insert(caller);
+        self
     }
 
     /// The smallest piece a worker runs without looking for hungry peers (default:
@@ -122,7 +132,10 @@ impl<'p> Batch<'p> {
             fold_chunk,
             combine,
         };
-        self.pool.install(|| fold_range(identity(), range, &fold))
+        self.pool
+            .install_as(self.caller.unwrap_or("Batch::run"), || {
+                fold_range(identity(), range, &fold)
+            })
     }
 
     /// Calls `f` on every item, in parallel.
@@ -135,11 +148,12 @@ impl<'p> Batch<'p> {
     /// pool.batch().for_each(&[1u64, 2, 3], |x| { total.fetch_add(*x, Ordering::Relaxed); });
     /// assert_eq!(total.into_inner(), 6);
     /// ```
-    pub fn for_each<T, F>(self, items: &[T], f: F)
+    pub fn for_each<T, F>(mut self, items: &[T], f: F)
     where
         T: Sync,
         F: Fn(&T) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each");
         self.for_each_index(0..items.len(), |i| f(&items[i]))
     }
 
@@ -151,11 +165,12 @@ impl<'p> Batch<'p> {
     /// pool.batch().for_each_mut(&mut v, |x| *x *= 10);
     /// assert_eq!(v, [10, 20, 30]);
     /// ```
-    pub fn for_each_mut<T, F>(self, items: &mut [T], f: F)
+    pub fn for_each_mut<T, F>(mut self, items: &mut [T], f: F)
     where
         T: Send,
         F: Fn(&mut T) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each_mut");
         let base = SendPtr(items.as_mut_ptr());
         self.for_each_index(0..items.len(), |i| {
             // SAFETY: `i < items.len()`, and fold_range visits each index exactly once, so this
@@ -175,10 +190,11 @@ impl<'p> Batch<'p> {
     /// pool.batch().for_each_index(0..100, |_| { hits.fetch_add(1, Ordering::Relaxed); });
     /// assert_eq!(hits.into_inner(), 100);
     /// ```
-    pub fn for_each_index<F>(self, range: Range<usize>, f: F)
+    pub fn for_each_index<F>(mut self, range: Range<usize>, f: F)
     where
         F: Fn(usize) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each_index");
         self.run(range, None, &|| (), &|(), r| r.for_each(&f), &|(), ()| ())
     }
 
@@ -207,13 +223,14 @@ impl<'p> Batch<'p> {
     /// assert_eq!(letters.into_inner(), 19);
     /// assert!(inits.into_inner() <= words.len());
     /// ```
-    pub fn for_each_init<T, S, I, F>(self, items: &[T], init: I, f: F)
+    pub fn for_each_init<T, S, I, F>(mut self, items: &[T], init: I, f: F)
     where
         T: Sync,
         S: Send,
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each_init");
         self.run(
             0..items.len(),
             None,
@@ -239,12 +256,13 @@ impl<'p> Batch<'p> {
     /// let checked = pool.try_for_each(&lines, |l| l.parse::<u32>().map(drop).map_err(|_| *l));
     /// assert_eq!(checked, Err("x"));
     /// ```
-    pub fn try_for_each<T, E, F>(self, items: &[T], f: F) -> Result<(), E>
+    pub fn try_for_each<T, E, F>(mut self, items: &[T], f: F) -> Result<(), E>
     where
         T: Sync,
         E: Send,
         F: Fn(&T) -> Result<(), E> + Sync,
     {
+        self.caller.get_or_insert("Batch::try_for_each");
         self.try_reduce(items, || (), |(), item| f(item), |(), ()| ())
     }
 
@@ -258,12 +276,13 @@ impl<'p> Batch<'p> {
     /// let squares = pool.batch().map(&[1, 2, 3], |x| x * x);
     /// assert_eq!(squares, [1, 4, 9]);
     /// ```
-    pub fn map<T, U, F>(self, items: &[T], f: F) -> Vec<U>
+    pub fn map<T, U, F>(mut self, items: &[T], f: F) -> Vec<U>
     where
         T: Sync,
         U: Send,
         F: Fn(&T) -> U + Sync,
     {
+        self.caller.get_or_insert("Batch::map");
         let mapped = self.fill(items.len(), None, &|| (), &|(), i| {
             Ok::<U, std::convert::Infallible>(f(&items[i]))
         });
@@ -290,7 +309,7 @@ impl<'p> Batch<'p> {
     /// });
     /// assert_eq!((lens[0], lens[999]), (6, 8));
     /// ```
-    pub fn map_init<T, S, U, I, F>(self, items: &[T], init: I, f: F) -> Vec<U>
+    pub fn map_init<T, S, U, I, F>(mut self, items: &[T], init: I, f: F) -> Vec<U>
     where
         T: Sync,
         S: Send,
@@ -298,6 +317,7 @@ impl<'p> Batch<'p> {
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) -> U + Sync,
     {
+        self.caller.get_or_insert("Batch::map_init");
         let mapped = self.fill(items.len(), None, &init, &|state, i| {
             Ok::<U, std::convert::Infallible>(f(state, &items[i]))
         });
@@ -317,13 +337,14 @@ impl<'p> Batch<'p> {
     /// assert_eq!(pool.try_map(&["1", "-2", "3"], parse), Ok(vec![1, -2, 3]));
     /// assert!(pool.try_map(&["1", "two", "3", "four"], parse).is_err());
     /// ```
-    pub fn try_map<T, U, E, F>(self, items: &[T], f: F) -> Result<Vec<U>, E>
+    pub fn try_map<T, U, E, F>(mut self, items: &[T], f: F) -> Result<Vec<U>, E>
     where
         T: Sync,
         U: Send,
         E: Send,
         F: Fn(&T) -> Result<U, E> + Sync,
     {
+        self.caller.get_or_insert("Batch::try_map");
         let stop = FirstFailure::new();
         self.fill(items.len(), Some(&stop), &|| (), &|(), i| f(&items[i]))
     }
@@ -338,7 +359,7 @@ impl<'p> Batch<'p> {
     /// let joined = pool.batch().reduce(&words, String::new, |mut s, w| { s.push_str(w); s }, |a, b| a + &b);
     /// assert_eq!(joined, "abbccc");
     /// ```
-    pub fn reduce<T, A, I, F, C>(self, items: &[T], identity: I, fold: F, combine: C) -> A
+    pub fn reduce<T, A, I, F, C>(mut self, items: &[T], identity: I, fold: F, combine: C) -> A
     where
         T: Sync,
         A: Send,
@@ -346,6 +367,7 @@ impl<'p> Batch<'p> {
         F: Fn(A, &T) -> A + Sync,
         C: Fn(A, A) -> A + Sync,
     {
+        self.caller.get_or_insert("Batch::reduce");
         self.run(
             0..items.len(),
             None,
@@ -368,7 +390,7 @@ impl<'p> Batch<'p> {
     /// assert!(pool.batch().try_reduce(&["1", "x"], || 0, add, |a, b| a + b).is_err());
     /// ```
     pub fn try_reduce<T, A, E, I, F, C>(
-        self,
+        mut self,
         items: &[T],
         identity: I,
         fold: F,
@@ -382,6 +404,7 @@ impl<'p> Batch<'p> {
         F: Fn(A, &T) -> Result<A, E> + Sync,
         C: Fn(A, A) -> A + Sync,
     {
+        self.caller.get_or_insert("Batch::try_reduce");
         let stop = FirstFailure::new();
         // `None`: this piece has folded nothing yet, so `identity` has not run for it.
         let folded: Result<Option<A>, E> = self.run(
@@ -423,11 +446,12 @@ impl<'p> Batch<'p> {
     /// });
     /// assert_eq!(sum.into_inner(), 255 * 256 / 2);
     /// ```
-    pub fn for_each_chunk<T, F>(self, items: &[T], chunk_size: usize, f: F)
+    pub fn for_each_chunk<T, F>(mut self, items: &[T], chunk_size: usize, f: F)
     where
         T: Sync,
         F: Fn(&[T]) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each_chunk");
         let chunks = Chunks::new(items.len(), chunk_size);
         self.for_each_index(0..chunks.count, |c| f(&items[chunks.range(c)]))
     }
@@ -444,11 +468,12 @@ impl<'p> Batch<'p> {
     /// pool.for_each_chunk_mut(&mut v, 4, |chunk| chunk.reverse());
     /// assert_eq!(v, [3, 2, 1, 0, 7, 6, 5, 4, 9, 8]);
     /// ```
-    pub fn for_each_chunk_mut<T, F>(self, items: &mut [T], chunk_size: usize, f: F)
+    pub fn for_each_chunk_mut<T, F>(mut self, items: &mut [T], chunk_size: usize, f: F)
     where
         T: Send,
         F: Fn(&mut [T]) + Sync,
     {
+        self.caller.get_or_insert("Batch::for_each_chunk_mut");
         let chunks = Chunks::new(items.len(), chunk_size);
         let base = SendPtr(items.as_mut_ptr());
         self.for_each_index(0..chunks.count, |c| {
@@ -473,12 +498,13 @@ impl<'p> Batch<'p> {
     /// let maxima = pool.map_chunks(&samples, 4, |c| c.iter().cloned().fold(f64::MIN, f64::max));
     /// assert_eq!(maxima, [4.0, 8.0, 10.0]);
     /// ```
-    pub fn map_chunks<T, U, F>(self, items: &[T], chunk_size: usize, f: F) -> Vec<U>
+    pub fn map_chunks<T, U, F>(mut self, items: &[T], chunk_size: usize, f: F) -> Vec<U>
     where
         T: Sync,
         U: Send,
         F: Fn(&[T]) -> U + Sync,
     {
+        self.caller.get_or_insert("Batch::map_chunks");
         let chunks = Chunks::new(items.len(), chunk_size);
         let mapped = self.fill(chunks.count, None, &|| (), &|(), c| {
             Ok::<U, std::convert::Infallible>(f(&items[chunks.range(c)]))

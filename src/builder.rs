@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::error::BuildError;
 use crate::lane::blocking::LaneConfig;
 use crate::placement::cores::detect_cores;
-use crate::placement::sizing::{Plan, Sizing};
+use crate::placement::sizing::{env_pin, env_spin, process_env, Plan, Sizing};
 use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
 use crate::sched::registry::PanicHandler;
@@ -34,14 +34,16 @@ type ThreadName = Box<dyn FnMut(usize) -> String>;
 #[must_use = "a Builder does nothing until .build() is called"]
 pub struct Builder {
     sizing: Sizing,
-    pin_workers: bool,
+    /// `None`: from `COREPOOL_PIN`, else on.
+    pin_workers: Option<bool>,
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     panic_handler: Option<PanicHandler>,
     queue_capacity: Option<usize>,
     blocking_queue_capacity: Option<usize>,
     blocking_keep_alive: Duration,
-    spin_before_park: Duration,
+    /// `None`: from `COREPOOL_SPIN_US`, else [`DEFAULT_SPIN_BEFORE_PARK`].
+    spin_before_park: Option<Duration>,
     prestart_blocking: bool,
     seeded_bugs: SeededBugs,
 }
@@ -61,29 +63,20 @@ pub const DEFAULT_BLOCKING_QUEUE_CAPACITY: usize = 1024;
 /// ```
 pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-/// How long an idle searching worker keeps looking for work before it sleeps, by default.
-///
-/// A few times what waking a sleeping thread costs (tens of µs, more on a virtual machine),
-/// so that a steady trickle of work finds a worker awake, while a pool with nothing to do
-/// still goes quiet within a fraction of a millisecond.
-///
-/// ```
-/// assert_eq!(corepool::DEFAULT_SPIN_BEFORE_PARK.as_micros(), 100);
-/// ```
-pub const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(100);
+pub use crate::placement::sizing::DEFAULT_SPIN_BEFORE_PARK;
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
             sizing: Sizing::cpu_bound(),
-            pin_workers: true,
+            pin_workers: None,
             thread_name: None,
             stack_size: None,
             panic_handler: None,
             queue_capacity: None,
             blocking_queue_capacity: Some(DEFAULT_BLOCKING_QUEUE_CAPACITY),
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
-            spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
+            spin_before_park: None,
             prestart_blocking: false,
             seeded_bugs: SeededBugs::default(),
         }
@@ -133,7 +126,8 @@ impl Builder {
         self
     }
 
-    /// Pin worker `i` to allowed CPU `i mod cores` (default `true`). A worker whose pinning
+    /// Pin worker `i` to allowed CPU `i mod cores` (default `true`, or what
+    /// [`COREPOOL_PIN`](crate::ENV_PIN) says when this is not called). A worker whose pinning
     /// fails runs unpinned; the plan and metrics show it.
     ///
     /// ```
@@ -141,7 +135,7 @@ impl Builder {
     /// assert!(pool.plan().workers().iter().all(|w| !w.pin.is_pinned()));
     /// ```
     pub fn pin_workers(mut self, pin: bool) -> Self {
-        self.pin_workers = pin;
+        self.pin_workers = Some(pin);
         self
     }
 
@@ -286,7 +280,8 @@ impl Builder {
     }
 
     /// How long an idle worker that is *searching* keeps looking for work (spinning, without
-    /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`]).
+    /// giving up its CPU) before it sleeps (default [`DEFAULT_SPIN_BEFORE_PARK`], or
+    /// [`COREPOOL_SPIN_US`](crate::ENV_SPIN_US) microseconds when this is not called).
     ///
     /// Only the last searcher spins the window out (while several search, each sleeps after
     /// a short backoff until one is left), and workers that do not search sleep after the
@@ -306,7 +301,7 @@ impl Builder {
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spin_before_park(mut self, window: Duration) -> Self {
-        self.spin_before_park = window;
+        self.spin_before_park = Some(window);
         self
     }
 
@@ -336,13 +331,22 @@ impl Builder {
         }
         let detected = detect_cores();
         let resolved = self.sizing.resolve(&detected)?;
-        let mut plan = Plan::new(resolved, &detected, self.pin_workers);
+        let pin_workers = match self.pin_workers {
+            Some(pin) => pin,
+            None => env_pin(&process_env)?.unwrap_or(true),
+        };
+        let spin_before_park = match self.spin_before_park {
+            Some(window) => window,
+            None => env_spin(&process_env)?.unwrap_or(DEFAULT_SPIN_BEFORE_PARK),
+        };
+        let mut plan = Plan::new(resolved, &detected, pin_workers);
+        plan.set_spin_before_park(spin_before_park);
         let n = plan.cpu_workers();
 
         let pinned_cpus: Vec<Option<usize>> = plan
             .workers()
             .iter()
-            .map(|w| if self.pin_workers { w.cpu } else { None })
+            .map(|w| if pin_workers { w.cpu } else { None })
             .collect();
         // Unpinned workers go by ring distance; only pinned ones need the sysfs topology.
         let topology = if pinned_cpus.iter().any(Option::is_some) {
@@ -382,7 +386,7 @@ impl Builder {
                 cpu_to_worker: cpu_to_worker.into_boxed_slice(),
                 panic_handler: self.panic_handler,
                 queue_capacity: self.queue_capacity,
-                spin_window: self.spin_before_park,
+                spin_window: spin_before_park,
                 lane: LaneConfig {
                     max: plan.blocking_io(),
                     capacity: self.blocking_queue_capacity,

@@ -60,7 +60,19 @@ pub enum BuildError {
         /// The most corepool starts ([`MAX_THREADS`](crate::MAX_THREADS)).
         limit: usize,
     },
-    /// An environment override could not be parsed as a whole number.
+    /// `cores` is more than the CPUs this process may use (affinity mask, cgroup quota), and
+    /// [`Sizing::oversubscribe`](crate::Sizing::oversubscribe) was not asked for. Use
+    /// [`Sizing::per_core`](crate::Sizing::per_core) to run more workers per core.
+    CoresBeyondAllowed {
+        /// The cores asked for.
+        cores: usize,
+        /// The CPUs this process may use ([`detect_cores`](crate::detect_cores)).
+        allowed: usize,
+        /// Where `cores` came from.
+        origin: Origin,
+    },
+    /// An environment override could not be parsed: a whole number, or for
+    /// [`ENV_PIN`](crate::ENV_PIN) a switch (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`).
     InvalidEnv {
         /// The variable, e.g. `COREPOOL_CORES`.
         var: &'static str,
@@ -92,6 +104,21 @@ impl fmt::Display for BuildError {
                 f,
                 "cores x per_core + blocking_io = {total} threads, more than the limit of {limit}"
             ),
+            BuildError::CoresBeyondAllowed {
+                cores,
+                allowed,
+                origin,
+            } => write!(
+                f,
+                "cores = {cores} ({origin}) but this process may use only {allowed} {}; \
+                 per_core(k) runs k workers per core, Sizing::oversubscribe(true) starts the \
+                 extra workers unpinned",
+                crate::placement::cores::plural(*allowed, "CPU", "CPUs")
+            ),
+            BuildError::InvalidEnv { var, value } if *var == crate::ENV_PIN => write!(
+                f,
+                "${var} = {value:?} is not one of 1, true, yes, on, 0, false, no, off"
+            ),
             BuildError::InvalidEnv { var, value } => {
                 write!(f, "${var} = {value:?} is not a whole number")
             }
@@ -117,29 +144,122 @@ impl std::error::Error for BuildError {
 
 /// Why a [`JoinHandle`](crate::JoinHandle) has no value to give.
 ///
+/// `Send + Sync + 'static`, like tokio's `JoinError`, so `handle.join()?` works in a function
+/// returning `Box<dyn Error + Send + Sync>` (or `anyhow::Result`).
+///
 /// ```
 /// use corepool::{Pool, TaskError};
 ///
 /// let pool = Pool::new();
 /// let handle = pool.submit(|| -> u32 { panic!("boom") });
 /// match handle.join() {
-///     Err(TaskError::Panicked(payload)) => assert_eq!(corepool::panic_message(&*payload), "boom"),
+///     Err(TaskError::Panicked(panic)) => assert_eq!(panic.message(), "boom"),
 ///     other => panic!("unexpected {other:?}"),
 /// }
+///
+/// fn answer(pool: &Pool) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+///     Ok(pool.submit(|| 42).join()?)
+/// }
+/// assert_eq!(answer(&pool).unwrap(), 42);
 /// ```
 #[non_exhaustive]
 pub enum TaskError {
-    /// The task panicked; this is the payload `catch_unwind` caught.
-    Panicked(Box<dyn Any + Send + 'static>),
+    /// The task panicked; [`into_panic`](TaskError::into_panic) gives back the payload
+    /// `catch_unwind` caught.
+    Panicked(PanicPayload),
     /// The pool was shut down before the task was accepted; the task never ran.
     Rejected,
     /// The task was cancelled before it started ([`JoinHandle::cancel`](crate::JoinHandle::cancel),
     /// a [`CancelToken`](crate::CancelToken), or [`Pool::shutdown_now`](crate::Pool::shutdown_now));
     /// it never ran.
     Cancelled,
-    /// [`Pool::spawn_blocking`](crate::Pool::spawn_blocking) on a pool whose blocking lane
-    /// has no threads (`blocking_io` is 0); the task never ran.
+    /// [`Pool::spawn_blocking`](crate::Pool::spawn_blocking) on a running pool whose blocking
+    /// lane has no threads (`blocking_io` is 0); the task never ran. After shutdown
+    /// `spawn_blocking` reports [`Rejected`](TaskError::Rejected) like every other call.
     NoBlockingLane,
+}
+
+/// A task's panic payload, held so that [`TaskError`] is `Sync`: the payload (`Box<dyn Any +
+/// Send>`, not `Sync`) is reachable only by value or through `&mut`, never through `&`; the
+/// message was read from it when the panic was caught.
+///
+/// ```
+/// use corepool::Pool;
+///
+/// let pool = Pool::new();
+/// let err = pool.submit(|| -> () { std::panic::panic_any(7u8) }).join().unwrap_err();
+/// let corepool::TaskError::Panicked(mut panic) = err else { unreachable!() };
+/// assert_eq!(panic.message(), "<non-string panic payload>");
+/// assert_eq!(panic.payload_mut().downcast_mut::<u8>(), Some(&mut 7));
+/// assert_eq!(*panic.into_payload().downcast::<u8>().unwrap(), 7);
+/// ```
+pub struct PanicPayload {
+    payload: Box<dyn Any + Send + 'static>,
+    message: Box<str>,
+}
+
+// SAFETY: `Sync` lets other threads hold `&PanicPayload` at once. Through `&` this type
+// exposes only `message` (an owned `Box<str>`, itself `Sync`); `payload` is reached only by
+// `into_payload(self)` and `payload_mut(&mut self)`, which need exclusive access, and is
+// never read through `&self` (`Debug` and `Display` print `message`). So no two threads can
+// touch the non-`Sync` payload at once. It is `Send` on its own.
+unsafe impl Sync for PanicPayload {}
+
+impl PanicPayload {
+    /// Wraps a payload `catch_unwind` caught, reading its message now.
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
+        let message = panic_message(&*payload).into();
+        PanicPayload { payload, message }
+    }
+
+    /// The panic's message: the `&str` or `String` it carried, else
+    /// `"<non-string panic payload>"`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { panic!("at {}", 3) }).join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("at 3"));
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The payload, to downcast in place.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { std::panic::panic_any(5u32) }).join().unwrap_err();
+    /// let corepool::TaskError::Panicked(mut panic) = err else { unreachable!() };
+    /// *panic.payload_mut().downcast_mut::<u32>().unwrap() += 1;
+    /// assert_eq!(*panic.into_payload().downcast::<u32>().unwrap(), 6);
+    /// ```
+    pub fn payload_mut(&mut self) -> &mut (dyn Any + Send + 'static) {
+        &mut *self.payload
+    }
+
+    /// The payload itself, e.g. for [`std::panic::resume_unwind`].
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { panic!("gone") }).join().unwrap_err();
+    /// let corepool::TaskError::Panicked(panic) = err else { unreachable!() };
+    /// assert_eq!(*panic.into_payload().downcast::<&str>().unwrap(), "gone");
+    /// ```
+    pub fn into_payload(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.message, f)
+    }
+}
+
+impl fmt::Display for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl TaskError {
@@ -163,6 +283,56 @@ impl TaskError {
         matches!(self, TaskError::Cancelled)
     }
 
+    /// The panic's message if the task panicked.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { panic!("boom") }).join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("boom"));
+    /// assert_eq!(corepool::TaskError::Rejected.panic_message(), None);
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked(p) => Some(p.message()),
+            _ => None,
+        }
+    }
+
+    /// The panic payload, as `catch_unwind` caught it.
+    ///
+    /// # Panics
+    ///
+    /// If the task did not panic; [`try_into_panic`](TaskError::try_into_panic) does not.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { panic!("boom") }).join().unwrap_err();
+    /// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic().unwrap_or_else(|e| {
+            panic!("TaskError::into_panic on an error that is not a panic: {e}")
+        })
+    }
+
+    /// The panic payload if the task panicked, else the error itself.
+    ///
+    /// ```
+    /// use corepool::TaskError;
+    ///
+    /// assert!(matches!(TaskError::Cancelled.try_into_panic(), Err(TaskError::Cancelled)));
+    /// let pool = corepool::Pool::new();
+    /// let err = pool.submit(|| -> () { panic!("boom") }).join().unwrap_err();
+    /// assert!(err.try_into_panic().is_ok());
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
+        match self {
+            TaskError::Panicked(p) => Ok(p.into_payload()),
+            other => Err(other),
+        }
+    }
+
     /// Resumes the task's panic on this thread if it panicked, otherwise returns `self`.
     ///
     /// ```
@@ -171,9 +341,9 @@ impl TaskError {
     /// assert!(matches!(err, TaskError::Rejected));
     /// ```
     pub fn resume_if_panic(self) -> Self {
-        match self {
-            TaskError::Panicked(payload) => std::panic::resume_unwind(payload),
-            other => other,
+        match self.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(other) => other,
         }
     }
 }
@@ -181,10 +351,7 @@ impl TaskError {
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskError::Panicked(p) => f
-                .debug_tuple("Panicked")
-                .field(&panic_message(&**p))
-                .finish(),
+            TaskError::Panicked(p) => f.debug_tuple("Panicked").field(p).finish(),
             TaskError::Rejected => f.write_str("Rejected"),
             TaskError::Cancelled => f.write_str("Cancelled"),
             TaskError::NoBlockingLane => f.write_str("NoBlockingLane"),
@@ -195,7 +362,7 @@ impl fmt::Debug for TaskError {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskError::Panicked(p) => write!(f, "task panicked: {}", panic_message(&**p)),
+            TaskError::Panicked(p) => write!(f, "task panicked: {}", p.message()),
             TaskError::Rejected => f.write_str("task rejected: the pool is shut down"),
             TaskError::Cancelled => f.write_str("task cancelled before it started"),
             TaskError::NoBlockingLane => {
@@ -292,20 +459,86 @@ impl<F> fmt::Debug for TrySubmitError<F> {
 
 impl<F> fmt::Display for TrySubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TrySubmitError::Full(_) => "the pool's queue is full",
-            TrySubmitError::Timeout(_) => "the pool's queue stayed full until the timeout",
-            TrySubmitError::ShutDown(_) => "the pool is shut down",
-        })
+        fmt::Display::fmt(&self.reason(), f)
     }
 }
 
 impl<F> std::error::Error for TrySubmitError<F> {}
 
-/// [`Pool::shutdown_timeout`](crate::Pool::shutdown_timeout) returned before every thread
+impl<F> TrySubmitError<F> {
+    /// Why the task was refused, without the closure: a `Send + Sync + Copy` error for `?`
+    /// into `Box<dyn Error + Send + Sync>` or `anyhow`, whatever the closure captured. The
+    /// closure is dropped unrun here; use [`into_inner`](TrySubmitError::into_inner) first to
+    /// keep it.
+    ///
+    /// ```
+    /// use corepool::{Pool, SubmitError};
+    ///
+    /// fn run(pool: &Pool) -> Result<u32, Box<dyn std::error::Error + Send + Sync>> {
+    ///     let not_sync = std::cell::Cell::new(20); // a closure capturing this is not Sync
+    ///     let handle = pool.try_submit(move || not_sync.get() + 1).map_err(SubmitError::from)?;
+    ///     Ok(handle.join()?)
+    /// }
+    /// let pool = Pool::new();
+    /// assert_eq!(run(&pool).unwrap(), 21);
+    /// pool.shutdown();
+    /// let err = run(&pool).unwrap_err();
+    /// assert!(matches!(err.downcast_ref::<SubmitError>(), Some(SubmitError::ShutDown)));
+    /// ```
+    pub fn reason(&self) -> SubmitError {
+        match self {
+            TrySubmitError::Full(_) => SubmitError::Full,
+            TrySubmitError::Timeout(_) => SubmitError::Timeout,
+            TrySubmitError::ShutDown(_) => SubmitError::ShutDown,
+        }
+    }
+}
+
+/// Why [`Pool::try_submit`](crate::Pool::try_submit) and friends did not take a task, without
+/// the closure [`TrySubmitError`] hands back: `Send + Sync + 'static`, so it travels with `?`.
+///
+/// ```
+/// use corepool::{SubmitError, TrySubmitError};
+///
+/// let err: SubmitError = TrySubmitError::Full(|| 7).into();
+/// assert_eq!(err, SubmitError::Full);
+/// assert_eq!(err.to_string(), "the pool's queue is full");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The queue was full ([`TrySubmitError::Full`]).
+    Full,
+    /// The queue stayed full for the whole timeout ([`TrySubmitError::Timeout`]).
+    Timeout,
+    /// The pool is shut down ([`TrySubmitError::ShutDown`]).
+    ShutDown,
+}
+
+impl<F> From<TrySubmitError<F>> for SubmitError {
+    /// Drops the closure unrun, keeping why.
+    fn from(err: TrySubmitError<F>) -> Self {
+        err.reason()
+    }
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SubmitError::Full => "the pool's queue is full",
+            SubmitError::Timeout => "the pool's queue stayed full until the timeout",
+            SubmitError::ShutDown => "the pool is shut down",
+        })
+    }
+}
+
+impl std::error::Error for SubmitError {}
+
+/// [`Pool::shutdown_timeout`](crate::Pool::shutdown_timeout) (or
+/// [`shutdown_now_timeout`](crate::Pool::shutdown_now_timeout)) returned before every thread
 /// had finished. The shutdown goes on: the threads finish what they accepted on their own,
-/// and a later [`Pool::shutdown`](crate::Pool::shutdown) (or dropping the last handle) waits
-/// for them.
+/// and a later [`Pool::shutdown`](crate::Pool::shutdown) waits for them; dropping the last
+/// owner does not — it detaches and reports the threads still running then.
 ///
 /// ```
 /// let err = corepool::ShutdownTimedOut;

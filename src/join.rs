@@ -25,8 +25,9 @@
 //! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
 //! rule: corepool never sends work to a pool the caller did not name.
 
-use crate::sched::latch::{StackJob, StackResult, WorkerLatch};
+use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
+use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{both, catch, Payload, Task, TaskId};
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.

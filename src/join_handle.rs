@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::TaskError;
 use crate::sched::latch::Signal;
+use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::TaskArc;
 use crate::task::cancel::CancelToken;
@@ -41,11 +42,21 @@ impl Task {
 #[must_use = "dropping a JoinHandle detaches the task; call .join() to get its result"]
 pub struct JoinHandle<T> {
     cell: TaskArc<dyn Completion<T>>,
+    /// The pool whose CPU workers run the task (its registry's address), for the
+    /// self-deadlock check of `join_blocking`; 0 when none (a blocking-lane task, or one
+    /// rejected at once).
+    pool: usize,
 }
 
 impl<T: Send + 'static> JoinHandle<T> {
+    /// Marks the task as queued for `registry`'s CPU workers.
+    pub(crate) fn run_by(mut self, registry: &Registry) -> Self {
+        self.pool = registry as *const Registry as usize;
+        self
+    }
+
     pub(crate) fn new(cell: TaskArc<dyn Completion<T>>) -> Self {
-        JoinHandle { cell }
+        JoinHandle { cell, pool: 0 }
     }
 
     /// Waits until the task has finished, and returns its result.
@@ -65,7 +76,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// use corepool::{Pool, Sizing, TaskError};
     ///
     /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
-    /// let p = pool.clone();
+    /// let p = pool.handle();
     /// // One worker, and a task that waits for its own child: the wait runs the child.
     /// let outer = pool.submit(move || p.submit(|| 20).join().unwrap() + 1);
     /// assert_eq!(outer.join().unwrap(), 21);
@@ -86,14 +97,66 @@ impl<T: Send + 'static> JoinHandle<T> {
 
     /// Blocks the calling thread until the task has finished, without running anything else
     /// meanwhile — for code holding a lock or other state that an unrelated task must not
-    /// see. On a worker this parks the worker: the task must be able to finish without it
-    /// (on a one-worker pool, waiting for a task queued on the same pool deadlocks).
+    /// see. On a worker this blocks the worker: the task must be able to finish without it.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, when called on a worker of the pool that must run the task, the task
+    /// has not started, and every other active worker of that pool is blocked the same way
+    /// (on a one-worker pool: always): nothing would ever start the task, so the call panics
+    /// at once with a message saying so, instead of deadlocking. Release builds do not check:
+    /// there the same call deadlocks. [`join`](JoinHandle::join) never does — it runs other
+    /// tasks, the awaited one included, while it waits.
     ///
     /// ```
+    /// use corepool::{Pool, Sizing};
+    ///
     /// let pool = corepool::Pool::new();
     /// assert_eq!(pool.submit(|| 2 + 2).join_blocking().unwrap(), 4);
+    ///
+    /// // On the only worker, waiting for a task queued behind it could never end: a debug
+    /// // build says so (a release build would deadlock here).
+    /// if cfg!(debug_assertions) {
+    ///     let one = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
+    ///     let p = one.clone();
+    ///     let outer = one.submit(move || p.submit(|| 1).join_blocking());
+    ///     let err = outer.join().unwrap_err();
+    ///     assert!(err.panic_message().unwrap().contains("would deadlock"));
+    /// }
     /// ```
     pub fn join_blocking(self) -> Result<T, TaskError> {
+        let pool = self.pool;
+        let check = cfg!(debug_assertions) && pool != 0 && !self.cell.is_finished();
+        if !check {
+            return self.wait_blocking();
+        }
+        WorkerThread::with_current(|worker| {
+            let registry = match worker.map(WorkerThread::registry) {
+                Some(r) if r as *const Registry as usize == pool => r,
+                _ => return self.wait_blocking(),
+            };
+            if !registry.enter_blocking_join(self.cell.is_started()) {
+                panic!(
+                    "corepool: JoinHandle::join_blocking on a worker of the pool that must run \
+                     the task, which has not started, while every other active worker of that \
+                     pool is blocked too: this would deadlock. Use JoinHandle::join, which runs \
+                     other tasks (this one included) while it waits"
+                );
+            }
+            /// Undoes the count however the wait ends.
+            struct Leave<'a>(&'a Registry);
+            impl Drop for Leave<'_> {
+                fn drop(&mut self) {
+                    self.0.leave_blocking_join();
+                }
+            }
+            let _leave = Leave(registry);
+            self.wait_blocking()
+        })
+    }
+
+    /// Parks the calling thread until the result is there.
+    fn wait_blocking(self) -> Result<T, TaskError> {
         let signal = std::sync::Arc::new(Signal::new());
         let waker = Waker::from(signal.clone());
         loop {

@@ -16,7 +16,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
-use crate::error::TaskError;
+use crate::error::{PanicPayload, TaskError};
 use crate::pool::Pool;
 use crate::stream::{next_of, wait_take, Link, Pushed, ReadyList};
 use crate::sync::{Arc, AtomicU64, Ordering};
@@ -110,7 +110,7 @@ where
                     Outcome::Completed
                 }
                 Err(payload) => {
-                    entry.result = Some(Err(TaskError::Panicked(payload)));
+                    entry.result = Some(Err(TaskError::Panicked(PanicPayload::new(payload))));
                     Outcome::Panicked(None)
                 }
             }

@@ -34,13 +34,10 @@
 //! ([`Pool::spawn_blocking`]), resizing ([`Pool::set_active_workers`],
 //! [`Pool::set_blocking_io`]) and [`Metrics`] that add up.
 //!
-//! The protocols, one per module, by layer: the scheduler in `sched/` (find-work order and
-//! helping waits in `worker.rs`, sleep/wake in `sleep.rs` with the parker in `park.rs`, start
-//! and shutdown in `start.rs` and `lifecycle.rs`, latches and stack jobs in `latch.rs`,
-//! pausing and cancelling in `control.rs`); tasks in `task/` (the task slot, the submit cell,
-//! cancel tokens); the blocking lane and admission to bounded queues in `lane/`; and, beside
-//! the API that uses them, `join.rs`, `scope.rs`, `batch.rs` and `join_handle.rs`.
-//! `ARCHITECTURE.md` has the map.
+//! How it works — the find-work order, the sleep/wake and shutdown protocols, the task handle,
+//! the blocking lane, and the loom models that check them — is written up beside the code; the
+//! [architecture map](https://github.com/corepool/corepool/blob/main/ARCHITECTURE.md) and the
+//! [README](https://github.com/corepool/corepool#readme) are the places to start.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -67,16 +64,20 @@ pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
 pub use current::{current_worker, spawn};
-pub use error::{panic_message, BuildError, Origin, ShutdownTimedOut, TaskError, TrySubmitError};
+pub use error::{
+    panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
+    TrySubmitError,
+};
 pub use join::join;
 pub use join_handle::JoinHandle;
 pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
 pub use placement::cores::{detect_cores, CoreSource, DetectedCores};
 pub use placement::sizing::{
-    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, ENV_PIN,
+    ENV_SPIN_US, MAX_THREADS,
 };
-pub use pool::{Pool, ShutdownReport};
+pub use pool::{Pool, PoolHandle, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;

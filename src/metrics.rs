@@ -82,7 +82,11 @@ pub struct BlockingMetrics {
     pub panicked: u64,
     /// Tasks cancelled before they started.
     pub cancelled: u64,
-    /// Tasks refused: the lane had no thread (`blocking_io` 0) or was shut down.
+    /// Calls refused because the lane's queue was full
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)).
+    pub refused: u64,
+    /// Tasks refused for good: the pool was shut down, or the lane had no thread
+    /// (`blocking_io` 0).
     pub rejected: u64,
 }
 
@@ -114,8 +118,23 @@ pub struct Metrics {
     pub panicked: u64,
     /// Tasks cancelled before they started (handle, token or `shutdown_now`).
     pub cancelled: u64,
-    /// Tasks refused because the pool was shut down.
+    /// Calls refused because a queue was full — the injector's
+    /// ([`Pool::try_submit`](crate::Pool::try_submit), [`Pool::try_spawn`](crate::Pool::try_spawn),
+    /// [`Pool::submit_timeout`](crate::Pool::submit_timeout)) or the blocking lane's
+    /// ([`Pool::try_spawn_blocking`](crate::Pool::try_spawn_blocking)): trying again later may
+    /// work. Each refused call counts once; the task was never accepted.
+    pub refused: u64,
+    /// Calls refused for good: the pool was shut down (every way of submitting, `install`
+    /// and the batch helpers included), or `spawn_blocking` found no blocking lane. Each
+    /// counts once: a task accepted by a submitter that raced shutdown and was then refused
+    /// moves from `submitted` to here.
     pub rejected: u64,
+    /// Threads (CPU workers or blocking-lane threads) still running a task when the pool was
+    /// dropped after [`shutdown_timeout`](crate::Pool::shutdown_timeout) or
+    /// [`shutdown_now_timeout`](crate::Pool::shutdown_now_timeout) had given up on them: let
+    /// go rather than waited for again (each is also named in a line on stderr). Read it
+    /// through a [`PoolHandle`](crate::PoolHandle).
+    pub detached_threads: u64,
     /// Tasks running right now (CPU workers and blocking lane).
     pub running: u64,
     /// Tasks waiting in the injector (outside submissions not yet picked up).
@@ -181,11 +200,12 @@ impl fmt::Display for Metrics {
         let b = &self.blocking;
         writeln!(
             f,
-            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, rejected {}, running {}",
+            "tasks: submitted {}, completed {}, panicked {}, cancelled {}, refused {}, rejected {}, running {}",
             self.submitted,
             self.completed,
             self.panicked,
             self.cancelled,
+            self.refused,
             self.rejected,
             self.running
         )?;

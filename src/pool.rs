@@ -6,23 +6,29 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::builder::Builder;
-use crate::error::{ShutdownTimedOut, TrySubmitError};
+use crate::error::{ShutdownTimedOut, SubmitError, TrySubmitError};
 use crate::join_handle::JoinHandle;
 use crate::lane::bound::{Refused, Wait};
 use crate::metrics::Metrics;
 use crate::placement::sizing::{Plan, MAX_THREADS};
-use crate::sched::latch::StackJob;
 use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::Arc;
 use crate::task::cancel::CancelToken;
+use crate::task::job::StackJob;
 use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
-/// `Pool` is a cheap handle: clone it freely and send it anywhere. The pool shuts down —
-/// running every task it accepted, then joining its threads — when [`shutdown`](Pool::shutdown)
-/// is called or the last handle is dropped.
+/// `Pool` is the pool's **owner**: cheap to clone (every clone is an owner too) and to send
+/// anywhere. The pool shuts down — running every task it accepted, then joining its threads —
+/// when [`shutdown`](Pool::shutdown) is called or the last owner is dropped.
+///
+/// Tasks that submit more work should capture a [`PoolHandle`] ([`Pool::handle`]), not a
+/// `Pool` clone: a handle does everything a `Pool` does but does not keep the pool running, so
+/// dropping the owner (e.g. at the end of `main`) still shuts it down and waits for every task
+/// it accepted. A `Pool` clone held by a task is an owner: the pool then stays up until that
+/// task drops it, and a `main` that returns meanwhile ends the process with the work unrun.
 ///
 /// ```
 /// let pool = corepool::Pool::new();
@@ -32,10 +38,11 @@ use crate::task::slot::Task;
 #[derive(Clone)]
 pub struct Pool {
     inner: Arc<PoolInner>,
+    /// `Some` for an owner; `None` inside a [`PoolHandle`].
+    owner: Option<Arc<Owner>>,
 }
 
-/// Owned by the user-facing handles only (workers hold the registry, not this), so its drop
-/// means "the last handle is gone".
+/// What owners and handles share (workers hold the registry, not this).
 struct PoolInner {
     registry: ManuallyDrop<Arc<Registry>>,
     plan: Plan,
@@ -49,9 +56,65 @@ impl Drop for PoolInner {
         if std::thread::panicking() {
             return;
         }
-        self.registry.shutdown(None);
         // SAFETY: dropped exactly once, here, and never used after.
         unsafe { ManuallyDrop::drop(&mut self.registry) };
+    }
+}
+
+/// Held by the owning `Pool`s only, so its drop means "the last owner is gone".
+struct Owner {
+    inner: Arc<PoolInner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // As in `PoolInner::drop`.
+        #[cfg(corepool_loom)]
+        if std::thread::panicking() {
+            return;
+        }
+        self.inner.registry.shutdown_on_drop();
+    }
+}
+
+/// A handle to a [`Pool`] that does not keep it running — tokio's `Handle` to its `Runtime`.
+/// It dereferences to [`Pool`], so every method is there; give one to the tasks that submit
+/// more work. Once every owner is gone (or the pool was shut down) its submissions are
+/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let pool = corepool::Pool::new();
+/// let ran = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..50 {
+///     let (handle, ran) = (pool.handle(), ran.clone());
+///     pool.spawn(move || {
+///         // A follow-up task, submitted through the handle the task holds.
+///         handle.spawn(move || { ran.fetch_add(1, Ordering::Relaxed); });
+///     });
+/// }
+/// let watcher = pool.handle();
+/// drop(pool); // the owner: shuts down, running everything accepted, though tasks hold handles
+/// assert_eq!(ran.load(Ordering::Relaxed), 50);
+/// assert!(watcher.is_shut_down());
+/// assert_eq!(watcher.metrics().completed, 100);
+/// ```
+#[derive(Clone)]
+pub struct PoolHandle(Pool);
+
+impl std::ops::Deref for PoolHandle {
+    type Target = Pool;
+
+    fn deref(&self) -> &Pool {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PoolHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PoolHandle").field(&self.0).finish()
     }
 }
 
@@ -60,6 +123,7 @@ impl fmt::Debug for Pool {
         f.debug_struct("Pool")
             .field("cpu_workers", &self.inner.plan.cpu_workers())
             .field("shut_down", &self.is_shut_down())
+            .field("owner", &self.owner.is_some())
             .finish()
     }
 }
@@ -93,11 +157,76 @@ impl Pool {
     }
 
     pub(crate) fn from_parts(registry: Arc<Registry>, plan: Plan) -> Pool {
+        let inner = Arc::new(PoolInner {
+            registry: ManuallyDrop::new(registry),
+            plan,
+        });
         Pool {
-            inner: Arc::new(PoolInner {
-                registry: ManuallyDrop::new(registry),
-                plan,
-            }),
+            owner: Some(Arc::new(Owner {
+                inner: Arc::clone(&inner),
+            })),
+            inner,
+        }
+    }
+
+    /// A [`PoolHandle`]: this pool, without keeping it running — what a task should capture
+    /// to submit more work (see [`Pool`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let handle = pool.handle();
+    /// let doubled = pool.submit(move || handle.submit(|| 21).join().unwrap() * 2);
+    /// assert_eq!(doubled.join().unwrap(), 42);
+    /// ```
+    pub fn handle(&self) -> PoolHandle {
+        PoolHandle(Pool {
+            inner: Arc::clone(&self.inner),
+            owner: None,
+        })
+    }
+
+    /// Waits until every task accepted so far — and whatever those spawn — has finished
+    /// (run, panicked or been cancelled), leaving the pool running: for callers that keep the
+    /// pool and want its queues drained, e.g. between the phases of a batch job. Tasks
+    /// submitted meanwhile are waited for too, so under a steady stream of work this waits
+    /// for a moment with nothing in flight. Results and side effects should travel through
+    /// handles, channels or atomics as usual; this only says that the work is done.
+    ///
+    /// Polls the pool's counters, sleeping between looks (from a few µs up to 1 ms); called
+    /// on one of the pool's own workers it would wait for its own task, so it panics there.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = done.clone();
+    ///     pool.spawn(move || { done.fetch_add(1, Ordering::Relaxed); });
+    /// }
+    /// pool.wait_idle();
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// assert!(!pool.is_shut_down()); // still running
+    /// ```
+    pub fn wait_idle(&self) {
+        assert!(
+            !self.registry().is_current(),
+            "corepool: Pool::wait_idle called from one of the pool's own tasks, which would \
+             wait for itself"
+        );
+        let mut pause = Duration::from_micros(5);
+        loop {
+            // Finished tasks first, accepted ones second: if every task accepted by the second
+            // look had finished by the first, nothing was in flight in between.
+            let first = self.metrics();
+            let finished = first.completed + first.panicked + first.cancelled;
+            let second = self.metrics();
+            if finished == second.submitted {
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
         }
     }
 
@@ -142,7 +271,7 @@ impl Pool {
     {
         let route = match self.registry().admit(Wait::No) {
             Ok(route) => route,
-            Err(refused) => return Err(TrySubmitError::from_refused(refused, f)),
+            Err(refused) => return Err(self.count_refusal(refused, f)),
         };
         // Admitted: only now is the closure moved into a task.
         self.registry().push_admitted(route, Task::spawn(f));
@@ -211,7 +340,7 @@ impl Pool {
         T: Send + 'static,
     {
         self.submit_waiting(f, Wait::No, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
     }
 
     /// [`submit`](Pool::submit), waiting at most `timeout` for room in a full queue; then
@@ -237,7 +366,15 @@ impl Pool {
             .checked_add(timeout)
             .map_or(Wait::Forever, Wait::Until);
         self.submit_waiting(f, wait, None)
-            .map_err(|(f, r)| TrySubmitError::from_refused(r, f))
+            .map_err(|(f, r)| self.count_refusal(r, f))
+    }
+
+    /// Counts a `try_*`/`*_timeout` call the injector refused — once, as refused (full) or
+    /// rejected (shut down) — and hands the closure back in the error.
+    #[cold]
+    fn count_refusal<F>(&self, refused: Refused, f: F) -> TrySubmitError<F> {
+        self.registry().count_refusal(refused, false);
+        TrySubmitError::from_refused(refused, f)
     }
 
     /// Admits, then builds and queues the task; a refusal hands `f` back.
@@ -258,7 +395,7 @@ impl Pool {
         };
         let (task, handle) = Task::submit(f, token);
         registry.push_admitted(route, task);
-        Ok(handle)
+        Ok(handle.run_by(registry))
     }
 
     /// Waits for room; after shutdown, a handle that reports `Rejected`.
@@ -281,8 +418,10 @@ impl Pool {
     /// The lane runs at most `blocking_io` threads ([`Sizing::blocking_io`](crate::Sizing::blocking_io),
     /// [`set_blocking_io`](Pool::set_blocking_io)), started when needed and leaving after
     /// [`Builder::blocking_keep_alive`] idle. It has its own queue
-    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room.
-    /// With `blocking_io = 0` the handle reports
+    /// ([`Builder::blocking_queue_capacity`]); when that is full this call waits for room
+    /// ([`try_spawn_blocking`](Pool::try_spawn_blocking) does not). After shutdown the handle
+    /// reports [`TaskError::Rejected`](crate::TaskError::Rejected), like every other way of
+    /// submitting; on a running pool with `blocking_io = 0` it reports
     /// [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane) at once.
     ///
     /// ```
@@ -294,6 +433,8 @@ impl Pool {
     ///
     /// let cpu_only = Pool::new(); // blocking_io defaults to 0
     /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::NoBlockingLane)));
+    /// cpu_only.shutdown();
+    /// assert!(matches!(cpu_only.spawn_blocking(|| ()).join(), Err(TaskError::Rejected)));
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
@@ -304,6 +445,45 @@ impl Pool {
         let (task, handle) = Task::submit(f, None);
         self.registry().push_blocking(task);
         handle
+    }
+
+    /// [`spawn_blocking`](Pool::spawn_blocking) without waiting: if the lane's queue is full,
+    /// or the pool is shut down, the same closure comes back in the error (counted in
+    /// [`Metrics::refused`] or [`Metrics::rejected`]). With `blocking_io = 0` the handle
+    /// reports [`TaskError::NoBlockingLane`](crate::TaskError::NoBlockingLane), as
+    /// `spawn_blocking`'s does.
+    ///
+    /// ```
+    /// use corepool::{Pool, Sizing, TrySubmitError};
+    ///
+    /// let pool = Pool::builder().sizing(Sizing::cpu_bound().blocking_io(1)).build()?;
+    /// match pool.try_spawn_blocking(|| 6 * 7) {
+    ///     Ok(handle) => assert_eq!(handle.join().unwrap(), 42),
+    ///     Err(TrySubmitError::Full(f)) => assert_eq!(f(), 42), // the lane's queue was full
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// pool.shutdown();
+    /// assert!(matches!(pool.try_spawn_blocking(|| 1), Err(TrySubmitError::ShutDown(_))));
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn try_spawn_blocking<F, T>(&self, f: F) -> Result<JoinHandle<T>, TrySubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let registry = self.registry();
+        match registry.admit_blocking(Wait::No) {
+            Ok(route) => {
+                // Admitted: only now is the closure moved into a task.
+                let (task, handle) = Task::submit(f, None);
+                registry.push_blocking_admitted(route, task);
+                Ok(handle)
+            }
+            Err(refused) => {
+                registry.count_refusal(refused, true);
+                Err(TrySubmitError::from_refused(refused, f))
+            }
+        }
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -318,7 +498,11 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// If `f` panics, or if the pool has been shut down (nothing could run `f`).
+    /// If `f` panics, or if the pool has been shut down: nothing could run `f`, and there is
+    /// no value to return. The message names the function called (`Pool::install`,
+    /// `Pool::map`, …); the call counts once in [`Metrics::rejected`]. The same holds for
+    /// [`join`](Pool::join), [`scope`](Pool::scope) and the batch helpers, which run through
+    /// `install`. [`try_install`](Pool::try_install) returns an error instead.
     ///
     /// ```
     /// let pool = corepool::Pool::new();
@@ -332,16 +516,52 @@ impl Pool {
         F: FnOnce() -> R + Send,
         R: Send,
     {
+        self.install_as("Pool::install", f)
+    }
+
+    /// [`install`](Pool::install) that reports a shut-down pool as
+    /// [`SubmitError::ShutDown`] instead of panicking (counted once in
+    /// [`Metrics::rejected`]).
+    ///
+    /// ```
+    /// use corepool::SubmitError;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Ok(42));
+    /// pool.shutdown();
+    /// assert_eq!(pool.try_install(|| 6 * 7), Err(SubmitError::ShutDown));
+    /// assert_eq!(pool.metrics().rejected, 1);
+    /// ```
+    pub fn try_install<F, R>(&self, f: F) -> Result<R, SubmitError>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
         let registry = self.registry();
         if registry.is_current() {
-            return f();
+            return Ok(f());
         }
         let ran = WorkerThread::with_current(|worker| match worker {
             // A worker of another pool helps its own pool while it waits.
             Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
             None => StackJob::run_and_wait(f, |task| registry.inject(task)),
         });
-        ran.unwrap_or_else(|| panic!("corepool: install on a pool that has been shut down"))
+        ran.ok_or(SubmitError::ShutDown)
+    }
+
+    /// [`install`](Pool::install), naming `caller` — the function the user called — in the
+    /// panic after shutdown.
+    pub(crate) fn install_as<F, R>(&self, caller: &'static str, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        self.try_install(f).unwrap_or_else(|_| {
+            panic!(
+                "corepool: {caller} called on a pool that has been shut down: no worker is left \
+                 to run it (Pool::try_install reports this as an error instead)"
+            )
+        })
     }
 
     /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
@@ -364,7 +584,7 @@ impl Pool {
         RA: Send,
         RB: Send,
     {
-        self.install(|| crate::join(a, b))
+        self.install_as("Pool::join", || crate::join(a, b))
     }
 
     /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
@@ -390,7 +610,7 @@ impl Pool {
         F: FnOnce(&crate::Scope<'scope>) -> R + Send,
         R: Send,
     {
-        self.install(|| crate::scope(f))
+        self.install_as("Pool::scope", || crate::scope(f))
     }
 
     /// Options for one call of a batch helper (e.g. the smallest piece); see [`Batch`].
@@ -419,7 +639,7 @@ impl Pool {
         T: Sync,
         F: Fn(&T) + Sync,
     {
-        self.batch().for_each(items, f)
+        self.batch().named("Pool::for_each").for_each(items, f)
     }
 
     /// Calls `f` on every item with `&mut` access, in parallel ([`Batch::for_each_mut`]).
@@ -435,7 +655,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut T) + Sync,
     {
-        self.batch().for_each_mut(items, f)
+        self.batch()
+            .named("Pool::for_each_mut")
+            .for_each_mut(items, f)
     }
 
     /// Calls `f` on every index of `range`, in parallel ([`Batch::for_each_index`]).
@@ -452,7 +674,9 @@ impl Pool {
     where
         F: Fn(usize) + Sync,
     {
-        self.batch().for_each_index(range, f)
+        self.batch()
+            .named("Pool::for_each_index")
+            .for_each_index(range, f)
     }
 
     /// Maps every item in parallel, keeping the order ([`Batch::map`]).
@@ -468,7 +692,7 @@ impl Pool {
         U: Send,
         F: Fn(&T) -> U + Sync,
     {
-        self.batch().map(items, f)
+        self.batch().named("Pool::map").map(items, f)
     }
 
     /// Folds and combines in parallel ([`Batch::reduce`]).
@@ -486,7 +710,9 @@ impl Pool {
         F: Fn(A, &T) -> A + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::reduce")
+            .reduce(items, identity, fold, combine)
     }
 
     /// Calls `f` on every item in parallel until one fails; the error of the failing item
@@ -505,7 +731,9 @@ impl Pool {
         E: Send,
         F: Fn(&T) -> Result<(), E> + Sync,
     {
-        self.batch().try_for_each(items, f)
+        self.batch()
+            .named("Pool::try_for_each")
+            .try_for_each(items, f)
     }
 
     /// Maps every item in parallel, keeping the order, until one fails; the error of the
@@ -523,7 +751,7 @@ impl Pool {
         E: Send,
         F: Fn(&T) -> Result<U, E> + Sync,
     {
-        self.batch().try_map(items, f)
+        self.batch().named("Pool::try_map").try_map(items, f)
     }
 
     /// Folds with a fallible `fold` and combines in parallel, stopping at the first failure
@@ -553,7 +781,9 @@ impl Pool {
         F: Fn(A, &T) -> Result<A, E> + Sync,
         C: Fn(A, A) -> A + Sync,
     {
-        self.batch().try_reduce(items, identity, fold, combine)
+        self.batch()
+            .named("Pool::try_reduce")
+            .try_reduce(items, identity, fold, combine)
     }
 
     /// Calls `f(&mut state, item)` on every item in parallel, with one `state` per piece
@@ -579,7 +809,9 @@ impl Pool {
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) + Sync,
     {
-        self.batch().for_each_init(items, init, f)
+        self.batch()
+            .named("Pool::for_each_init")
+            .for_each_init(items, init, f)
     }
 
     /// Maps every item in parallel, keeping the order, with one state per piece made by
@@ -602,7 +834,9 @@ impl Pool {
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &T) -> U + Sync,
     {
-        self.batch().map_init(items, init, f)
+        self.batch()
+            .named("Pool::map_init")
+            .map_init(items, init, f)
     }
 
     /// Calls `f` on consecutive chunks of `chunk_size` items (the last may be shorter) in
@@ -622,7 +856,9 @@ impl Pool {
         T: Sync,
         F: Fn(&[T]) + Sync,
     {
-        self.batch().for_each_chunk(items, chunk_size, f)
+        self.batch()
+            .named("Pool::for_each_chunk")
+            .for_each_chunk(items, chunk_size, f)
     }
 
     /// Calls `f` on consecutive chunks of `chunk_size` items with `&mut` access, in parallel
@@ -639,7 +875,9 @@ impl Pool {
         T: Send,
         F: Fn(&mut [T]) + Sync,
     {
-        self.batch().for_each_chunk_mut(items, chunk_size, f)
+        self.batch()
+            .named("Pool::for_each_chunk_mut")
+            .for_each_chunk_mut(items, chunk_size, f)
     }
 
     /// Maps consecutive chunks of `chunk_size` items to one result each, in parallel and in
@@ -656,7 +894,9 @@ impl Pool {
         U: Send,
         F: Fn(&[T]) -> U + Sync,
     {
-        self.batch().map_chunks(items, chunk_size, f)
+        self.batch()
+            .named("Pool::map_chunks")
+            .map_chunks(items, chunk_size, f)
     }
 
     /// Stops accepting outside work, runs every task already accepted (and whatever those
@@ -710,13 +950,44 @@ impl Pool {
     /// assert_eq!((report.ran(), report.cancelled), (1, 100));
     /// ```
     pub fn shutdown_now(&self) -> ShutdownReport {
-        self.registry().shutdown_now();
+        self.registry().shutdown_now(None);
         ShutdownReport::from(&self.metrics())
     }
 
+    /// [`shutdown_now`](Pool::shutdown_now), waiting at most `timeout` for the running tasks
+    /// to finish and the threads to exit. On timeout the stop goes on in the background, and
+    /// dropping the last owner will not wait for those threads again: the ones still running
+    /// then are detached and reported ([`Metrics::detached_threads`], and a line on stderr).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let (started_tx, started) = std::sync::mpsc::channel();
+    /// pool.spawn(move || { started_tx.send(()).unwrap(); std::thread::sleep(Duration::from_millis(300)) });
+    /// started.recv().unwrap();
+    /// assert!(pool.shutdown_now_timeout(Duration::from_millis(1)).is_err());
+    /// let report = pool.shutdown_now_timeout(Duration::from_secs(10)).unwrap();
+    /// assert_eq!(report.ran(), 1);
+    /// ```
+    pub fn shutdown_now_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<ShutdownReport, ShutdownTimedOut> {
+        let deadline = Instant::now().checked_add(timeout);
+        if self.registry().shutdown_now(deadline) {
+            Ok(ShutdownReport::from(&self.metrics()))
+        } else {
+            Err(ShutdownTimedOut)
+        }
+    }
+
     /// [`shutdown`](Pool::shutdown), waiting at most `timeout` for the accepted work to finish
-    /// and the threads to exit. On timeout the shutdown goes on in the background;
-    /// [`shutdown`](Pool::shutdown) or dropping the last handle waits for the rest.
+    /// and the threads to exit. On timeout the shutdown goes on in the background: a later
+    /// [`shutdown`](Pool::shutdown) waits for the rest, but dropping the last owner does not
+    /// wait again — threads still running then (stuck, as far as the pool can tell) are
+    /// detached and reported ([`Metrics::detached_threads`], and a line on stderr naming
+    /// them), and everything else is cleaned up.
     ///
     /// ```
     /// use std::time::Duration;
@@ -882,7 +1153,12 @@ mod tests {
     #[test]
     fn round_trip_through_every_path() {
         let pool = Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(2),
+            )
             .pin_workers(false)
             .panic_handler(|_| {})
             .build()

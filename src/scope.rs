@@ -20,9 +20,10 @@
 
 use std::marker::PhantomData;
 
-use crate::sched::latch::{Latch, WorkerLatch};
+use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::task::job::Latch;
 use crate::task::slot::{both, catch, Payload, Task};
 
 /// A scope for spawning tasks that may borrow anything that outlives it; see [`scope`].

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::watchdog;
 use corepool::{
     panic_message, BuildError, Origin, Pool, Sizing, TaskError, TrySubmitError, ENV_BLOCKING_IO,
-    ENV_CORES, ENV_PER_CORE, MAX_THREADS,
+    ENV_CORES, ENV_PER_CORE, ENV_PIN, ENV_SPIN_US, MAX_THREADS,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -33,7 +33,13 @@ fn pool(cores: usize) -> Pool {
 /// A pool whose workers are named `{prefix}{i}`, so a test can count its own threads.
 fn named_pool(cores: usize, prefix: &'static str) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(cores).per_core(1).blocking_io(0))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(cores)
+                .oversubscribe(true)
+                .per_core(1)
+                .blocking_io(0),
+        )
         .pin_workers(false)
         .thread_name(move |i| format!("{prefix}{i}"))
         .build()
@@ -48,8 +54,12 @@ fn allowed_errors(
     blocking: usize,
     queue: Option<usize>,
     blocking_queue: Option<usize>,
+    oversubscribe: bool,
 ) -> Option<Vec<&'static str>> {
     let mut allowed = Vec::new();
+    if !oversubscribe && cores > corepool::detect_cores().cpus().len().max(1) {
+        allowed.push("CoresBeyondAllowed");
+    }
     if queue == Some(0) || blocking_queue == Some(0) {
         allowed.push("ZeroQueueCapacity");
     }
@@ -74,6 +84,7 @@ fn error_name(e: &BuildError) -> &'static str {
         BuildError::ZeroCores { .. } => "ZeroCores",
         BuildError::ZeroPerCore { .. } => "ZeroPerCore",
         BuildError::TooManyThreads { .. } => "TooManyThreads",
+        BuildError::CoresBeyondAllowed { .. } => "CoresBeyondAllowed",
         BuildError::InvalidEnv { .. } => "InvalidEnv",
         BuildError::ZeroQueueCapacity => "ZeroQueueCapacity",
         BuildError::InvalidThreadName { .. } => "InvalidThreadName",
@@ -95,12 +106,18 @@ fn every_invalid_builder_combination_is_a_typed_error() {
             for &b in &blocking {
                 for &q in &queue {
                     for &bq in &queue {
-                        let expected = allowed_errors(c, k, b, q, bq);
+                        // Half the combinations opt in to more cores than CPUs.
+                        let over = bq.is_some();
+                        let expected = allowed_errors(c, k, b, q, bq, over);
                         // Valid plans with thousands of CPU workers would start them all:
                         // check those through `Sizing::plan`, which starts nothing.
                         let heavy = expected.is_none() && c.saturating_mul(k) > 4;
                         tried += 1;
-                        let sizing = Sizing::cpu_bound().cores(c).per_core(k).blocking_io(b);
+                        let sizing = Sizing::cpu_bound()
+                            .cores(c)
+                            .per_core(k)
+                            .blocking_io(b)
+                            .oversubscribe(over);
                         if heavy {
                             assert!(sizing.plan(false).is_ok(), "{c} x {k} + {b}");
                             continue;
@@ -225,6 +242,39 @@ fn every_invalid_environment_value_names_its_variable() {
     for v in vars {
         std::env::remove_var(v);
     }
+    // The switch and the spin window: each bad value is a typed error naming its variable;
+    // setting the field in code overrides it; blank means unset.
+    let switches = ["2", "-1", "tru", "yes please", "oui", "٣", "0x1", "on off"];
+    for (var, bad) in [(ENV_PIN, &switches[..]), (ENV_SPIN_US, &bad[..])] {
+        for value in bad {
+            std::env::set_var(var, value);
+            tried += 1;
+            match Pool::builder().build() {
+                Err(BuildError::InvalidEnv {
+                    var: named,
+                    value: held,
+                }) => {
+                    assert_eq!(named, var);
+                    assert_eq!(held, *value);
+                }
+                other => panic!("{var}={value:?}: {other:?}"),
+            }
+            let in_code = Pool::builder()
+                .pin_workers(false)
+                .spin_before_park(std::time::Duration::ZERO)
+                .build();
+            assert!(
+                in_code.is_ok(),
+                "{var}={value:?} with the field set in code"
+            );
+        }
+        for value in ["", "  ", " 1 "] {
+            std::env::set_var(var, value);
+            tried += 1;
+            assert!(Pool::builder().build().is_ok(), "{var}={value:?}");
+        }
+        std::env::remove_var(var);
+    }
     eprintln!("figures: environment values tried {tried}");
 }
 
@@ -310,7 +360,13 @@ fn non_string_panic_payloads_reach_handle_and_handler_intact() {
     let seen: Arc<Mutex<Vec<Box<dyn Any + Send>>>> = Arc::default();
     let s = seen.clone();
     let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(2).per_core(1).blocking_io(0))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(2)
+                .oversubscribe(true)
+                .per_core(1)
+                .blocking_io(0),
+        )
         .pin_workers(false)
         .panic_handler(move |p| s.lock().unwrap().push(p))
         .build()
@@ -321,9 +377,12 @@ fn non_string_panic_payloads_reach_handle_and_handler_intact() {
     watchdog("odd payloads", LIMIT, move || {
         let h = p.submit(|| -> u8 { std::panic::panic_any(Custom(7, "seven")) });
         match h.join() {
-            Err(TaskError::Panicked(payload)) => {
-                assert_eq!(panic_message(&*payload), "<non-string panic payload>");
-                assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(7, "seven")));
+            Err(TaskError::Panicked(mut payload)) => {
+                assert_eq!(payload.message(), "<non-string panic payload>");
+                assert_eq!(
+                    payload.payload_mut().downcast_ref::<Custom>(),
+                    Some(&Custom(7, "seven"))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -366,7 +425,7 @@ fn a_task_whose_capture_panics_when_dropped_after_running_is_a_task_panic() {
             1
         });
         match h.join() {
-            Err(TaskError::Panicked(p)) => assert_eq!(panic_message(&*p), "dropped after running"),
+            Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "dropped after running"),
             other => panic!("{other:?}"),
         }
         // A result value that panics when the handle drops it: in the caller, where it belongs.
@@ -427,7 +486,7 @@ fn a_task_whose_capture_panics_when_dropped_unrun_leaves_the_pool_consistent() {
         match left.join() {
             Err(TaskError::Cancelled) => {}
             Err(TaskError::Panicked(p)) => {
-                assert_eq!(panic_message(&*p), "dropped by shutdown_now (submit)")
+                assert_eq!(p.message(), "dropped by shutdown_now (submit)")
             }
             other => panic!("{other:?}"),
         }

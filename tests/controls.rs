@@ -383,7 +383,12 @@ fn shutdown_now_under_a_submit_storm_accounts_for_every_task() {
 fn every_shutdown_variant_leaves_no_thread() {
     let build = || {
         Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(2).blocking_io(3))
+            .sizing(
+                Sizing::cpu_bound()
+                    .cores(2)
+                    .oversubscribe(true)
+                    .blocking_io(3),
+            )
             .build()
             .unwrap()
     };
@@ -421,7 +426,12 @@ fn every_shutdown_variant_leaves_no_thread() {
 #[test]
 fn the_blocking_lane_runs_apart_from_the_cpu_workers_and_respects_its_cap() {
     let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(2).blocking_io(3))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(2)
+                .oversubscribe(true)
+                .blocking_io(3),
+        )
         .build()
         .unwrap();
     let running = Arc::new(AtomicUsize::new(0));
@@ -537,7 +547,12 @@ fn the_blocking_lane_grows_shrinks_and_lets_idle_threads_go() {
 #[test]
 fn counters_add_up_under_load() {
     let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(2).blocking_io(2))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(2)
+                .oversubscribe(true)
+                .blocking_io(2),
+        )
         .panic_handler(|_| {})
         .build()
         .unwrap();

@@ -10,7 +10,7 @@ use corepool::{detect_cores, PinStatus, Pool, Sizing, TaskError};
 
 fn pool(workers: usize) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers))
+        .sizing(Sizing::cpu_bound().cores(workers).oversubscribe(true))
         .build()
         .unwrap()
 }
@@ -114,7 +114,7 @@ fn a_panic_reaches_the_handle_and_the_worker_survives() {
         .join()
         .unwrap_err();
     match err {
-        TaskError::Panicked(p) => assert_eq!(corepool::panic_message(&*p), "bad input 7"),
+        TaskError::Panicked(p) => assert_eq!(p.message(), "bad input 7"),
         other => panic!("expected a panic, got {other:?}"),
     }
     // The single worker is still alive and running tasks.

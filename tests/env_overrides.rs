@@ -1,10 +1,21 @@
 //! The COREPOOL_* environment overrides, end to end through `Builder::build`. One test in
 //! its own binary, because it changes this process's environment.
 
-use corepool::{BuildError, Origin, Pool, Sizing, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE};
+use std::time::Duration;
+
+use corepool::{
+    BuildError, Origin, PinStatus, Pool, Sizing, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, ENV_PIN,
+    ENV_SPIN_US,
+};
 
 fn clear() {
-    for var in [ENV_CORES, ENV_PER_CORE, ENV_BLOCKING_IO] {
+    for var in [
+        ENV_CORES,
+        ENV_PER_CORE,
+        ENV_BLOCKING_IO,
+        ENV_PIN,
+        ENV_SPIN_US,
+    ] {
         std::env::remove_var(var);
     }
 }
@@ -74,4 +85,74 @@ fn env_fills_what_code_left_unset_and_names_the_culprit() {
             origin: Origin::Code
         }
     ));
+
+    // Pinning and the spin window: the variable fills what the code left unset.
+    clear();
+    std::env::set_var(ENV_PIN, " Off ");
+    std::env::set_var(ENV_SPIN_US, "250");
+    let pool = Pool::builder().build().unwrap();
+    let plan = pool.plan();
+    assert!(
+        plan.workers().iter().all(|w| w.pin == PinStatus::Disabled),
+        "{plan}"
+    );
+    assert_eq!(plan.spin_before_park(), Duration::from_micros(250));
+    assert!(
+        plan.to_string()
+            .contains("idle spin before parking: 250 us"),
+        "{plan}"
+    );
+    assert_eq!(pool.install(|| 6 * 7), 42);
+    drop(pool);
+    // Code beats them.
+    let pool = Pool::builder()
+        .pin_workers(true)
+        .spin_before_park(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert!(pool
+        .plan()
+        .workers()
+        .iter()
+        .all(|w| w.pin != PinStatus::Disabled));
+    assert_eq!(pool.plan().spin_before_park(), Duration::ZERO);
+    drop(pool);
+    // Sizing::plan reads the spin window as the pool would.
+    let plan = Sizing::cpu_bound().plan(false).unwrap();
+    assert_eq!(plan.spin_before_park(), Duration::from_micros(250));
+    // Every spelling of the switch.
+    for (value, on) in [
+        ("1", true),
+        ("TRUE", true),
+        ("yes", true),
+        ("0", false),
+        ("no", false),
+    ] {
+        std::env::set_var(ENV_PIN, value);
+        let pool = Pool::builder().build().unwrap();
+        let disabled = pool
+            .plan()
+            .workers()
+            .iter()
+            .all(|w| w.pin == PinStatus::Disabled);
+        assert_eq!(disabled, !on, "{ENV_PIN}={value}");
+    }
+    // Bad values are typed errors naming the variable and what it held.
+    std::env::set_var(ENV_PIN, "maybe");
+    let err = Pool::builder().build().unwrap_err();
+    assert!(
+        matches!(&err, BuildError::InvalidEnv { var, value } if *var == ENV_PIN && value == "maybe"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("COREPOOL_PIN"), "{err}");
+    assert!(err.to_string().contains("false"), "{err}");
+    std::env::set_var(ENV_PIN, "1");
+    std::env::set_var(ENV_SPIN_US, "1.5ms");
+    let err = Pool::builder().build().unwrap_err();
+    assert!(
+        matches!(&err, BuildError::InvalidEnv { var, .. } if *var == ENV_SPIN_US),
+        "{err}"
+    );
+    assert!(Sizing::cpu_bound().plan(true).is_err());
+    clear();
 }

@@ -38,7 +38,12 @@ fn client() -> HttpClient {
 
 fn pool(workers: usize, queue: usize) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers).per_core(1))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(workers)
+                .oversubscribe(true)
+                .per_core(1),
+        )
         .queue_capacity(queue)
         .build()
         .unwrap()

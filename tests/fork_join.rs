@@ -9,7 +9,7 @@ use corepool::{Pool, Sizing};
 
 fn pool(workers: usize) -> Pool {
     Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(workers))
+        .sizing(Sizing::cpu_bound().cores(workers).oversubscribe(true))
         .build()
         .unwrap()
 }

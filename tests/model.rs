@@ -93,6 +93,7 @@ fn check(workers: usize, capacity: Option<usize>, ops: &[Op]) -> Result<(), Test
         .sizing(
             Sizing::cpu_bound()
                 .cores(workers)
+                .oversubscribe(true)
                 .per_core(1)
                 .blocking_io(0),
         )

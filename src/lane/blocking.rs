@@ -125,6 +125,7 @@ struct Shared {
     completed: StatCounter,
     panicked: StatCounter,
     cancelled: StatCounter,
+    refused: StatCounter,
     rejected: StatCounter,
     busy: StatCounter,
     seeded_bugs: SeededBugs,
@@ -161,6 +162,7 @@ impl Lane {
             completed: StatCounter::new(0),
             panicked: StatCounter::new(0),
             cancelled: StatCounter::new(0),
+            refused: StatCounter::new(0),
             rejected: StatCounter::new(0),
             busy: StatCounter::new(0),
             seeded_bugs: config.seeded_bugs,
@@ -181,6 +183,28 @@ impl Lane {
     /// Step 1; `closed` adds the caller's own refusal (the pool shutting down).
     pub(crate) fn admit(&self, wait: Wait, closed: impl Fn() -> bool) -> Result<(), Refused> {
         self.0.bound.admit(wait, || closed() || !self.is_open())
+    }
+
+    /// A submitter found the lane's queue full and did not wait (or not long enough).
+    pub(crate) fn count_refused(&self) {
+        // ORDERING: Relaxed: a statistic.
+        self.0.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The lane will not take `task`: the pool is shut down ([`Discard::Reject`]) or the
+    /// lane has no thread ([`Discard::NoLane`]). Counted as rejected; its handle reports it.
+    #[cold]
+    pub(crate) fn refuse(&self, task: Task, why: Discard) {
+        // A fresh task, never queued: nobody could have cancelled it.
+        let discarded = task.discard(why);
+        debug_assert_eq!(discarded, Discarded::Reported, "a fresh blocking task");
+        self.count_rejected();
+    }
+
+    /// A call the lane refused for good (shut down, or no thread), its closure handed back.
+    pub(crate) fn count_rejected(&self) {
+        // ORDERING: Relaxed: a statistic.
+        self.0.rejected.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Steps 2–4, after [`admit`](Lane::admit).
@@ -408,6 +432,15 @@ impl Lane {
         true
     }
 
+    /// Closes the lane without waiting, joins the threads that have left and lets go of the
+    /// rest (detached: they finish on their own); returns the names of those let go.
+    pub(crate) fn detach_unfinished(&self, cancel: bool) -> Vec<String> {
+        self.close(cancel);
+        let threads =
+            std::mem::take(&mut *self.0.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::sync::detach_unfinished(threads)
+    }
+
     pub(crate) fn metrics(&self) -> BlockingMetrics {
         let s = &*self.0;
         // ORDERING: Relaxed: statistics.
@@ -424,6 +457,7 @@ impl Lane {
             completed: get(&s.completed),
             panicked: get(&s.panicked),
             cancelled: get(&s.cancelled),
+            refused: get(&s.refused),
             rejected: get(&s.rejected),
         }
     }

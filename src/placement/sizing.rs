@@ -27,6 +27,17 @@ use std::fmt;
 use crate::error::{BuildError, Origin};
 use crate::placement::cores::{detect_cores, plural, CoreSource, DetectedCores};
 
+/// How long an idle searching worker keeps looking for work before it sleeps, by default.
+///
+/// A few times what waking a sleeping thread costs (tens of µs, more on a virtual machine),
+/// so that a steady trickle of work finds a worker awake, while a pool with nothing to do
+/// still goes quiet within a fraction of a millisecond.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_SPIN_BEFORE_PARK.as_micros(), 100);
+/// ```
+pub const DEFAULT_SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// The most threads (CPU workers plus blocking lane) a pool will start.
 ///
 /// A guard against absurd totals such as a stray `COREPOOL_PER_CORE=100000`; asking for more
@@ -61,6 +72,65 @@ pub const ENV_PER_CORE: &str = "COREPOOL_PER_CORE";
 /// ```
 pub const ENV_BLOCKING_IO: &str = "COREPOOL_BLOCKING_IO";
 
+/// Environment variable that turns pinning on or off when the code did not call
+/// [`Builder::pin_workers`](crate::Builder::pin_workers): `1`, `true`, `yes`, `on` or `0`,
+/// `false`, `no`, `off` (any case; blank counts as unset). `COREPOOL_PIN=0` is the switch for
+/// a machine shared with other busy processes.
+///
+/// ```
+/// assert_eq!(corepool::ENV_PIN, "COREPOOL_PIN");
+/// ```
+pub const ENV_PIN: &str = "COREPOOL_PIN";
+
+/// Environment variable that sets the idle spin window in whole microseconds when the code did
+/// not call [`Builder::spin_before_park`](crate::Builder::spin_before_park) (`0`: sleep right
+/// after the backoff).
+///
+/// ```
+/// assert_eq!(corepool::ENV_SPIN_US, "COREPOOL_SPIN_US");
+/// ```
+pub const ENV_SPIN_US: &str = "COREPOOL_SPIN_US";
+
+/// The process environment, as every `COREPOOL_*` reader sees it.
+pub(crate) fn process_env(var: &str) -> Option<String> {
+    std::env::var_os(var).map(|v| v.to_string_lossy().into_owned())
+}
+
+/// [`ENV_PIN`]: `None` when unset or blank, else the switch; anything else is
+/// [`BuildError::InvalidEnv`].
+pub(crate) fn env_pin(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<bool>, BuildError> {
+    let raw = match env(ENV_PIN) {
+        Some(raw) if !raw.trim().is_empty() => raw,
+        _ => return Ok(None),
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(BuildError::InvalidEnv {
+            var: ENV_PIN,
+            value: raw,
+        }),
+    }
+}
+
+/// [`ENV_SPIN_US`]: `None` when unset or blank, else the window; anything but a whole number
+/// of microseconds is [`BuildError::InvalidEnv`].
+pub(crate) fn env_spin(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<std::time::Duration>, BuildError> {
+    let raw = match env(ENV_SPIN_US) {
+        Some(raw) if !raw.trim().is_empty() => raw,
+        _ => return Ok(None),
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(us) => Ok(Some(std::time::Duration::from_micros(us))),
+        Err(_) => Err(BuildError::InvalidEnv {
+            var: ENV_SPIN_US,
+            value: raw,
+        }),
+    }
+}
+
 /// How many threads a pool starts: `cores × per_core + blocking_io`.
 ///
 /// A field set in code wins; an unset field is read from its environment variable
@@ -79,6 +149,7 @@ pub struct Sizing {
     cores: Option<usize>,
     per_core: Option<usize>,
     blocking_io: Option<usize>,
+    oversubscribe: bool,
 }
 
 impl Sizing {
@@ -96,6 +167,12 @@ impl Sizing {
 
     /// Spread CPU workers over `n` cores (0 is rejected when the pool is built).
     ///
+    /// `n` above the CPUs this process may use ([`detect_cores`]) is
+    /// [`BuildError::CoresBeyondAllowed`], naming both numbers: the surplus workers would run
+    /// unpinned, competing for CPUs the others are pinned to. [`per_core`](Sizing::per_core)
+    /// is the way to run more workers than cores; [`oversubscribe`](Sizing::oversubscribe)
+    /// says the surplus is wanted anyway.
+    ///
     /// ```
     /// use corepool::Sizing;
     ///
@@ -107,6 +184,30 @@ impl Sizing {
     pub fn cores(self, n: usize) -> Self {
         Sizing {
             cores: Some(n),
+            ..self
+        }
+    }
+
+    /// Let [`cores`](Sizing::cores) (set in code or by [`ENV_CORES`]) exceed the CPUs this
+    /// process may use (default `false`): the workers beyond them run unpinned. For tests that
+    /// need a fixed number of workers on any machine, or deliberate oversubscription.
+    ///
+    /// ```
+    /// use corepool::{BuildError, Sizing};
+    ///
+    /// let allowed = corepool::detect_cores().cpus().len();
+    /// let err = Sizing::cpu_bound().cores(allowed + 1).plan(false).unwrap_err();
+    /// assert!(matches!(err, BuildError::CoresBeyondAllowed { cores, allowed: a, .. }
+    ///     if cores == allowed + 1 && a == allowed));
+    /// println!("{err}");
+    /// let plan = Sizing::cpu_bound().cores(allowed + 1).oversubscribe(true).plan(false)?;
+    /// assert_eq!(plan.cores(), allowed + 1);
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn oversubscribe(self, yes: bool) -> Self {
+        Sizing {
+            oversubscribe: yes,
             ..self
         }
     }
@@ -166,15 +267,16 @@ impl Sizing {
     pub fn plan(&self, pin: bool) -> Result<Plan, BuildError> {
         let detected = detect_cores();
         let resolved = self.resolve(&detected)?;
-        Ok(Plan::new(resolved, &detected, pin))
+        let mut plan = Plan::new(resolved, &detected, pin);
+        if let Some(window) = env_spin(&process_env)? {
+            plan.set_spin_before_park(window);
+        }
+        Ok(plan)
     }
 
     /// Resolves against the real process environment.
     pub(crate) fn resolve(&self, detected: &DetectedCores) -> Result<Resolved, BuildError> {
-        self.resolve_with(
-            &|var| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned()),
-            detected,
-        )
+        self.resolve_with(&process_env, detected)
     }
 
     /// Code value, else `env(ENV_...)`, else the default, for each field; then validates.
@@ -196,17 +298,27 @@ impl Sizing {
         let total = cores
             .checked_mul(per_core)
             .and_then(|w| w.checked_add(blocking_io));
-        match total {
-            Some(total) if total <= MAX_THREADS => Ok(Resolved {
-                cores,
-                per_core,
-                blocking_io,
-            }),
-            _ => Err(BuildError::TooManyThreads {
+        if total.is_none_or(|t| t > MAX_THREADS) {
+            return Err(BuildError::TooManyThreads {
                 total: cores.saturating_mul(per_core).saturating_add(blocking_io),
                 limit: MAX_THREADS,
-            }),
+            });
         }
+        let allowed = detected.cpus().len().max(1);
+        if let (Some(origin), false) = (cores_origin, self.oversubscribe) {
+            if cores > allowed {
+                return Err(BuildError::CoresBeyondAllowed {
+                    cores,
+                    allowed,
+                    origin,
+                });
+            }
+        }
+        Ok(Resolved {
+            cores,
+            per_core,
+            blocking_io,
+        })
     }
 }
 
@@ -313,7 +425,8 @@ pub struct WorkerPlacement {
 /// let text = plan.to_string();
 /// assert!(text.starts_with("corepool plan: 1 core x 1 per core + 4 blocking = 5 threads"));
 /// assert!(text.contains("  cpu worker 0 -> cpu "));
-/// assert!(text.ends_with("  blocking lane: up to 4 threads"));
+/// assert!(text.contains("  blocking lane: up to 4 threads\n"));
+/// assert!(text.ends_with("  idle spin before parking: 100 us"));
 /// # Ok::<(), corepool::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -323,6 +436,7 @@ pub struct Plan {
     blocking_io: usize,
     source: CoreSource,
     workers: Vec<WorkerPlacement>,
+    spin_before_park: std::time::Duration,
 }
 
 impl Plan {
@@ -347,7 +461,28 @@ impl Plan {
             blocking_io: resolved.blocking_io,
             source: detected.source(),
             workers,
+            spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
         }
+    }
+
+    /// Records the idle spin window the pool uses.
+    pub(crate) fn set_spin_before_park(&mut self, window: std::time::Duration) {
+        self.spin_before_park = window;
+    }
+
+    /// How long the last searching idle worker spins before it parks
+    /// ([`Builder::spin_before_park`](crate::Builder::spin_before_park), else
+    /// [`COREPOOL_SPIN_US`](ENV_SPIN_US), else the default).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::builder().spin_before_park(Duration::ZERO).build()?;
+    /// assert_eq!(pool.plan().spin_before_park(), Duration::ZERO);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn spin_before_park(&self) -> std::time::Duration {
+        self.spin_before_park
     }
 
     /// Records how pinning went for `worker`.
@@ -395,7 +530,7 @@ impl Plan {
     /// CPU workers: `cores × per_core`.
     ///
     /// ```
-    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(0).plan(false)?;
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).oversubscribe(true).per_core(2).blocking_io(0).plan(false)?;
     /// assert_eq!(plan.cpu_workers(), 6);
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
@@ -406,7 +541,7 @@ impl Plan {
     /// Every thread the pool may run: CPU workers plus the blocking lane's cap.
     ///
     /// ```
-    /// let plan = corepool::Sizing::cpu_bound().cores(3).per_core(2).blocking_io(4).plan(false)?;
+    /// let plan = corepool::Sizing::cpu_bound().cores(3).oversubscribe(true).per_core(2).blocking_io(4).plan(false)?;
     /// assert_eq!(plan.total_threads(), 10);
     /// # Ok::<(), corepool::BuildError>(())
     /// ```
@@ -469,11 +604,16 @@ impl fmt::Display for Plan {
             };
             writeln!(f, " ({status})")?;
         }
-        write!(
+        writeln!(
             f,
             "  blocking lane: up to {} {}",
             self.blocking_io,
             plural(self.blocking_io, "thread", "threads")
+        )?;
+        write!(
+            f,
+            "  idle spin before parking: {} us",
+            self.spin_before_park.as_micros()
         )
     }
 }
@@ -599,12 +739,61 @@ mod tests {
     }
 
     #[test]
+    fn cores_beyond_the_allowed_cpus_need_the_opt_in() {
+        // `resolve` runs against an 8-CPU machine.
+        assert_eq!(
+            resolve(Sizing::cpu_bound().cores(8), &[]).unwrap(),
+            r(8, 1, 0)
+        );
+        let code = resolve(Sizing::cpu_bound().cores(64), &[]);
+        assert!(matches!(
+            code,
+            Err(BuildError::CoresBeyondAllowed {
+                cores: 64,
+                allowed: 8,
+                origin: Origin::Code
+            })
+        ));
+        let text = code.unwrap_err().to_string();
+        assert!(
+            text.contains("64") && text.contains("only 8 CPUs"),
+            "{text}"
+        );
+        let env = resolve(Sizing::cpu_bound(), &[(ENV_CORES, "9")]);
+        assert!(matches!(
+            env,
+            Err(BuildError::CoresBeyondAllowed {
+                cores: 9,
+                allowed: 8,
+                origin: Origin::Env(ENV_CORES)
+            })
+        ));
+        let opted = Sizing::cpu_bound().cores(64).oversubscribe(true);
+        assert_eq!(resolve(opted, &[]).unwrap(), r(64, 1, 0));
+        // per_core is not limited by the CPUs.
+        let k = Sizing::cpu_bound().cores(8).per_core(4);
+        assert_eq!(resolve(k, &[]).unwrap(), r(8, 4, 0));
+    }
+
+    #[test]
     fn max_threads_boundary() {
-        let at_limit = Sizing::cpu_bound().cores(2048).per_core(2).blocking_io(0);
+        let at_limit = Sizing::cpu_bound()
+            .cores(2048)
+            .oversubscribe(true)
+            .per_core(2)
+            .blocking_io(0);
         assert_eq!(resolve(at_limit, &[]).unwrap().cpu_workers(), MAX_THREADS);
-        let with_lane = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(96);
+        let with_lane = Sizing::cpu_bound()
+            .cores(4000)
+            .oversubscribe(true)
+            .per_core(1)
+            .blocking_io(96);
         assert!(resolve(with_lane, &[]).is_ok());
-        let over = Sizing::cpu_bound().cores(4000).per_core(1).blocking_io(97);
+        let over = Sizing::cpu_bound()
+            .cores(4000)
+            .oversubscribe(true)
+            .per_core(1)
+            .blocking_io(97);
         assert!(matches!(
             resolve(over, &[]),
             Err(BuildError::TooManyThreads {
@@ -689,6 +878,7 @@ mod tests {
                 "  cpu worker 1 -> cpu 1 (pin failed, running unpinned)",
                 "  cpu worker 2 -> no such cpu (running unpinned)",
                 "  blocking lane: up to 4 threads",
+                "  idle spin before parking: 100 us",
             ]
         );
         let off = Plan::new(r(2, 1, 0), &machine(2), false).to_string();
@@ -702,6 +892,6 @@ mod tests {
             "{pending}"
         );
         assert!(pending.starts_with("corepool plan: 1 core x 1 per core + 1 blocking = 2 threads"));
-        assert!(pending.ends_with("up to 1 thread"));
+        assert!(pending.contains("up to 1 thread\n"));
     }
 }

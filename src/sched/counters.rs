@@ -178,7 +178,12 @@ impl Striped {
 pub(crate) struct PoolCounters {
     pub(crate) epoch: Instant,
     submitted: Striped,
+    /// Calls refused because the injector was full (`try_*`, `*_timeout`); striped, since a
+    /// load-shedding server may refuse from many threads at once.
+    refused: Striped,
     rejected: StatCounter,
+    /// Threads let go when the pool was dropped after a shutdown gave up on them.
+    detached: StatCounter,
     /// Tasks cancelled outside any worker (found already cancelled when drained).
     cancelled: StatCounter,
 }
@@ -188,7 +193,9 @@ impl PoolCounters {
         PoolCounters {
             epoch: Instant::now(),
             submitted: Striped::new(),
+            refused: Striped::new(),
             rejected: StatCounter::new(0),
+            detached: StatCounter::new(0),
             cancelled: StatCounter::new(0),
         }
     }
@@ -199,6 +206,14 @@ impl PoolCounters {
     /// An accepted task was refused after all (a submitter raced shutdown).
     pub(crate) fn unsubmit(&self) {
         self.submitted.sub(1)
+    }
+    /// A call refused because the injector was full: it may succeed later.
+    pub(crate) fn add_refused(&self) {
+        self.refused.add(1)
+    }
+    pub(crate) fn add_detached(&self, n: u64) {
+        // ORDERING: Relaxed: a statistic.
+        self.detached.fetch_add(n, Ordering::Relaxed);
     }
     pub(crate) fn add_rejected(&self) {
         // ORDERING: Relaxed: a statistic.
@@ -262,6 +277,7 @@ impl PoolCounters {
         };
         // ORDERING: Relaxed: statistics.
         let rejected = self.rejected.load(Ordering::Relaxed) + blocking.rejected;
+        let refused = self.refused.sum().wrapping_add(blocking.refused);
         // ORDERING: Relaxed: statistics.
         let cancelled_outside = self.cancelled.load(Ordering::Relaxed);
         Metrics {
@@ -274,7 +290,10 @@ impl PoolCounters {
             completed: sum(|c| &c.completed) + blocking.completed,
             panicked: sum(|c| &c.panicked) + blocking.panicked,
             cancelled: sum(|c| &c.cancelled) + cancelled_outside + blocking.cancelled,
+            refused,
             rejected,
+            // ORDERING: Relaxed: a statistic.
+            detached_threads: self.detached.load(Ordering::Relaxed),
             running: sum(|c| &c.running) + blocking.busy as u64,
             injector_queue,
             queue_capacity,

@@ -1,16 +1,5 @@
-//! Waiting for a job: latches, and the [`StackJob`] that `install` and `join` place on their
-//! caller's stack.
-//!
-//! # StackJob protocol
-//!
-//! The caller builds the job on its stack, queues a [`Task`](crate::task::slot::Task) pointing at it, and does not
-//! leave the frame until the job's latch is set. The executor (a worker, a thief, or a
-//! rejecter at shutdown):
-//! 1. takes the closure, runs it under `catch_unwind` (or drops it, when rejecting);
-//! 2. writes the result into the job;
-//! 3. sets the latch — **point of no return**: the caller may return and pop the frame at
-//!    once, so [`Latch::set`] copies out everything it needs before it publishes, and nothing
-//!    touches the job after.
+//! Waiting for a job: the latches a [`StackJob`] (`task/job.rs`) is set through, and the
+//! signal an outside thread blocks on.
 //!
 //! # Latches
 //!
@@ -21,14 +10,15 @@
 //!   another pool; it keeps its waker alive by reference count, since the setter belongs to
 //!   the other pool.
 //!   `set` stores `SET`, fences, and wakes the owner if it sleeps; the owner's sleep recheck
-//!   (`sleep.rs`, final recheck) looks at the latch, so the same Dekker argument as for work applies:
-//!   either the owner's recheck sees `SET`, or the setter's scan sees the owner asleep.
+//!   (`sleep.rs`, final recheck) looks at the latch, so the same Dekker argument as for work
+//!   applies: either the owner's recheck sees `SET`, or the setter's scan sees the owner
+//!   asleep.
 
 use std::task::Wake;
 
 use crate::sched::registry::Registry;
-use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
-use crate::task::slot::{catch, Discard, Discarded, Outcome, Payload, RawJob};
+use crate::sync::{fence, thread_local, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::task::job::{Latch, StackJob, StackResult};
 
 /// What a helping worker waits on: `wait_until` runs other tasks until `probe` is true, and
 /// the sleep recheck looks at it. Whoever makes it true must then fence and wake the owner
@@ -116,16 +106,6 @@ impl Latch for CrossLatch {
         let waker = unsafe { std::sync::Arc::clone(&(*this).0) };
         waker.wake_by_ref();
     }
-}
-
-/// Something a job sets when it is done.
-pub(crate) trait Latch {
-    /// Publishes "done" and wakes whoever waits.
-    ///
-    /// # Safety
-    /// `this` is valid on entry; the waiter may free it the moment the flag is published, so
-    /// an implementation reads what it needs first and touches nothing of `*this` after.
-    unsafe fn set(this: *const Self);
 }
 
 /// A one-slot wake signal for a blocked thread (the only lock is taken to block).
@@ -234,74 +214,6 @@ impl Latch for WorkerLatch<'_> {
     }
 }
 
-/// What a stack job ended with.
-pub(crate) enum StackResult<R> {
-    Pending,
-    Done(R),
-    Panicked(Payload),
-    Rejected,
-}
-
-/// A job on its waiting caller's stack (module docs).
-pub(crate) struct StackJob<L, F, R> {
-    func: UnsafeCell<Option<F>>,
-    result: UnsafeCell<StackResult<R>>,
-    pub(crate) latch: L,
-}
-
-impl<L, F, R> StackJob<L, F, R>
-where
-    L: Latch,
-    F: FnOnce() -> R + Send,
-    R: Send,
-{
-    pub(crate) fn new(f: F, latch: L) -> Self {
-        StackJob {
-            func: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(StackResult::Pending),
-            latch,
-        }
-    }
-
-    /// Takes the closure: only the task's one consumer, or the owner before queueing.
-    pub(crate) fn take_func(&self) -> Option<F> {
-        // SAFETY: the closure slot belongs to whoever consumes the job's task (exactly one
-        // party), or to the owner once it has taken the task back unrun.
-        self.func.with_mut(|f| unsafe { (*f).take() })
-    }
-
-    /// Takes the closure back, unrun, from a job whose task its owner took back.
-    ///
-    /// # Safety
-    /// Only the owner, after taking the job's task back unrun (so nobody else can reach the
-    /// job and the closure is still in it).
-    #[inline]
-    pub(crate) unsafe fn take_func_unchecked(&self) -> F {
-        // SAFETY: the caller's contract: the closure slot is the owner's, and full.
-        self.func
-            .with_mut(|f| unsafe { (*f).take().unwrap_unchecked() })
-    }
-
-    /// Takes the result, once the latch is set (or the owner ran the job itself).
-    pub(crate) fn take_result(&self) -> StackResult<R> {
-        // SAFETY: the executor's writes happened before the latch was set, which the caller
-        // observed (or the caller is the executor); the job is ours again.
-        self.result
-            .with_mut(|r| unsafe { std::ptr::replace(r, StackResult::Pending) })
-    }
-
-    /// Steps 2 and 3 of the protocol.
-    ///
-    /// # Safety
-    /// `this` is a live job whose closure the caller took; the job may be gone on return.
-    unsafe fn finish(this: *const Self, result: StackResult<R>) {
-        // SAFETY: the executor owns the job until the latch is set; the owner is waiting.
-        unsafe { (*this).result.with_mut(|r| *r = result) };
-        // SAFETY: `set` is the point of no return and touches nothing after publishing.
-        unsafe { L::set(std::ptr::addr_of!((*this).latch)) };
-    }
-}
-
 impl<F, R> StackJob<ThreadLatch<'_>, F, R>
 where
     F: FnOnce() -> R + Send,
@@ -325,39 +237,5 @@ where
                 StackResult::Pending => unreachable!("stack job signalled before finishing"),
             }
         })
-    }
-}
-
-impl<L, F, R> RawJob for StackJob<L, F, R>
-where
-    L: Latch,
-    F: FnOnce() -> R + Send,
-    R: Send,
-    L: Send,
-{
-    /// Part of a caller's wait (`install`) or of a running task (`join`), not a task of its own.
-    const TRACKED: bool = false;
-    /// Its owner waits for it: it always runs.
-    const CANCELLABLE: bool = false;
-
-    unsafe fn execute(this: *const Self) -> Outcome {
-        // SAFETY: the owner does not leave the frame before the latch is set.
-        let f = unsafe { (*this).take_func() }.expect("stack job executed twice");
-        let (result, outcome) = match catch(f) {
-            Ok(r) => (StackResult::Done(r), Outcome::Completed),
-            Err(p) => (StackResult::Panicked(p), Outcome::Panicked(None)),
-        };
-        // SAFETY: we took the closure; `finish` is our last touch of the job.
-        unsafe { Self::finish(this, result) };
-        outcome
-    }
-
-    unsafe fn discard(this: *const Self, why: Discard) -> Discarded {
-        debug_assert_eq!(why, Discard::Reject, "a stack job is only ever rejected");
-        // SAFETY: as in `execute`.
-        crate::task::slot::drop_quietly(unsafe { (*this).take_func() }, "a rejected job");
-        // SAFETY: as in `execute`.
-        unsafe { Self::finish(this, StackResult::Rejected) };
-        Discarded::Reported
     }
 }

@@ -27,7 +27,7 @@ use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{current_cpu, Injector, SeededBugs, Steal, Stealer};
+use crate::sync::{current_cpu, AtomicUsize, Injector, Ordering, SeededBugs, Steal, Stealer};
 use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -74,6 +74,18 @@ pub(crate) struct Registry {
     cpu_to_worker: Box<[Option<usize>]>,
     panic_handler: Option<PanicHandler>,
     pub(super) seeded_bugs: SeededBugs,
+    /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
+    /// started (debug builds only: the self-deadlock check).
+    blocking_joins: AtomicUsize,
+}
+
+/// Where an admitted blocking task goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LaneRoute {
+    /// The lane's queue; the task holds a slot of the lane's bound.
+    Lane,
+    /// Nowhere: the lane may run no thread (`blocking_io` 0); the handle reports it.
+    NoLane,
 }
 
 /// Where an admitted task goes (module docs).
@@ -108,7 +120,31 @@ impl Registry {
             cpu_to_worker,
             panic_handler,
             seeded_bugs,
+            blocking_joins: AtomicUsize::new(0),
         }
+    }
+
+    /// A worker of this pool is about to block in `JoinHandle::join_blocking` on a task of
+    /// this pool: counts it as unavailable until [`leave_blocking_join`](Registry::leave_blocking_join).
+    /// If the task has not `started` and every other active worker is blocked the same way,
+    /// nothing would ever start it (a certain deadlock): the count is undone and the answer is
+    /// false. Two workers entering at once are ordered by the one RMW: the second sees the
+    /// first, so a refusal never leaves a deadlock behind.
+    pub(crate) fn enter_blocking_join(&self, started: bool) -> bool {
+        // ORDERING: AcqRel: the RMW chain on `blocking_joins` orders concurrent entries
+        // (pairs with the fetch_sub in `leave_blocking_join`).
+        let blocked = self.blocking_joins.fetch_add(1, Ordering::AcqRel) + 1;
+        if !started && blocked >= self.control.active() {
+            self.leave_blocking_join();
+            return false;
+        }
+        true
+    }
+
+    /// The wait [`enter_blocking_join`](Registry::enter_blocking_join) counted is over.
+    pub(crate) fn leave_blocking_join(&self) {
+        // ORDERING: AcqRel: pairs with the fetch_add in `enter_blocking_join`.
+        self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// True if the calling thread is one of this pool's workers.
@@ -186,25 +222,53 @@ impl Registry {
         }
     }
 
-    /// A task for the blocking lane (`blocking.rs`): handed back reported (`NoLane`) when the
-    /// lane may run no thread; else admitted to the lane's queue, waiting for room, and
-    /// rejected once the pool is shut down — except from this pool's own workers, which may
-    /// still use the lane while the pool drains.
+    /// A task for the blocking lane (`blocking.rs`): admitted as
+    /// [`admit_blocking`](Registry::admit_blocking) says, waiting for room; after shutdown it
+    /// is rejected, with no lane its handle reports that.
     pub(crate) fn push_blocking(&self, task: Task) {
-        if self.lane.max() == 0 {
-            task.discard(Discard::NoLane);
-            self.counters.add_rejected();
-            return;
+        match self.admit_blocking(Wait::Forever) {
+            Ok(route) => self.push_blocking_admitted(route, task),
+            Err(_) => self.lane.refuse(task, Discard::Reject),
         }
+    }
+
+    /// Admits one blocking task before it is built, so a refused caller still holds its
+    /// closure. Refused once the pool is shut down — except for this pool's own workers, which
+    /// may still use the lane while the pool drains — then, on a running pool, routed to
+    /// [`LaneRoute::NoLane`] if the lane may run no thread, else admitted by the lane's bound
+    /// (waiting as `wait` says).
+    pub(crate) fn admit_blocking(&self, wait: Wait) -> Result<LaneRoute, Refused> {
         let insider = self.is_current();
-        match self
-            .lane
-            .admit(Wait::Forever, || !insider && self.is_shut_down())
-        {
-            Ok(()) => self.lane.push(task),
-            Err(_) => {
-                self.reject(task);
-            }
+        let shut_down = || !insider && self.is_shut_down();
+        if shut_down() {
+            return Err(Refused::Closed);
+        }
+        if self.lane.max() == 0 {
+            return Ok(LaneRoute::NoLane);
+        }
+        self.lane.admit(wait, shut_down)?;
+        Ok(LaneRoute::Lane)
+    }
+
+    /// Queues a blocking task [`admit_blocking`](Registry::admit_blocking) let in (or, with
+    /// no lane, hands it back reported and counted as rejected).
+    pub(crate) fn push_blocking_admitted(&self, route: LaneRoute, task: Task) {
+        match route {
+            LaneRoute::Lane => self.lane.push(task),
+            LaneRoute::NoLane => self.lane.refuse(task, Discard::NoLane),
+        }
+    }
+
+    /// Counts a `try_*` or `*_timeout` call refused at the door, whose closure went back to
+    /// its caller: once, as refused (a full queue: the injector's, or with `lane` the blocking
+    /// lane's) or as rejected (shut down).
+    #[cold]
+    pub(crate) fn count_refusal(&self, refused: Refused, lane: bool) {
+        match (refused, lane) {
+            (Refused::Full | Refused::Timeout, false) => self.counters.add_refused(),
+            (Refused::Closed, false) => self.counters.add_rejected(),
+            (Refused::Full | Refused::Timeout, true) => self.lane.count_refused(),
+            (Refused::Closed, true) => self.lane.count_rejected(),
         }
     }
 
@@ -290,7 +354,8 @@ impl Registry {
             Discarded::Unobserved => {
                 self.counters.add_rejected();
                 eprintln!(
-                    "corepool: the pool is shut down; a spawned task was rejected and dropped"
+                    "corepool: Pool::spawn on a pool that has been shut down: the task was dropped \
+                     unrun (Pool::try_spawn hands it back instead)"
                 );
             }
             Discarded::AlreadyCancelled => {

@@ -35,7 +35,8 @@ use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
 use crate::sync::{thread_local, Arc, Deque, Steal};
 use std::task::{Poll, Waker};
 
-use crate::sched::latch::{CrossLatch, FlagWaker, Probe, StackJob, StackResult};
+use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
+use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
 
 #[cfg(not(corepool_loom))]

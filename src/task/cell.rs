@@ -35,7 +35,7 @@
 
 use std::task::{Poll, Waker};
 
-use crate::error::TaskError;
+use crate::error::{PanicPayload, TaskError};
 use crate::sync::seeded;
 use crate::sync::token::Weak as TaskWeak;
 use crate::sync::{AtomicUsize, Ordering, TaskArc, UnsafeCell};
@@ -219,7 +219,7 @@ where
                 Outcome::Completed
             }
             Err(payload) => {
-                this.complete(Err(TaskError::Panicked(payload)));
+                this.complete(Err(TaskError::Panicked(PanicPayload::new(payload))));
                 Outcome::Panicked(None)
             }
         }
@@ -266,6 +266,8 @@ fn seeded_wake_before_publish() -> bool {
 pub(crate) trait Completion<T>: Send + Sync {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
     fn is_finished(&self) -> bool;
+    /// True once the closure was taken: the task runs (or ran), or was cancelled.
+    fn is_started(&self) -> bool;
     fn cancel(&self) -> bool;
 }
 
@@ -281,6 +283,12 @@ where
     fn is_finished(&self) -> bool {
         // ORDERING: Acquire, so a caller that sees true and then joins reads the output.
         self.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    fn is_started(&self) -> bool {
+        // ORDERING: Acquire: a hint for the self-deadlock check; a stale "not started" only
+        // makes the check consider a wait that may still need this worker.
+        self.state.load(Ordering::Acquire) & TAKEN != 0
     }
 
     fn cancel(&self) -> bool {

@@ -2,4 +2,5 @@
 
 pub(crate) mod cancel;
 pub(crate) mod cell;
+pub(crate) mod job;
 pub(crate) mod slot;

@@ -14,8 +14,8 @@
 //!   and the load run.
 //!
 //! The binaries are `fleet-worker` and `fleet-ingest` (`--help` on each). README "Beyond one
-//! machine" has the recipe, `deploy/fleet.yaml` a Kubernetes manifest, `tests/fleet.rs`
-//! the fleet test and `load-run.sh` the load run.
+//! machine" has the recipe, `deploy/fleet.yaml` a Kubernetes manifest, `tests/fleet/`
+//! the fleet's tests and `load-run.sh` the load run.
 
 pub mod job;
 pub mod local;

@@ -14,7 +14,8 @@
 //!    it (the delivery count is left alone; the claim that redelivers it counts).
 //! 2. **Stop?** After SIGTERM (the `stop` flag), pull nothing more: submit what is held
 //!    (step 6), wait for the jobs in flight, settle them (step 1), shut the pool down and
-//!    return.
+//!    return. The consumer leaves the group only if nothing is pending under its name
+//!    (jobs it negatively acknowledged may still be: another worker reclaims them).
 //! 3. **Free capacity.** `free = capacity − in flight`, where *in flight* counts every job
 //!    pulled and not yet settled (queued in the pool, running, or finished and waiting for
 //!    step 1). Nothing is pulled beyond it, so the pool's bounded queue can never be full
@@ -249,6 +250,8 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
         capacity,
         in_flight: HashSet::new(),
         held: VecDeque::new(),
+        refused_since: None,
+        warned: false,
         summary: Summary {
             workers,
             capacity,
@@ -262,14 +265,28 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
     pool.shutdown();
     outcome?;
     let summary = puller.summary;
-    // A clean exit leaves nothing pending under this name: forget the consumer.
-    let _: Result<i64, _> = redis::cmd("XGROUP")
-        .arg("DELCONSUMER")
-        .arg(&config.queue.stream)
-        .arg(GROUP)
-        .arg(&config.consumer)
-        .query(&mut puller.con);
+    forget_consumer_if_idle(&mut puller.con, config)?;
     Ok(summary)
+}
+
+/// Removes this consumer from the group if it holds no pending job. `DELCONSUMER` drops
+/// the consumer's pending entries with it — they would never be delivered again — and a
+/// drained worker can still own some: jobs it negatively acknowledged, which wait under its
+/// name until a reclaim pass (another worker's, now) takes them. Only this process reads
+/// as this consumer and other workers' claims only take entries away from it, so nothing
+/// can become pending under it between the check and the delete.
+fn forget_consumer_if_idle(con: &mut Connection, config: &WorkerConfig) -> Result<(), WorkerError> {
+    let mine: StreamPendingCountReply =
+        con.xpending_consumer_count(&config.queue.stream, GROUP, "-", "+", 1, &config.consumer)?;
+    if mine.ids.is_empty() {
+        let _: i64 = redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&config.queue.stream)
+            .arg(GROUP)
+            .arg(&config.consumer)
+            .query(con)?;
+    }
+    Ok(())
 }
 
 struct Puller<'a> {
@@ -281,6 +298,10 @@ struct Puller<'a> {
     in_flight: HashSet<String>,
     /// Tasks the pool handed back as full, oldest first; their jobs are in `in_flight`.
     held: VecDeque<Task>,
+    /// Since when the pool has refused every offer, if it does.
+    refused_since: Option<Instant>,
+    /// Whether the "refused while idle" warning has been printed.
+    warned: bool,
     summary: Summary,
 }
 
@@ -396,9 +417,10 @@ impl Puller<'_> {
     fn offer_held(&mut self) -> bool {
         while let Some(task) = self.held.pop_front() {
             match self.pool.try_spawn(task) {
-                Ok(()) => {}
+                Ok(()) => self.refused_since = None,
                 Err(TrySubmitError::Full(task)) => {
                     self.held.push_front(task);
+                    self.check_refusals();
                     return false;
                 }
                 // The pool is ours and shut down only after this loop ends.
@@ -406,6 +428,28 @@ impl Puller<'_> {
             }
         }
         true
+    }
+
+    /// A pool that refuses for a whole second while it has nothing queued or running has
+    /// lost track of its bound: say so once (the jobs stay pending and, if this worker
+    /// never gets going again, are taken over by the others after the claim timeout).
+    #[cold]
+    fn check_refusals(&mut self) {
+        let since = *self.refused_since.get_or_insert_with(Instant::now);
+        if self.warned || since.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let m = self.pool.metrics();
+        if m.running == 0 && m.injector_queue == 0 {
+            self.warned = true;
+            eprintln!(
+                "{}: warning: the pool has refused every job for {:?} with none queued or \
+                 running (queue capacity {}): its bound is miscounted",
+                self.config.consumer,
+                since.elapsed(),
+                self.capacity
+            );
+        }
     }
 
     /// Step 1: one `MULTI` settles every finished job.

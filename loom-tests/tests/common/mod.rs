@@ -55,7 +55,7 @@ pub fn check(bound: Bound, model: impl Fn() + Sync + Send + 'static) {
 pub fn pool_with(workers: usize, bugs: SeededBugs) -> Leaky<Pool> {
     Leaky::new(
         Pool::builder()
-            .sizing(Sizing::cpu_bound().cores(workers))
+            .sizing(Sizing::cpu_bound().cores(workers).oversubscribe(true))
             .pin_workers(false)
             .seed_bugs(bugs)
             .build()

@@ -2,13 +2,11 @@
 //! SIGKILLed mid-run, another drained with SIGTERM; every job must be finished and
 //! verified, and only the jobs in flight on the killed worker may run twice.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::support::{pending_of, read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 use corepool_fleet::{Job, Queue, connect, digest};
-use support::{pending_of, read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const JOBS: usize = 100_000;
 /// How long a dead worker's jobs sit before another takes them; long enough that a live

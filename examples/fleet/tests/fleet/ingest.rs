@@ -1,16 +1,14 @@
 //! The HTTP ingest: accepted jobs reach the stream and a worker; past the bound the answer
 //! is 503 with Retry-After; bad input is 400.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 use corepool_fleet::local::KillOnDrop;
 use corepool_fleet::{Queue, connect, digest};
-use support::{read_all, spawn_worker, start_redis, wait_until, watchdog, xlen};
 
 const BOUND: usize = 5;
 
