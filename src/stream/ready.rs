@@ -154,7 +154,9 @@ impl ReadyList {
         }
     }
 
-    /// True if something is ready (a hint: `take` decides).
+    /// True if something is ready (a hint: `take` decides). Only the spin uses it, and
+    /// loom builds have no spin.
+    #[cfg(not(corepool_loom))]
     #[inline]
     fn has_any(&self) -> bool {
         // ORDERING: Relaxed: a hint for the spin; `take`'s Acquire swap decides.
