@@ -734,3 +734,24 @@ fn a_bounded_injector_keeps_its_capacity_while_thieves_take_batches() {
         }
     });
 }
+
+#[test]
+fn busy_time_stops_growing_once_the_workers_have_exited() {
+    with_watchdog("busy time after shutdown", || {
+        let pool = pool(2);
+        pool.for_each_index(0..1_000, |i| {
+            std::hint::black_box(i);
+        });
+        pool.shutdown();
+        let busy = |pool: &Pool| -> Vec<Duration> {
+            pool.metrics().workers.iter().map(|w| w.busy).collect()
+        };
+        let at_shutdown = busy(&pool);
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            busy(&pool),
+            at_shutdown,
+            "an exited worker still counts as busy"
+        );
+    });
+}

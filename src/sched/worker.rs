@@ -128,6 +128,10 @@ impl WorkerThread {
             "worker {} exits with queued work",
             self.index
         );
+        let registry = &*self.registry;
+        registry.workers[self.index]
+            .counters
+            .exit(registry.counters.epoch);
         WorkerThread::clear_current();
     }
 
