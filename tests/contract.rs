@@ -280,6 +280,21 @@ fn after_shutdown_every_call_answers_rejected_once_naming_itself() {
             );
             counted(name);
         }
+        // A JoinSet's tasks report Rejected too, each counted once.
+        let mut set = pool.join_set();
+        set.submit(|| 1);
+        counted("JoinSet::submit");
+        set.submit_blocking(|| 1);
+        counted("JoinSet::submit_blocking");
+        while let Some(result) = set.join_next() {
+            assert!(matches!(result, Err(TaskError::Rejected)));
+        }
+        // A stream cannot complete: it panics, naming the call, counted once.
+        let message = panic_of(|| {
+            let _ = pool.stream(0..10u32).map(|x| x + 1).count();
+        });
+        assert!(message.contains("Pool::stream"), "{message}");
+        counted("Pool::stream");
         let m = pool.metrics();
         assert_eq!((m.refused, m.submitted), (0, 0), "{m:?}");
     });
