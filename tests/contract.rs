@@ -536,3 +536,41 @@ fn wait_idle_drains_the_queues_and_leaves_the_pool_running() {
         pool.wait_idle(); // nothing left: returns at once
     });
 }
+
+#[test]
+fn cores_beyond_the_allowed_cpus_is_a_build_error_unless_opted_in() {
+    let allowed = corepool::detect_cores().cpus().len().max(1);
+    let err = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed + 62))
+        .build()
+        .unwrap_err();
+    match &err {
+        corepool::BuildError::CoresBeyondAllowed {
+            cores,
+            allowed: a,
+            origin,
+        } => {
+            assert_eq!((*cores, *a), (allowed + 62, allowed));
+            assert_eq!(*origin, corepool::Origin::Code);
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains(&(allowed + 62).to_string()), "{text}");
+    assert!(text.contains(&format!("only {allowed} CPU")), "{text}");
+    assert!(text.contains("oversubscribe"), "{text}");
+    // The opt-in builds them (the extra ones unpinned); per_core needs none.
+    let over = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed + 1).oversubscribe(true))
+        .pin_workers(false)
+        .build()
+        .unwrap();
+    assert_eq!(over.plan().cpu_workers(), allowed + 1);
+    assert_eq!(over.install(|| 1), 1);
+    let k = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed).per_core(2))
+        .pin_workers(false)
+        .build()
+        .unwrap();
+    assert_eq!(k.plan().cpu_workers(), 2 * allowed);
+}
