@@ -42,7 +42,7 @@ for i in $(seq "$WORKERS"); do
 done
 until curl -sf "http://127.0.0.1:$HTTP_PORT/health" >/dev/null; do sleep 0.05; done
 
-echo "== wrk -t2 -c$CONNS -d$DURATION, rounds=$ROUNDS, bound $BOUND, $WORKERS workers ($(nproc) CPUs)"
+echo "== wrk -t2 -c$CONNS -d$DURATION, rounds=$ROUNDS, bound $BOUND, $WORKERS workers ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 start=$(date +%s.%N)
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s examples/fleet/post.lua \
     "http://127.0.0.1:$HTTP_PORT/submit?rounds=$ROUNDS"

@@ -14,7 +14,8 @@
 //!    it (the delivery count is left alone; the claim that redelivers it counts).
 //! 2. **Stop?** After SIGTERM (the `stop` flag), pull nothing more: submit what is held
 //!    (step 6), wait for the jobs in flight, settle them (step 1), shut the pool down and
-//!    return.
+//!    return. The consumer leaves the group only if nothing is pending under its name
+//!    (jobs it negatively acknowledged may still be: another worker reclaims them).
 //! 3. **Free capacity.** `free = capacity − in flight`, where *in flight* counts every job
 //!    pulled and not yet settled (queued in the pool, running, or finished and waiting for
 //!    step 1). Nothing is pulled beyond it, so the pool's bounded queue can never be full
@@ -264,14 +265,28 @@ pub fn run_worker(config: &WorkerConfig, stop: &AtomicBool) -> Result<Summary, W
     pool.shutdown();
     outcome?;
     let summary = puller.summary;
-    // A clean exit leaves nothing pending under this name: forget the consumer.
-    let _: Result<i64, _> = redis::cmd("XGROUP")
-        .arg("DELCONSUMER")
-        .arg(&config.queue.stream)
-        .arg(GROUP)
-        .arg(&config.consumer)
-        .query(&mut puller.con);
+    forget_consumer_if_idle(&mut puller.con, config)?;
     Ok(summary)
+}
+
+/// Removes this consumer from the group if it holds no pending job. `DELCONSUMER` drops
+/// the consumer's pending entries with it — they would never be delivered again — and a
+/// drained worker can still own some: jobs it negatively acknowledged, which wait under its
+/// name until a reclaim pass (another worker's, now) takes them. Only this process reads
+/// as this consumer and other workers' claims only take entries away from it, so nothing
+/// can become pending under it between the check and the delete.
+fn forget_consumer_if_idle(con: &mut Connection, config: &WorkerConfig) -> Result<(), WorkerError> {
+    let mine: StreamPendingCountReply =
+        con.xpending_consumer_count(&config.queue.stream, GROUP, "-", "+", 1, &config.consumer)?;
+    if mine.ids.is_empty() {
+        let _: i64 = redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&config.queue.stream)
+            .arg(GROUP)
+            .arg(&config.consumer)
+            .query(con)?;
+    }
+    Ok(())
 }
 
 struct Puller<'a> {

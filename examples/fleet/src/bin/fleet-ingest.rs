@@ -10,7 +10,9 @@
 //! - `503 Service Unavailable` with `Retry-After: 1` when the stream already holds `--bound`
 //!   unfinished jobs (checked and added in one script on the server: the bound holds across
 //!   any number of ingest processes).
-//! - `400` for a bad `rounds`, `413` for a body over 1 MiB, `502` when the broker fails.
+//! - `400` for a bad `rounds`, `413` for a body over 1 MiB, `502` when the broker fails or
+//!   does not answer within 5 s — in which case the job may or may not be on the stream: a
+//!   client that retries should send the same `key`, and the job must tolerate running twice.
 //!
 //! `GET /health` answers `200` once the broker answered `PING`. SIGTERM or Ctrl-C stops
 //! accepting, answers the requests in flight and prints the counters.
@@ -118,7 +120,10 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         .build()?;
     rt.block_on(async {
         let client = redis::Client::open(args.url.as_str())?;
-        let con = client.get_multiplexed_async_connection().await?;
+        let mut con = client.get_multiplexed_async_connection().await?;
+        // The client's default gives up after 500 ms, which a busy machine exceeds; the
+        // workers' connections use 5 s too.
+        con.set_response_timeout(std::time::Duration::from_secs(5));
         let ingest = Arc::new(Ingest {
             con,
             queue: Queue::named(&args.queue),

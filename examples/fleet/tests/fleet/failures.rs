@@ -112,3 +112,56 @@ fn run() {
         ghost_id
     );
 }
+
+#[test]
+fn a_job_negatively_acknowledged_by_a_drained_worker_is_not_lost() {
+    watchdog("nak then drain", Duration::from_secs(120), || {
+        let redis = start_redis();
+        let url = redis.url();
+        let q = Queue::named("jobs");
+        let mut con = connect(&url).expect("connect");
+        q.ensure_group(&mut con).expect("create the group");
+        let failing = Job::new("always-fails", 1, vec![]).with_fault(Fault::Error);
+        q.publish(&mut con, &[failing]).expect("publish");
+
+        // A retries it without end; drained between two attempts, it leaves the job pending
+        // under its name (a negative ack), and must not take it out of the group on exit.
+        let mut a = spawn_worker(
+            &url,
+            "a",
+            &["--max-attempts", "1000", "--claim-idle-ms", "100"],
+        );
+        wait_until("a few attempts", Duration::from_secs(60), || {
+            let pending: redis::streams::StreamPendingCountReply = con
+                .xpending_count(&q.stream, GROUP, "-", "+", 1)
+                .expect("XPENDING");
+            pending.ids.first().is_some_and(|p| p.times_delivered >= 3)
+        });
+        a.signal(libc::SIGTERM).expect("SIGTERM");
+        let status = a
+            .wait_timeout(Duration::from_secs(30))
+            .unwrap()
+            .expect("a exits");
+        assert!(status.success(), "{status}");
+
+        // B takes it over and, past its own attempt limit, dead-letters it.
+        let mut b = spawn_worker(
+            &url,
+            "b",
+            &["--max-attempts", "3", "--claim-idle-ms", "100"],
+        );
+        wait_until("the dead letter", Duration::from_secs(60), || {
+            xlen(&mut con, &q.dead) == 1
+        });
+        b.signal(libc::SIGTERM).expect("SIGTERM");
+        assert!(
+            b.wait_timeout(Duration::from_secs(30))
+                .unwrap()
+                .expect("b exits")
+                .success()
+        );
+        let dead = read_all(&mut con, &q.dead);
+        assert_eq!(dead[0]["key"], "always-fails");
+        assert_eq!(xlen(&mut con, &q.stream), 0);
+    });
+}
