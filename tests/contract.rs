@@ -413,6 +413,7 @@ fn dropping_after_a_shutdown_that_gave_up_does_not_block_again() {
         let m = watcher.metrics();
         // The CPU worker and the lane thread, each stuck in its task.
         assert_eq!(m.detached_threads, 2, "{variant}: {m:?}");
+        assert!(m.to_string().contains("detached threads: 2"), "{m}");
         assert!(watcher.is_shut_down());
         assert!(matches!(
             watcher.submit(|| 1).join(),
