@@ -80,7 +80,9 @@ impl Drop for Owner {
 /// A handle to a [`Pool`] that does not keep it running — tokio's `Handle` to its `Runtime`.
 /// It dereferences to [`Pool`], so every method is there; give one to the tasks that submit
 /// more work. Once every owner is gone (or the pool was shut down) its submissions are
-/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable.
+/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable. A
+/// `Pool` cloned out of a handle (`(*handle).clone()`) is a handle too: only
+/// [`Pool::builder`], [`Pool::new`] and clones of an owner own the pool.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};

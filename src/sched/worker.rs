@@ -6,7 +6,8 @@
 //! 1. Every [`INJECTOR_INTERVAL`] (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
-//! 3. The injector, taking a batch (`steal_batch_and_pop`).
+//! 3. The injector, taking a batch (`steal_batch_and_pop`). From a bounded injector the batch
+//!    lands first in a deque no thief can reach, so the slots it gives back are counted exactly.
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
 //!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
 //!    [`BATCH_STEAL_MIN_LEN`] tasks: a burst of spawns) a thief takes a batch,
@@ -57,6 +58,10 @@ thread_local! {
 pub(crate) struct WorkerThread {
     index: usize,
     local: Deque<Task>,
+    /// Where a batch from a bounded injector lands first (`steal_from_injector`): no thief
+    /// can see this deque, so its length counts exactly the tasks that left the injector.
+    /// Empty whenever the worker is not inside that step.
+    landing: Deque<Task>,
     registry: Arc<Registry>,
     tick: Cell<u32>,
     searching: Cell<bool>,
@@ -67,6 +72,7 @@ impl WorkerThread {
         WorkerThread {
             index,
             local,
+            landing: Deque::new_lifo(),
             registry,
             tick: Cell::new(0),
             searching: Cell::new(false),
@@ -130,6 +136,10 @@ impl WorkerThread {
             "worker {} exits with queued work",
             self.index
         );
+        let registry = &*self.registry;
+        registry.workers[self.index]
+            .counters
+            .exit(registry.counters.epoch);
         WorkerThread::clear_current();
     }
 
@@ -299,14 +309,24 @@ impl WorkerThread {
     /// A batch from the injector; the tasks taken out give their slots of the bound back.
     fn steal_from_injector(&self) -> Option<Task> {
         let registry = &*self.registry;
-        let before = registry.bound.capacity().map(|_| self.local.len());
+        // A bounded injector gets one slot back per task taken out of it, so the batch must
+        // be counted exactly. Counting it by the own deque's length before and after would
+        // undercount whenever a thief takes from that deque in between, and the slots so
+        // missed would be lost for good. The batch lands in `landing` instead, which only
+        // this thread can reach, and moves to the own deque once counted.
+        let dest = if registry.bound.capacity().is_some() {
+            &self.landing
+        } else {
+            &self.local
+        };
         loop {
-            match registry.injector.steal_batch_and_pop(&self.local) {
+            match registry.injector.steal_batch_and_pop(dest) {
                 Steal::Success(task) => {
-                    if let Some(before) = before {
-                        registry
-                            .bound
-                            .release(1 + self.local.len().saturating_sub(before));
+                    if registry.bound.capacity().is_some() {
+                        registry.bound.release(1 + self.landing.len());
+                        while let Some(landed) = self.landing.pop() {
+                            self.local.push(landed);
+                        }
                     }
                     return Some(task);
                 }
