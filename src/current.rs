@@ -120,6 +120,18 @@ pub fn max_num_threads() -> usize {
     crate::placement::sizing::MAX_THREADS
 }
 
+/// Whether the calling worker's own deque holds tasks (spawned here and not yet taken by
+/// anyone), or `None` off any CPU worker — rayon's `current_thread_has_pending_tasks`.
+///
+/// ```
+/// assert_eq!(corepool::current_thread_has_pending_tasks(), None);
+/// let pool = corepool::Pool::new();
+/// assert_eq!(pool.install(corepool::current_thread_has_pending_tasks), Some(false));
+/// ```
+pub fn current_thread_has_pending_tasks() -> Option<bool> {
+    WorkerThread::with_current(|w| w.map(|w| !w.local_is_empty()))
+}
+
 impl crate::Pool {
     /// Whether the calling worker's own deque holds tasks (spawned here and not yet taken
     /// by anyone), or `None` if the calling thread is not one of this pool's CPU workers —

@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod broadcast;
 mod builder;
 mod current;
 mod error;
@@ -63,11 +64,13 @@ mod task;
 mod yielding;
 
 pub use batch::Batch;
+pub use broadcast::{broadcast, spawn_broadcast, BroadcastContext};
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
 pub use current::{
-    current_num_threads, current_thread_index, current_worker, max_num_threads, spawn,
+    current_num_threads, current_thread_has_pending_tasks, current_thread_index, current_worker,
+    max_num_threads, spawn,
 };
 pub use error::{
     panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,

@@ -1045,7 +1045,8 @@ impl Pool {
     /// Lets only the first `n` CPU workers run (clamped to `1..=` the pool's CPU workers) and
     /// returns the number now active. Surplus workers finish the task they are running, then
     /// park — their queued work is stolen by the others — until a later call lets them run
-    /// again. No effect after shutdown.
+    /// again; a [`broadcast`](Pool::broadcast) still reaches them (a parked worker makes its
+    /// call and parks again). No effect after shutdown.
     ///
     /// ```
     /// use corepool::{Pool, Sizing};

@@ -42,6 +42,11 @@ pub struct ScopeFifo<'scope> {
 }
 
 impl<'scope> ScopeFifo<'scope> {
+    /// The scope this one wraps.
+    pub(crate) fn base(&self) -> &Scope<'scope> {
+        &self.base
+    }
+
     fn new(base: Scope<'scope>) -> Self {
         let fifos = (0..base.registry().num_workers())
             .map(|_| Fifo::new())

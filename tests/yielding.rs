@@ -154,6 +154,7 @@ fn pending_tasks_are_seen_on_the_own_deque_only_and_drained_by_yield_local() {
             corepool::spawn(|| ());
             corepool::spawn(|| ());
             let two = pool.current_thread_has_pending_tasks();
+            assert_eq!(corepool::current_thread_has_pending_tasks(), Some(true));
             while corepool::yield_local() == Some(Yield::Executed) {}
             (empty, two, pool.current_thread_has_pending_tasks())
         });

@@ -108,6 +108,13 @@ impl Control {
         self.word.fetch_or(CANCELLING, Ordering::Relaxed);
     }
 
+    /// A broadcast task was queued: paused workers recheck their inboxes (`Registry::pause`).
+    pub(crate) fn wake_paused(&self) {
+        let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        self.resumed.notify_all();
+        drop(guard);
+    }
+
     /// Shutdown: every paused worker resumes (the caller has set `SHUTDOWN`).
     pub(crate) fn release_all(&self) {
         let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
@@ -127,7 +134,12 @@ impl Registry {
         let counters = &self.workers[index].counters;
         let mut guard = self.control.gate.lock().unwrap_or_else(|e| e.into_inner());
         counters.park_begin(self.counters.epoch);
-        while self.control.pauses(index) && !self.idle.load().is_shutdown() {
+        // A broadcast task ends the pause early: the worker runs it and pauses again
+        // (`worker.rs`). Checked under the gate, which its pusher takes after pushing.
+        while self.control.pauses(index)
+            && !self.idle.load().is_shutdown()
+            && self.inbox_is_empty(index)
+        {
             guard = self
                 .control
                 .resumed

@@ -59,6 +59,9 @@ pub(crate) struct WorkerSlot {
     pub(super) name: String,
     /// The queue behind this worker's `corepool::spawn_fifo` markers (`fifo.rs`).
     pub(super) fifo: Fifo,
+    /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
+    /// pushes here.
+    pub(super) inbox: Injector<Task>,
 }
 
 /// Who pushed the work we are about to announce.
@@ -161,6 +164,43 @@ impl Registry {
     pub(crate) fn leave_blocking_join(&self) {
         // ORDERING: AcqRel: pairs with the fetch_add in `enter_blocking_join`.
         self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Queues `task` for worker `target` only — a broadcast (`broadcast.rs`) — and wakes it:
+    /// from a sleep (the same Dekker pairing as a latch: push, fence, claim; the sleeper's
+    /// final recheck looks at its inbox) or from the pause gate (which rechecks its inbox
+    /// under the gate's lock, taken here after the push). Called only on a worker of this
+    /// pool, which holds the pool open meanwhile, so the target has not exited.
+    pub(crate) fn push_broadcast(&self, from: &WorkerThread, target: usize, task: Task) {
+        from.count_submitted();
+        self.workers[target].inbox.push(task);
+        // ORDERING: pairs with the fence in `sleep` step 3: the target's recheck sees this
+        // push, or this claim sees the target asleep.
+        crate::sync::fence(Ordering::SeqCst);
+        self.wake_worker(target);
+        self.control.wake_paused();
+    }
+
+    /// The oldest broadcast task for worker `index`, if any. An empty inbox (the usual case)
+    /// costs a length check, not a steal.
+    #[inline]
+    pub(crate) fn pop_inbox(&self, index: usize) -> Option<Task> {
+        let inbox = &self.workers[index].inbox;
+        if inbox.is_empty() {
+            return None;
+        }
+        loop {
+            match inbox.steal() {
+                Steal::Success(task) => return Some(task),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    /// True if worker `index` has a broadcast task waiting.
+    pub(crate) fn inbox_is_empty(&self, index: usize) -> bool {
+        self.workers[index].inbox.is_empty()
     }
 
     /// How many CPU workers the pool has (paused ones included).

@@ -17,7 +17,8 @@
 //! 1. Count itself as sleeping, and stop searching if it was (one RMW on the word).
 //! 2. Become claimable: parker `Awake → Sleepy`.
 //! 3. `fence(SeqCst)` — pairs with the producer's fence (below).
-//! 4. **Final recheck**: look at the injector and every deque. Work seen → undo the sleep
+//! 4. **Final recheck**: look at the injector, every deque and the worker's own broadcast
+//!    inbox (`broadcast.rs`; its pusher fences and claims like a producer). Work seen → undo the sleep
 //!    (`Sleepy → Awake`, sleeping − 1, searching + 1) and search; or, if a waker claimed it in
 //!    the meantime, the waker already did that accounting.
 //! 5. Reload the word (after the fence, so a shutdown that missed this worker's `Sleepy` is
@@ -250,7 +251,9 @@ impl Registry {
         fence(Ordering::SeqCst);
         // Step 4.
         let latch_set = || waiting.is_some_and(Probe::probe);
-        if !self.seeded_bugs.skip_final_recheck() && (self.has_visible_work() || latch_set()) {
+        if !self.seeded_bugs.skip_final_recheck()
+            && (self.has_visible_work() || !self.inbox_is_empty(index) || latch_set())
+        {
             *searching = true;
             return self.leave_sleep(parker.try_cancel_sleep());
         }

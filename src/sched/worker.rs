@@ -5,7 +5,8 @@
 //!
 //! 1. Every [`INJECTOR_INTERVAL`] (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
-//! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
+//! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves);
+//!    then the worker's broadcast inbox (`broadcast.rs`), oldest first.
 //! 3. The injector, taking a batch (`steal_batch_and_pop`). From a bounded injector the batch
 //!    lands first in a deque no thief can reach, so the slots it gives back are counted exactly.
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
@@ -132,7 +133,7 @@ impl WorkerThread {
             self.execute(task);
         }
         debug_assert!(
-            self.local.is_empty(),
+            self.local.is_empty() && self.registry.inbox_is_empty(self.index),
             "worker {} exits with queued work",
             self.index
         );
@@ -179,6 +180,11 @@ impl WorkerThread {
         while !waiting.is_some_and(Probe::probe) {
             if waiting.is_none() && registry.control.pauses(self.index) && !registry.is_shut_down()
             {
+                // A paused worker still runs the broadcasts meant for it.
+                if let Some(task) = registry.pop_inbox(self.index) {
+                    self.execute(task);
+                    continue;
+                }
                 registry.pause(self.index, || self.stop_searching());
                 continue;
             }
@@ -298,6 +304,9 @@ impl WorkerThread {
             }
         }
         if let Some(task) = self.local.pop() {
+            return Some(task);
+        }
+        if let Some(task) = self.registry.pop_inbox(self.index) {
             return Some(task);
         }
         if let Some(task) = self.steal_from_injector() {
