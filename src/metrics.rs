@@ -228,7 +228,16 @@ impl fmt::Display for Metrics {
             b.completed,
             b.panicked,
             b.cancelled
-        )
+        )?;
+        if self.detached_threads > 0 {
+            write!(
+                f,
+                "\ndetached threads: {} (still running when the pool was dropped after a \
+                 shutdown that gave up)",
+                self.detached_threads
+            )?;
+        }
+        Ok(())
     }
 }
 

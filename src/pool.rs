@@ -80,7 +80,9 @@ impl Drop for Owner {
 /// A handle to a [`Pool`] that does not keep it running — tokio's `Handle` to its `Runtime`.
 /// It dereferences to [`Pool`], so every method is there; give one to the tasks that submit
 /// more work. Once every owner is gone (or the pool was shut down) its submissions are
-/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable.
+/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable. A
+/// `Pool` cloned out of a handle (`(*handle).clone()`) is a handle too: only
+/// [`Pool::builder`], [`Pool::new`] and clones of an owner own the pool.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -488,6 +490,39 @@ impl Pool {
 
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// The number of CPU workers in this pool (paused ones included; blocking-lane threads
+    /// not) — rayon's `ThreadPool::current_num_threads`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.current_num_threads(), 2);
+    /// ```
+    pub fn current_num_threads(&self) -> usize {
+        self.inner.plan.cpu_workers()
+    }
+
+    /// The index of the calling thread among this pool's CPU workers, or `None` if it is not
+    /// one of them (another pool's worker, a blocking-lane thread, any other thread) —
+    /// rayon's `ThreadPool::current_thread_index`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let other = corepool::Pool::new();
+    /// assert_eq!(pool.current_thread_index(), None);
+    /// assert!(pool.install(|| pool.current_thread_index()).is_some());
+    /// assert_eq!(other.install(|| pool.current_thread_index()), None);
+    /// ```
+    pub fn current_thread_index(&self) -> Option<usize> {
+        let registry = self.registry();
+        WorkerThread::with_current(|w| {
+            w.filter(|w| std::ptr::eq(w.registry(), registry))
+                .map(WorkerThread::index)
+        })
     }
 
     /// Runs `f` on one of the pool's workers and returns its value, blocking the caller

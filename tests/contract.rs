@@ -280,6 +280,21 @@ fn after_shutdown_every_call_answers_rejected_once_naming_itself() {
             );
             counted(name);
         }
+        // A JoinSet's tasks report Rejected too, each counted once.
+        let mut set = pool.join_set();
+        set.submit(|| 1);
+        counted("JoinSet::submit");
+        set.submit_blocking(|| 1);
+        counted("JoinSet::submit_blocking");
+        while let Some(result) = set.join_next() {
+            assert!(matches!(result, Err(TaskError::Rejected)));
+        }
+        // A stream cannot complete: it panics, naming the call, counted once.
+        let message = panic_of(|| {
+            let _ = pool.stream(0..10u32).map(|x| x + 1).count();
+        });
+        assert!(message.contains("Pool::stream"), "{message}");
+        counted("Pool::stream");
         let m = pool.metrics();
         assert_eq!((m.refused, m.submitted), (0, 0), "{m:?}");
     });
@@ -398,6 +413,7 @@ fn dropping_after_a_shutdown_that_gave_up_does_not_block_again() {
         let m = watcher.metrics();
         // The CPU worker and the lane thread, each stuck in its task.
         assert_eq!(m.detached_threads, 2, "{variant}: {m:?}");
+        assert!(m.to_string().contains("detached threads: 2"), "{m}");
         assert!(watcher.is_shut_down());
         assert!(matches!(
             watcher.submit(|| 1).join(),
@@ -520,4 +536,42 @@ fn wait_idle_drains_the_queues_and_leaves_the_pool_running() {
         pool.shutdown();
         pool.wait_idle(); // nothing left: returns at once
     });
+}
+
+#[test]
+fn cores_beyond_the_allowed_cpus_is_a_build_error_unless_opted_in() {
+    let allowed = corepool::detect_cores().cpus().len().max(1);
+    let err = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed + 62))
+        .build()
+        .unwrap_err();
+    match &err {
+        corepool::BuildError::CoresBeyondAllowed {
+            cores,
+            allowed: a,
+            origin,
+        } => {
+            assert_eq!((*cores, *a), (allowed + 62, allowed));
+            assert_eq!(*origin, corepool::Origin::Code);
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains(&(allowed + 62).to_string()), "{text}");
+    assert!(text.contains(&format!("only {allowed} CPU")), "{text}");
+    assert!(text.contains("oversubscribe"), "{text}");
+    // The opt-in builds them (the extra ones unpinned); per_core needs none.
+    let over = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed + 1).oversubscribe(true))
+        .pin_workers(false)
+        .build()
+        .unwrap();
+    assert_eq!(over.plan().cpu_workers(), allowed + 1);
+    assert_eq!(over.install(|| 1), 1);
+    let k = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(allowed).per_core(2))
+        .pin_workers(false)
+        .build()
+        .unwrap();
+    assert_eq!(k.plan().cpu_workers(), 2 * allowed);
 }

@@ -668,3 +668,90 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         }
     }
 }
+
+/// Free slots of a pool's bounded injector, counted with one worker active and held busy:
+/// nothing leaves the injector while `try_spawn` fills it.
+fn free_injector_slots(pool: &Pool, capacity: usize) -> usize {
+    pool.set_active_workers(1);
+    let mut gate = Gate::new();
+    gate.block_one_worker(pool);
+    let mut free = 0;
+    while free <= capacity {
+        match pool.try_spawn(|| ()) {
+            Ok(()) => free += 1,
+            Err(TrySubmitError::Full(_)) => break,
+            Err(e) => panic!("unexpected refusal: {e}"),
+        }
+    }
+    gate.open();
+    pool.set_active_workers(2);
+    free
+}
+
+#[test]
+fn a_bounded_injector_keeps_its_capacity_while_thieves_take_batches() {
+    // Workers take batches out of the injector and give the batch's slots back. Counting a
+    // batch by the own deque's length lost slots whenever a thief took from that deque in
+    // between, until try_spawn refused a queue that held nothing.
+    with_watchdog("bounded injector capacity", || {
+        const CAPACITY: usize = 16;
+        let pool = Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(2).oversubscribe(true))
+            .pin_workers(false)
+            .queue_capacity(CAPACITY)
+            .build()
+            .unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut sent = 0;
+        for round in 0..4 {
+            for i in 0..50_000usize {
+                while sent - done.load(Ordering::Acquire) >= CAPACITY {
+                    std::hint::spin_loop();
+                }
+                let done = Arc::clone(&done);
+                let task = move || {
+                    let mut x = i;
+                    for _ in 0..(i % 7) * 50 {
+                        x = x.wrapping_mul(31).wrapping_add(1);
+                    }
+                    std::hint::black_box(x);
+                    done.fetch_add(1, Ordering::Release);
+                };
+                if pool.try_spawn(task).is_ok() {
+                    sent += 1;
+                }
+            }
+            while done.load(Ordering::Acquire) < sent {
+                thread::yield_now();
+            }
+            // The last task counts itself done before its worker gives its slot back.
+            thread::sleep(Duration::from_millis(20));
+            assert_eq!(
+                free_injector_slots(&pool, CAPACITY),
+                CAPACITY,
+                "slots lost after round {round}"
+            );
+        }
+    });
+}
+
+#[test]
+fn busy_time_stops_growing_once_the_workers_have_exited() {
+    with_watchdog("busy time after shutdown", || {
+        let pool = pool(2);
+        pool.for_each_index(0..1_000, |i| {
+            std::hint::black_box(i);
+        });
+        pool.shutdown();
+        let busy = |pool: &Pool| -> Vec<Duration> {
+            pool.metrics().workers.iter().map(|w| w.busy).collect()
+        };
+        let at_shutdown = busy(&pool);
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            busy(&pool),
+            at_shutdown,
+            "an exited worker still counts as busy"
+        );
+    });
+}

@@ -110,6 +110,16 @@ impl WorkerCounters {
     /// The worker is about to park: close its awake interval.
     pub(crate) fn park_begin(&self, epoch: Instant) {
         self.parks.add(1);
+        self.close_awake(epoch);
+    }
+
+    /// The worker's thread is leaving: its awake interval ends for good (not a park), so
+    /// `busy` stops growing once the pool is shut down.
+    pub(crate) fn exit(&self, epoch: Instant) {
+        self.close_awake(epoch);
+    }
+
+    fn close_awake(&self, epoch: Instant) {
         let since = self.awake_since.get();
         if since != PARKED {
             let now = nanos_since(epoch);

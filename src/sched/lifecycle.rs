@@ -188,7 +188,7 @@ impl Registry {
             return true;
         }
         // Likewise on a blocking-lane thread: it cannot wait for itself. The lane closes
-        // now; the threads leave on their own, and a later shutdown or the last handle's
+        // now; the threads leave on their own, and a later shutdown or the last owner's
         // drop from outside joins them.
         if self.lane.is_current() {
             self.lane.close(self.control.is_cancelling());

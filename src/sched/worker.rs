@@ -6,7 +6,8 @@
 //! 1. Every [`INJECTOR_INTERVAL`] (61) tasks, the injector first — so outside work
 //!    is never starved by a worker that keeps feeding its own deque.
 //! 2. Own deque, LIFO (newest first: hot in cache, and the oldest are left for thieves).
-//! 3. The injector, taking a batch (`steal_batch_and_pop`).
+//! 3. The injector, taking a batch (`steal_batch_and_pop`). From a bounded injector the batch
+//!    lands first in a deque no thief can reach, so the slots it gives back are counted exactly.
 //! 4. Neighbours, nearest first (`topology.rs`) — but only as a *searcher*, and at most half
 //!    the workers may become one on their own (`sleep.rs`). From a long deque (at least
 //!    [`BATCH_STEAL_MIN_LEN`] tasks: a burst of spawns) a thief takes a batch,
@@ -38,6 +39,7 @@ use std::task::{Poll, Waker};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
+use crate::yielding::Yield;
 
 #[cfg(not(corepool_loom))]
 thread_local! {
@@ -56,6 +58,10 @@ thread_local! {
 pub(crate) struct WorkerThread {
     index: usize,
     local: Deque<Task>,
+    /// Where a batch from a bounded injector lands first (`steal_from_injector`): no thief
+    /// can see this deque, so its length counts exactly the tasks that left the injector.
+    /// Empty whenever the worker is not inside that step.
+    landing: Deque<Task>,
     registry: Arc<Registry>,
     tick: Cell<u32>,
     searching: Cell<bool>,
@@ -66,6 +72,7 @@ impl WorkerThread {
         WorkerThread {
             index,
             local,
+            landing: Deque::new_lifo(),
             registry,
             tick: Cell::new(0),
             searching: Cell::new(false),
@@ -113,15 +120,26 @@ impl WorkerThread {
         }
     }
 
-    /// The worker's main loop; returns when the pool has terminated.
+    /// The worker's main loop, between its start and exit handlers (`start.rs`, step 3);
+    /// returns when the pool has terminated. The handlers see this worker as current.
     pub(crate) fn run(&self) {
         self.set_current();
+        self.registry.run_thread_handler(self.index, false);
         self.work_until(None);
+        self.registry.run_thread_handler(self.index, true);
+        // What the exit handler spawned onto this deque: nobody else will look any more.
+        while let Some(task) = self.local.pop() {
+            self.execute(task);
+        }
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
             self.index
         );
+        let registry = &*self.registry;
+        registry.workers[self.index]
+            .counters
+            .exit(registry.counters.epoch);
         WorkerThread::clear_current();
     }
 
@@ -231,6 +249,31 @@ impl WorkerThread {
         }
     }
 
+    /// One round of the find-work order, run here: `yielding.rs`.
+    pub(crate) fn yield_now(&self) -> Yield {
+        let found = self.find_task();
+        // A yield is not a search: hand it on if this round made us a searcher.
+        self.stop_searching();
+        match found {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
+        }
+    }
+
+    /// The own deque only: `yielding.rs`.
+    pub(crate) fn yield_local(&self) -> Yield {
+        match self.local.pop() {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
+        }
+    }
+
     /// Pops the newest task of this worker's own deque (`join.rs`: `b` taken back).
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Task> {
@@ -259,14 +302,24 @@ impl WorkerThread {
     /// A batch from the injector; the tasks taken out give their slots of the bound back.
     fn steal_from_injector(&self) -> Option<Task> {
         let registry = &*self.registry;
-        let before = registry.bound.capacity().map(|_| self.local.len());
+        // A bounded injector gets one slot back per task taken out of it, so the batch must
+        // be counted exactly. Counting it by the own deque's length before and after would
+        // undercount whenever a thief takes from that deque in between, and the slots so
+        // missed would be lost for good. The batch lands in `landing` instead, which only
+        // this thread can reach, and moves to the own deque once counted.
+        let dest = if registry.bound.capacity().is_some() {
+            &self.landing
+        } else {
+            &self.local
+        };
         loop {
-            match registry.injector.steal_batch_and_pop(&self.local) {
+            match registry.injector.steal_batch_and_pop(dest) {
                 Steal::Success(task) => {
-                    if let Some(before) = before {
-                        registry
-                            .bound
-                            .release(1 + self.local.len().saturating_sub(before));
+                    if registry.bound.capacity().is_some() {
+                        registry.bound.release(1 + self.landing.len());
+                        while let Some(landed) = self.landing.pop() {
+                            self.local.push(landed);
+                        }
                     }
                     return Some(task);
                 }

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 
 use super::group::{Control, Group, Runs};
 use super::ready::{self, Link, ReadyList};
+use crate::lane::bound::Refused;
 use crate::pool::Pool;
 use crate::sync::{Arc, TaskArc};
 use crate::task::slot::Task;
@@ -149,6 +150,15 @@ where
 
     /// Takes items and submits groups while the window has room (module docs).
     pub(crate) fn feed(&mut self) {
+        // Started on a pool that is shut down (from outside it): one rejected call, reported
+        // before any item is taken — not one per group of the window.
+        if self.next_seq == 0 && !self.source_done {
+            let registry = self.pool.registry();
+            if registry.is_shut_down() && !registry.is_current() {
+                registry.count_refusal(Refused::Closed, matches!(self.lane, Lane::Blocking));
+                super::lost_group(crate::error::TaskError::Rejected);
+            }
+        }
         while !self.source_done {
             let room = self.window - self.outstanding;
             let size = self.group_size();

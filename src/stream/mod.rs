@@ -601,7 +601,7 @@ where
 /// cannot complete, and must not pretend it did.
 #[cold]
 fn lost_group(why: TaskError) -> ! {
-    panic!("corepool: a stream's items could not run: {why}")
+    panic!("corepool: Pool::stream could not run its items: {why}")
 }
 
 /// The results of [`Stream::map`]: an iterator, in input order (or completion order after
