@@ -10,7 +10,7 @@ use crate::placement::cores::detect_cores;
 use crate::placement::sizing::{env_pin, env_spin, process_env, Plan, Sizing};
 use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
-use crate::sched::registry::PanicHandler;
+use crate::sched::registry::{Handlers, PanicHandler, ThreadHandler};
 use crate::sched::start::{self, PoolConfig, Seat};
 use crate::sync::SeededBugs;
 
@@ -39,6 +39,8 @@ pub struct Builder {
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     panic_handler: Option<PanicHandler>,
+    start_handler: Option<ThreadHandler>,
+    exit_handler: Option<ThreadHandler>,
     queue_capacity: Option<usize>,
     blocking_queue_capacity: Option<usize>,
     blocking_keep_alive: Duration,
@@ -73,6 +75,8 @@ impl Default for Builder {
             thread_name: None,
             stack_size: None,
             panic_handler: None,
+            start_handler: None,
+            exit_handler: None,
             queue_capacity: None,
             blocking_queue_capacity: Some(DEFAULT_BLOCKING_QUEUE_CAPACITY),
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
@@ -91,6 +95,8 @@ impl fmt::Debug for Builder {
             .field("stack_size", &self.stack_size)
             .field("custom_thread_name", &self.thread_name.is_some())
             .field("custom_panic_handler", &self.panic_handler.is_some())
+            .field("start_handler", &self.start_handler.is_some())
+            .field("exit_handler", &self.exit_handler.is_some())
             .field("queue_capacity", &self.queue_capacity)
             .field("blocking_queue_capacity", &self.blocking_queue_capacity)
             .field("blocking_keep_alive", &self.blocking_keep_alive)
@@ -188,6 +194,71 @@ impl Builder {
         handler: impl Fn(Box<dyn Any + Send>) + Send + Sync + 'static,
     ) -> Self {
         self.panic_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Runs `handler(index)` on each CPU worker's thread as it starts, before it takes any
+    /// task — rayon's `start_handler`. Inside it the thread already is the worker
+    /// ([`current_thread_index`](crate::current_thread_index) is `Some(index)`). It runs
+    /// after [`build`](Builder::build) has released the workers, so `build` does not wait for
+    /// it to return; tasks submitted meanwhile wait for that worker (or are taken by the
+    /// others). A panic in it goes to the [`panic_handler`](Builder::panic_handler) and the
+    /// worker starts normally. Blocking-lane threads do not run it (they are not CPU workers
+    /// and have no index).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let s = started.clone();
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .start_handler(move |index| {
+    ///         assert_eq!(corepool::current_thread_index(), Some(index));
+    ///         s.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// pool.shutdown(); // joins the workers, so both handlers have run
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn start_handler<H>(mut self, handler: H) -> Self
+    where
+        H: Fn(usize) + Send + Sync + 'static,
+    {
+        self.start_handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Runs `handler(index)` on each CPU worker's thread as it exits, after its last task —
+    /// rayon's `exit_handler`. Workers exit when the pool shuts down, and
+    /// [`shutdown`](crate::Pool::shutdown) (or dropping the last owner) waits for the exit
+    /// handlers with the threads; a pool whose build failed runs none. A panic in it goes to
+    /// the [`panic_handler`](Builder::panic_handler) and the worker still exits cleanly.
+    /// Blocking-lane threads do not run it.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// let exited = Arc::new(Mutex::new(Vec::new()));
+    /// let e = exited.clone();
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .exit_handler(move |index| e.lock().unwrap().push(index))
+    ///     .build()
+    ///     .unwrap();
+    /// drop(pool);
+    /// let mut exited = exited.lock().unwrap().clone();
+    /// exited.sort();
+    /// assert_eq!(exited, [0, 1]);
+    /// ```
+    pub fn exit_handler<H>(mut self, handler: H) -> Self
+    where
+        H: Fn(usize) + Send + Sync + 'static,
+    {
+        self.exit_handler = Some(Box::new(handler));
         self
     }
 
@@ -313,6 +384,36 @@ impl Builder {
         self
     }
 
+    /// Builds the **global pool** with these settings: the pool the free functions
+    /// ([`join`](crate::join()), [`scope`](crate::scope()), [`spawn`](crate::spawn),
+    /// [`current_num_threads`](crate::current_num_threads), …) use when called from a thread
+    /// that is not one of a pool's CPU workers. Without it, the global pool is built from
+    /// [`Builder::new`] on first use. The global pool lives for the rest of the process and is
+    /// never shut down.
+    ///
+    /// Errors: [`BuildError::GlobalPoolAlreadyBuilt`] if the global pool exists already (an
+    /// earlier `build_global`, or a free function called outside a pool); otherwise as
+    /// [`build`](Builder::build), and the global pool then stays unbuilt.
+    ///
+    /// ```
+    /// use corepool::{BuildError, Pool, Sizing};
+    ///
+    /// Pool::builder()
+    ///     .sizing(Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .build_global()
+    ///     .unwrap();
+    /// assert_eq!(corepool::current_num_threads(), 2);
+    /// let (a, b) = corepool::join(|| 1, || 2); // on the global pool
+    /// assert_eq!(a + b, 3);
+    ///
+    /// let again = Pool::builder().build_global().unwrap_err();
+    /// assert!(matches!(again, BuildError::GlobalPoolAlreadyBuilt));
+    /// assert!(again.to_string().contains("global pool"));
+    /// ```
+    pub fn build_global(self) -> Result<(), BuildError> {
+        crate::global::build_global(self)
+    }
+
     /// Resolves the sizing, starts the workers, and returns the pool once every worker is up
     /// and has tried to pin itself.
     ///
@@ -384,7 +485,11 @@ impl Builder {
             seats,
             PoolConfig {
                 cpu_to_worker: cpu_to_worker.into_boxed_slice(),
-                panic_handler: self.panic_handler,
+                handlers: Handlers {
+                    panic: self.panic_handler,
+                    start: self.start_handler,
+                    exit: self.exit_handler,
+                },
                 queue_capacity: self.queue_capacity,
                 spin_window: spin_before_park,
                 lane: LaneConfig {

@@ -91,6 +91,10 @@ pub enum BuildError {
     },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
+    /// [`Builder::build_global`](crate::Builder::build_global) was called after the global
+    /// pool already existed (built by an earlier `build_global`, or on first use by a free
+    /// function such as [`join`](crate::join())).
+    GlobalPoolAlreadyBuilt,
 }
 
 impl fmt::Display for BuildError {
@@ -129,6 +133,10 @@ impl fmt::Display for BuildError {
                 write!(f, "thread name {name:?} contains a NUL byte")
             }
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
+            BuildError::GlobalPoolAlreadyBuilt => f.write_str(
+                "the global pool has already been built (by an earlier build_global, or on \
+                 first use of a free function such as corepool::join)",
+            ),
         }
     }
 }

@@ -22,9 +22,12 @@
 //! set, and panics are caught until step 4 (`a` under `catch_unwind`; a stolen `b` by its
 //! executor). That is what makes borrowing from the caller's stack sound.
 //!
-//! Outside any pool, [`join`] runs `a` then `b` on the calling thread, with the same panic
-//! rule: corepool never sends work to a pool the caller did not name.
+//! Off any CPU worker, [`join`] runs the whole protocol on the global pool (`global.rs`,
+//! built on first use): the join is installed there and the caller blocks until it is done.
 
+use std::marker::PhantomData;
+
+use crate::global::global_pool;
 use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
 use crate::task::job::{StackJob, StackResult};
@@ -35,9 +38,10 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 /// On a corepool worker, `b` is offered to idle workers while `a` runs here; if nobody took
 /// it, it runs here too, right after `a`. Both closures may borrow from the caller's stack.
 /// While it waits for a stolen `b`, the worker runs other tasks (see
-/// [`Pool::install`](crate::Pool::install) for what that implies). Outside any pool it runs
-/// `a`, then `b`, on the calling thread; use [`Pool::join`](crate::Pool::join) to run on a
-/// particular pool from anywhere.
+/// [`Pool::install`](crate::Pool::install) for what that implies). On any other thread it
+/// runs on the global pool (built on first use, see
+/// [`Builder::build_global`](crate::Builder::build_global)), blocking the caller until both
+/// are done; use [`Pool::join`](crate::Pool::join) to choose the pool.
 ///
 /// # Panics
 ///
@@ -54,7 +58,7 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 ///
 /// let pool = corepool::Pool::new();
 /// assert_eq!(pool.install(|| fib(20)), 6765);
-/// assert_eq!(fib(10), 55); // outside a pool: sequential
+/// assert_eq!(fib(10), 55); // outside a pool: on the global pool
 /// ```
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
@@ -65,17 +69,120 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => join_on(worker, a, b),
-        None => join_outside(a, b),
+        None => join_global(a, b),
     })
 }
 
-/// `join` outside any pool: `a`, then `b`, with the same panic rule. Kept out of line so the
-/// in-pool path stays a tail call.
+/// `join` off any worker: the same join, installed on the global pool. Kept out of line so
+/// the in-pool path stays a tail call.
 #[cold]
 #[inline(never)]
-fn join_outside<RA, RB>(a: impl FnOnce() -> RA, b: impl FnOnce() -> RB) -> (RA, RB) {
-    let result_a = catch(a);
-    both(result_a, catch(b))
+fn join_global<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    global_pool().install_as("corepool::join", || join(a, b))
+}
+
+/// What [`join_context`] tells each half about where it runs.
+///
+/// ```
+/// let pool = corepool::Pool::new();
+/// let (a, b) = pool.install(|| corepool::join_context(|ctx| ctx.migrated(), |ctx| ctx.migrated()));
+/// assert!(!a); // a always runs on the caller's worker
+/// # let _ = b;
+/// ```
+#[derive(Debug)]
+pub struct FnContext {
+    migrated: bool,
+    /// Not `Send`/`Sync`: it describes the call it was handed to.
+    _marker: PhantomData<*mut ()>,
+}
+
+impl FnContext {
+    fn new(migrated: bool) -> FnContext {
+        FnContext {
+            migrated,
+            _marker: PhantomData,
+        }
+    }
+
+    /// True if the closure runs on a different thread from the one that called
+    /// [`join_context`]: `b` when a thief took it, and both halves when `join_context` was
+    /// called off any worker (the join then runs on the global pool).
+    ///
+    /// ```
+    /// let (a, b) = corepool::join_context(|ctx| ctx.migrated(), |ctx| ctx.migrated());
+    /// assert!(a && b); // called off any pool
+    /// ```
+    #[inline]
+    pub fn migrated(&self) -> bool {
+        self.migrated
+    }
+}
+
+/// [`join`], telling each closure whether it migrated ([`FnContext::migrated`]) — rayon's
+/// `join_context`. Typical use: split further only when `b` was stolen, i.e. when there are
+/// idle workers to use the pieces.
+///
+/// # Panics
+///
+/// As [`join`]: if either closure panics, after both have finished.
+///
+/// ```
+/// fn sum(v: &[u64]) -> u64 {
+///     if v.len() <= 1024 {
+///         return v.iter().sum();
+///     }
+///     let (l, r) = v.split_at(v.len() / 2);
+///     let (a, b) = corepool::join_context(|_| sum(l), |ctx| {
+///         if ctx.migrated() { sum(r) } else { r.iter().sum() } // stolen: keep splitting
+///     });
+///     a + b
+/// }
+/// let v: Vec<u64> = (1..=100_000).collect();
+/// assert_eq!(corepool::Pool::new().install(|| sum(&v)), 5_000_050_000);
+/// ```
+pub fn join_context<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce(FnContext) -> RA + Send,
+    B: FnOnce(FnContext) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    WorkerThread::with_current(|worker| match worker {
+        Some(worker) => join_context_on(worker, a, b, false),
+        None => global_pool().install_as("corepool::join_context", || {
+            WorkerThread::with_current(|worker| {
+                let worker = worker.expect("install runs its closure on a worker");
+                join_context_on(worker, a, b, true)
+            })
+        }),
+    })
+}
+
+/// `join_context` on `worker`; `injected` when the caller was off any worker.
+fn join_context_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B, injected: bool) -> (RA, RB)
+where
+    A: FnOnce(FnContext) -> RA + Send,
+    B: FnOnce(FnContext) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    // Only compared, never dereferenced: the home worker is alive (it waits in this join).
+    let home = worker as *const WorkerThread as usize;
+    join_on(
+        worker,
+        move || a(FnContext::new(injected)),
+        move || {
+            let here =
+                WorkerThread::with_current(|w| w.map_or(0, |w| w as *const WorkerThread as usize));
+            b(FnContext::new(injected || here != home))
+        },
+    )
 }
 
 /// `join` on `worker` (module docs).

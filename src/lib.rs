@@ -46,6 +46,7 @@ mod batch;
 mod builder;
 mod current;
 mod error;
+mod global;
 mod join;
 mod join_handle;
 mod join_set;
@@ -58,17 +59,20 @@ mod scope;
 mod stream;
 mod sync;
 mod task;
+mod yielding;
 
 pub use batch::Batch;
 pub use builder::{
     Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_QUEUE_CAPACITY, DEFAULT_SPIN_BEFORE_PARK,
 };
-pub use current::{current_worker, spawn};
+pub use current::{
+    current_num_threads, current_thread_index, current_worker, max_num_threads, spawn,
+};
 pub use error::{
     panic_message, BuildError, Origin, PanicPayload, ShutdownTimedOut, SubmitError, TaskError,
     TrySubmitError,
 };
-pub use join::join;
+pub use join::{join, join_context, FnContext};
 pub use join_handle::JoinHandle;
 pub use join_set::JoinSet;
 pub use metrics::{BlockingMetrics, Metrics, WorkerMetrics};
@@ -78,9 +82,10 @@ pub use placement::sizing::{
     ENV_SPIN_US, MAX_THREADS,
 };
 pub use pool::{Pool, PoolHandle, ShutdownReport};
-pub use scope::{scope, Scope};
+pub use scope::{in_place_scope, scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
+pub use yielding::{yield_local, yield_now, Yield};
 
 /// What the borrowing API refuses to compile (scope, join, spawn, install).
 #[cfg(doctest)]

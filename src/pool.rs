@@ -492,6 +492,39 @@ impl Pool {
         &self.inner.registry
     }
 
+    /// The number of CPU workers in this pool (paused ones included; blocking-lane threads
+    /// not) — rayon's `ThreadPool::current_num_threads`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.current_num_threads(), 2);
+    /// ```
+    pub fn current_num_threads(&self) -> usize {
+        self.inner.plan.cpu_workers()
+    }
+
+    /// The index of the calling thread among this pool's CPU workers, or `None` if it is not
+    /// one of them (another pool's worker, a blocking-lane thread, any other thread) —
+    /// rayon's `ThreadPool::current_thread_index`.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let other = corepool::Pool::new();
+    /// assert_eq!(pool.current_thread_index(), None);
+    /// assert!(pool.install(|| pool.current_thread_index()).is_some());
+    /// assert_eq!(other.install(|| pool.current_thread_index()), None);
+    /// ```
+    pub fn current_thread_index(&self) -> Option<usize> {
+        let registry = self.registry();
+        WorkerThread::with_current(|w| {
+            w.filter(|w| std::ptr::eq(w.registry(), registry))
+                .map(WorkerThread::index)
+        })
+    }
+
     /// Runs `f` on one of the pool's workers and returns its value, blocking the caller
     /// meanwhile. `f` may borrow from the caller's stack. Called from one of this pool's own
     /// workers, it just runs `f` there; called from a worker of *another* pool, that worker

@@ -2,25 +2,33 @@
 //!
 //! # Protocol
 //!
-//! A [`Scope`] lives on the stack of the worker that opened it and counts what is still
+//! A [`Scope`] lives on the stack of the thread that opened it and counts what is still
 //! running in `pending`: 1 for the scope's body, plus 1 per spawned task not yet finished.
 //!
 //! 1. `spawn` adds 1 (Relaxed: the spawner is itself counted — the body or a running task —
 //!    so `pending` cannot reach 0 meanwhile), then queues the task (own deque when on a
-//!    worker of the pool).
-//! 2. A finished task (or the body) subtracts 1 (AcqRel). Whoever brings it to 0 sets the
-//!    scope's [`WorkerLatch`] — **point of no return**: the owner may then return and pop
-//!    the scope's frame, so nothing touches the scope after.
-//! 3. The owner, after its body, helps (`wait_until`) until the latch is set, then resumes
-//!    the first panic recorded (body or tasks), if any.
+//!    worker of the pool, else the injector).
+//! 2. A finished task (or the body) subtracts 1 (AcqRel). A task dropped unrun (queued from
+//!    outside into a pool that then shut down and rejected it) records a panic saying so,
+//!    then subtracts its 1 the same way: the scope ends instead of waiting for it forever.
+//!    Whoever brings it to 0 sets the scope's latch — **point of no return**: the owner may
+//!    then return and pop the scope's frame, so nothing touches the scope after.
+//! 3. The owner, after its body, waits until the latch is set, then resumes the first panic
+//!    recorded (body or tasks), if any. An owner on one of the pool's workers helps
+//!    (`wait_until`, a [`WorkerLatch`]); an owner on any other thread — an in-place scope
+//!    ([`in_place_scope`], [`Pool::in_place_scope`](crate::Pool::in_place_scope)) opened off
+//!    the pool — blocks on its thread's signal (a [`ThreadLatch`]).
 //!
 //! The owner's frame outlives every task: step 3 returns only after the last task's step 2,
 //! and panics are caught until then. That is what makes the `'scope` borrows sound, and why
-//! spawning erases the closure's lifetime.
+//! spawning erases the closure's lifetime. A task's closure is dropped (run or not) before
+//! its step 2, so nothing it captured outlives the frame either.
 
 use std::marker::PhantomData;
 
-use crate::sched::latch::WorkerLatch;
+use crate::pool::Pool;
+use crate::sched::latch::{with_thread_signal, Signal, ThreadLatch, WorkerLatch};
+use crate::sched::registry::Registry;
 use crate::sched::worker::WorkerThread;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::task::job::Latch;
@@ -43,8 +51,8 @@ use crate::task::slot::{both, catch, Payload, Task};
 pub struct Scope<'scope> {
     pending: AtomicUsize,
     panic: Mutex<Option<Payload>>,
-    latch: WorkerLatch<'scope>,
-    registry: &'scope crate::sched::registry::Registry,
+    latch: ScopeLatch<'scope>,
+    registry: &'scope Registry,
     /// Invariant in `'scope`, as borrows into the scope require.
     _marker: PhantomData<&'scope mut &'scope ()>,
 }
@@ -77,20 +85,24 @@ impl<'scope> Scope<'scope> {
     {
         // Step 1. ORDERING: Relaxed: the caller is counted, so this cannot race to 0.
         self.pending.fetch_add(1, Ordering::Relaxed);
-        let scope = ScopePtr(self as *const Scope<'scope>);
+        let mut guard = ScopeTask {
+            f: Some(f),
+            scope: ScopePtr(self as *const Scope<'scope>),
+        };
         let job = move || {
-            let scope = scope;
-            // SAFETY: the scope outlives its tasks (module docs: the owner waits for this
-            // task's step 2 before leaving the frame).
-            let this = unsafe { &*scope.0 };
-            if let Err(payload) = catch(|| f(this)) {
-                this.record_panic(payload);
+            if let Some(f) = guard.f.take() {
+                // SAFETY: the scope outlives its tasks (module docs: the owner waits for
+                // this task's step 2, in the guard's drop, before leaving the frame).
+                let this = unsafe { &*guard.scope.0 };
+                if let Err(payload) = catch(|| f(this)) {
+                    this.record_panic(payload);
+                }
             }
-            // SAFETY: `this` is not used after; step 2 may free the scope.
-            unsafe { Scope::complete_one(scope.0) };
+            // Step 2 when `guard` drops here.
         };
         // SAFETY: the closure borrows for 'scope only, and the scope's owner does not return
-        // before the closure has run (module docs). Not cancellable: the owner counts on it.
+        // before the closure has run or been dropped (module docs). Not cancellable: the
+        // owner counts on it.
         let task = unsafe { Task::spawn_unchecked::<_, false>(job) };
         self.registry.push_insider(task);
     }
@@ -118,7 +130,57 @@ impl<'scope> Scope<'scope> {
         if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
             // SAFETY: the count is 0 but the owner still waits on the latch, which `set`
             // reads before publishing; nothing is touched after.
-            unsafe { WorkerLatch::set(std::ptr::addr_of!((*this).latch)) };
+            unsafe { ScopeLatch::set(std::ptr::addr_of!((*this).latch)) };
+        }
+    }
+}
+
+/// A scope task's closure and its count: dropping it — after the closure ran, or unrun
+/// because its pool rejected it — drops the closure, then does step 2 (module docs).
+struct ScopeTask<'scope, F> {
+    f: Option<F>,
+    scope: ScopePtr<'scope>,
+}
+
+impl<F> Drop for ScopeTask<'_, F> {
+    fn drop(&mut self) {
+        let unrun = self.f.take();
+        let ran = unrun.is_none();
+        if let Err(payload) = catch(move || drop(unrun)) {
+            crate::task::slot::drop_quietly(payload, "an unrun scope task's drop panic");
+        }
+        let this = self.scope.0;
+        if !ran {
+            // SAFETY: still counted, so the scope is alive.
+            unsafe { &*this }.record_panic(Box::new(
+                "corepool: a scope task was rejected unrun: its pool shut down",
+            ));
+        }
+        // SAFETY: counted in the scope until here; nothing of the scope is touched after.
+        unsafe { Scope::complete_one(this) };
+    }
+}
+
+/// How the scope's owner waits (module docs, step 3).
+enum ScopeLatch<'scope> {
+    /// The owner is one of the pool's workers and helps.
+    Worker(WorkerLatch<'scope>),
+    /// The owner is another thread and blocks on its signal.
+    Thread(ThreadLatch<'scope>),
+}
+
+impl Latch for ScopeLatch<'_> {
+    unsafe fn set(this: *const Self) {
+        // SAFETY: valid on entry; each variant's `set` reads what it needs before publishing.
+        match unsafe { &*this } {
+            ScopeLatch::Worker(latch) => {
+                // SAFETY: the same contract, passed on: valid now, untouched after.
+                unsafe { WorkerLatch::set(latch) }
+            }
+            ScopeLatch::Thread(latch) => {
+                // SAFETY: as above.
+                unsafe { ThreadLatch::set(latch) }
+            }
         }
     }
 }
@@ -131,14 +193,18 @@ struct ScopePtr<'scope>(*const Scope<'scope>);
 // the scope is alive (module docs).
 unsafe impl Send for ScopePtr<'_> {}
 
-/// Opens a scope on the current worker: `f` may [`spawn`](Scope::spawn) tasks that borrow
+/// Opens a scope on the current pool: `f` may [`spawn`](Scope::spawn) tasks that borrow
 /// from the caller's stack; `scope` returns `f`'s value once every spawned task (nested ones
 /// too) has finished, helping run them meanwhile.
 ///
+/// On a corepool worker the scope opens there; on any other thread the whole scope (body
+/// included) runs on the global pool (built on first use, see
+/// [`Builder::build_global`](crate::Builder::build_global)) while the caller blocks. Use
+/// [`Pool::scope`](crate::Pool::scope) to choose the pool.
+///
 /// # Panics
 ///
-/// Outside a corepool worker (use [`Pool::scope`](crate::Pool::scope) from anywhere). If `f`
-/// or any task panics, the first panic is resumed after all have finished.
+/// If `f` or any task panics, the first panic is resumed after all have finished.
 ///
 /// ```
 /// let pool = corepool::Pool::new();
@@ -153,6 +219,15 @@ unsafe impl Send for ScopePtr<'_> {}
 ///     lens.iter().sum::<usize>()
 /// });
 /// assert_eq!(total, 6);
+///
+/// // Off any worker: on the global pool.
+/// let mut lens = [0; 3];
+/// corepool::scope(|s| {
+///     for (len, w) in lens.iter_mut().zip(&words) {
+///         s.spawn(move |_| *len = w.len());
+///     }
+/// });
+/// assert_eq!(lens, [1, 2, 3]);
 /// ```
 pub fn scope<'scope, F, R>(f: F) -> R
 where
@@ -161,28 +236,65 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => scope_on(worker, f),
-        None => panic!(
-            "corepool::scope called outside a corepool worker; \
-             use Pool::scope on the pool you mean"
-        ),
+        None => crate::global::global_pool().install_as("corepool::scope", || scope(f)),
     })
 }
 
 fn scope_on<'scope, F, R>(worker: &WorkerThread, f: F) -> R
 where
-    F: FnOnce(&Scope<'scope>) -> R + Send,
-    R: Send,
+    F: FnOnce(&Scope<'scope>) -> R,
 {
     // The registry outlives this call: this thread is one of its workers.
-    let registry: &crate::sched::registry::Registry = worker.registry();
+    let registry: &Registry = worker.registry();
     // SAFETY: extending to 'scope is sound because the scope, and every task holding it, is
     // finished before this function returns (module docs, step 3).
-    let registry: &'scope crate::sched::registry::Registry =
-        unsafe { &*(registry as *const crate::sched::registry::Registry) };
+    let registry: &'scope Registry = unsafe { &*(registry as *const Registry) };
+    let worker_latch = WorkerLatch::new(worker.index(), registry);
+    run_scope(
+        registry,
+        ScopeLatch::Worker(worker_latch),
+        f,
+        |latch| match latch {
+            ScopeLatch::Worker(latch) => worker.wait_until(latch),
+            ScopeLatch::Thread(_) => unreachable!("a worker's scope helps"),
+        },
+    )
+}
+
+/// A scope opened on a thread that is not one of `registry`'s workers: the body runs here,
+/// the tasks go to the pool, and this thread blocks until they are done (step 3).
+fn scope_off_pool<'scope, F, R>(registry: &Registry, f: F) -> R
+where
+    F: FnOnce(&Scope<'scope>) -> R,
+{
+    // SAFETY: as in `scope_on`: the scope is finished before this function returns.
+    let registry: &'scope Registry = unsafe { &*(registry as *const Registry) };
+    with_thread_signal(|signal| {
+        // SAFETY: the thread-local signal outlives this call, and so the scope.
+        let signal: &'scope Signal = unsafe { &*(signal as *const Signal) };
+        run_scope(
+            registry,
+            ScopeLatch::Thread(ThreadLatch::new(signal)),
+            f,
+            |_| signal.wait(),
+        )
+    })
+}
+
+/// Steps 1–3 around `f`, with `wait` for step 3.
+fn run_scope<'scope, F, R>(
+    registry: &'scope Registry,
+    latch: ScopeLatch<'scope>,
+    f: F,
+    wait: impl FnOnce(&ScopeLatch<'scope>),
+) -> R
+where
+    F: FnOnce(&Scope<'scope>) -> R,
+{
     let scope = Scope {
         pending: AtomicUsize::new(1),
         panic: Mutex::new(None),
-        latch: WorkerLatch::new(worker.index(), registry),
+        latch,
         registry,
         _marker: PhantomData,
     };
@@ -190,7 +302,85 @@ where
     // SAFETY: the body's own count; the scope lives on (we wait below).
     unsafe { Scope::complete_one(&scope) };
     // Step 3.
-    worker.wait_until(&scope.latch);
+    wait(&scope.latch);
     let task_panic = scope.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
     both(body, task_panic.map_or(Ok(()), Err)).0
+}
+
+/// Opens a scope whose body runs on the calling thread — rayon's `in_place_scope`. Tasks
+/// spawned into it run on the current pool: the calling worker's, or, on any other thread,
+/// the global pool (built on first use). On a worker it is [`scope`]; elsewhere the body
+/// runs here (not moved to a worker, so it need not be `Send`), and the caller then blocks
+/// until every task has finished. Since the body never waits for a free worker, a one-worker
+/// pool cannot deadlock on it.
+///
+/// # Panics
+///
+/// If `f` or any task panics, the first panic is resumed after all have finished.
+///
+/// ```
+/// use std::cell::Cell;
+///
+/// let not_send = Cell::new(0); // the body borrows it: it stays on this thread
+/// let mut parts = [0u64; 4];
+/// corepool::in_place_scope(|s| {
+///     for (i, part) in parts.iter_mut().enumerate() {
+///         s.spawn(move |_| *part = i as u64 * 10);
+///     }
+///     not_send.set(corepool::current_thread_index().map_or(1, |_| 2));
+/// });
+/// assert_eq!(parts, [0, 10, 20, 30]);
+/// assert_eq!(not_send.get(), 1); // the body ran here, off any pool
+/// ```
+pub fn in_place_scope<'scope, F, R>(f: F) -> R
+where
+    F: FnOnce(&Scope<'scope>) -> R,
+{
+    WorkerThread::with_current(|worker| match worker {
+        Some(worker) => scope_on(worker, f),
+        None => scope_off_pool(crate::global::global_pool().registry(), f),
+    })
+}
+
+impl Pool {
+    /// [`in_place_scope`] on this pool: the body runs on the calling thread, the tasks on
+    /// this pool. Called on one of this pool's workers it is [`Pool::scope`] run there;
+    /// from any other thread — a worker of another pool too, which then blocks rather than
+    /// helps — the caller blocks after the body until every task has finished.
+    ///
+    /// # Panics
+    ///
+    /// If `f` or any task panics (the first, after all have finished), or if the pool has
+    /// been shut down when it is called. Tasks the pool rejects because it shut down while
+    /// the scope ran count as panics (the scope does not wait for them forever).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder()
+    ///     .sizing(corepool::Sizing::cpu_bound().cores(1))
+    ///     .build()
+    ///     .unwrap();
+    /// let mut seen = vec![None; 3];
+    /// pool.in_place_scope(|s| {
+    ///     for slot in seen.iter_mut() {
+    ///         s.spawn(|_| *slot = corepool::current_thread_index());
+    ///     }
+    /// });
+    /// assert_eq!(seen, [Some(0); 3]);
+    /// ```
+    pub fn in_place_scope<'scope, F, R>(&self, f: F) -> R
+    where
+        F: FnOnce(&Scope<'scope>) -> R,
+    {
+        let registry = self.registry();
+        if registry.is_shut_down() {
+            panic!(
+                "corepool: Pool::in_place_scope called on a pool that has been shut down: no \
+                 worker is left to run its tasks"
+            );
+        }
+        WorkerThread::with_current(|worker| match worker {
+            Some(worker) if std::ptr::eq(worker.registry(), registry) => scope_on(worker, f),
+            _ => scope_off_pool(registry, f),
+        })
+    }
 }

@@ -195,19 +195,6 @@ fn submissions_after_shutdown_are_rejected_not_lost() {
 }
 
 #[test]
-fn spawn_outside_any_pool_panics_and_creates_no_pool() {
-    let before = threads_named("corepool-cpu");
-    let result = std::panic::catch_unwind(|| corepool::spawn(|| unreachable!()));
-    let err = result.unwrap_err();
-    assert!(corepool::panic_message(&*err).contains("outside a corepool worker"));
-    assert_eq!(corepool::current_worker(), None);
-    assert!(
-        threads_named("corepool-cpu") <= before,
-        "no global pool appeared"
-    );
-}
-
-#[test]
 fn install_borrows_and_runs_inline_on_its_own_worker() {
     let pool = pool(2);
     let mut data = vec![1u64, 2, 3];

@@ -48,25 +48,6 @@ fn join_halves_borrow_mutably_from_the_caller() {
 }
 
 #[test]
-fn join_outside_any_pool_runs_both_halves_on_the_caller() {
-    let me = std::thread::current().id();
-    let (a, b) = corepool::join(
-        || std::thread::current().id(),
-        || std::thread::current().id(),
-    );
-    assert_eq!((a, b), (me, me));
-    assert_eq!(corepool::current_worker(), None);
-    // Same panic rule as inside a pool: b still runs when a panics.
-    let b_ran = AtomicBool::new(false);
-    let err = catch_unwind(AssertUnwindSafe(|| {
-        corepool::join(|| panic!("a fails"), || b_ran.store(true, Ordering::SeqCst))
-    }))
-    .unwrap_err();
-    assert_eq!(corepool::panic_message(&*err), "a fails");
-    assert!(b_ran.load(Ordering::SeqCst));
-}
-
-#[test]
 fn join_waits_for_both_halves_then_resumes_the_first_panic() {
     let pool = pool(2);
     for _ in 0..50 {
@@ -247,12 +228,6 @@ fn a_panic_in_a_scope_task_is_resumed_after_every_task_finished() {
 }
 
 #[test]
-fn scope_outside_a_pool_panics_with_a_pointer_to_pool_scope() {
-    let err = catch_unwind(|| corepool::scope(|_| ())).unwrap_err();
-    assert!(corepool::panic_message(&*err).contains("Pool::scope"));
-}
-
-#[test]
 fn a_task_waiting_for_its_own_child_on_one_worker_does_not_deadlock() {
     let pool = pool(1);
     let p = pool.clone();
@@ -337,4 +312,56 @@ fn a_ten_thousand_deep_chain_of_spawns_completes() {
     pool.spawn(move || chain(10_000, d));
     pool.shutdown();
     assert_eq!(done.load(Ordering::Relaxed), 10_000);
+}
+
+#[test]
+fn join_context_reports_an_unstolen_b_as_not_migrated() {
+    let pool = pool(1);
+    let (a, b) = pool.install(|| corepool::join_context(|c| c.migrated(), |c| c.migrated()));
+    assert_eq!((a, b), (false, false), "one worker: b is taken back inline");
+}
+
+#[test]
+fn join_context_reports_a_stolen_b_as_migrated() {
+    let pool = pool(2);
+    for _ in 0..20 {
+        let b_started = AtomicBool::new(false);
+        let (a, (b, b_thread)) = pool.install(|| {
+            let home = std::thread::current().id();
+            corepool::join_context(
+                |c| {
+                    // a holds its worker until b has started, so b can only run on the
+                    // other worker: it was stolen.
+                    while !b_started.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    (c.migrated(), home)
+                },
+                |c| {
+                    b_started.store(true, Ordering::Release);
+                    (c.migrated(), std::thread::current().id())
+                },
+            )
+        });
+        assert!(!a.0);
+        assert!(b);
+        assert_ne!(a.1, b_thread);
+    }
+}
+
+#[test]
+fn join_context_waits_for_both_halves_then_resumes_the_first_panic() {
+    let pool = pool(2);
+    let b_done = AtomicBool::new(false);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| {
+            corepool::join_context(
+                |_| panic!("a fails"),
+                |_| b_done.store(true, Ordering::SeqCst),
+            )
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "a fails");
+    assert!(b_done.load(Ordering::SeqCst));
 }

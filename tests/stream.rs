@@ -554,3 +554,38 @@ proptest! {
         prop_assert_eq!(mapped, (0..n).map(|x| x * 2).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn progress_can_be_polled_from_another_thread_while_the_stream_runs() {
+    watchdog("progress poll", LIMIT, || {
+        let pool = pool(2);
+        let progress = Progress::new();
+        let watcher = progress.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        // A progress bar's loop: the figures never go backwards.
+        let poller = std::thread::spawn(move || {
+            let (mut last_done, mut polls) = (0, 0u64);
+            while !s.load(Ordering::SeqCst) {
+                let done = watcher.items_done();
+                assert!(done >= last_done, "done went back: {done} < {last_done}");
+                last_done = done;
+                polls += 1;
+                std::thread::yield_now();
+            }
+            polls
+        });
+        let r = pool
+            .stream(0..200_000u64)
+            .progress(&progress)
+            .weigh(|_| 2)
+            .try_for_each(|x| if x == 150_000 { Err(x) } else { Ok(()) });
+        stop.store(true, Ordering::SeqCst);
+        assert!(poller.join().unwrap() > 0);
+        assert_eq!(r, Err(150_000));
+        // Every item before the error ran; the failing one is not counted as done.
+        assert!(progress.items_done() >= 150_000);
+        assert!(progress.items_done() < progress.items_taken());
+        assert_eq!(progress.weight_done(), 2 * progress.items_done());
+    });
+}

@@ -158,6 +158,19 @@ thread_local! {
 /// The latch of a thread outside the pool: its thread-local signal.
 pub(crate) struct ThreadLatch<'s>(&'s Signal);
 
+impl<'s> ThreadLatch<'s> {
+    /// A latch that notifies `signal`.
+    pub(crate) fn new(signal: &'s Signal) -> Self {
+        ThreadLatch(signal)
+    }
+}
+
+/// Calls `f` with the calling thread's signal (the one `install` from outside blocks on): an
+/// outside thread's in-place scope waits on it (`scope.rs`).
+pub(crate) fn with_thread_signal<R>(f: impl FnOnce(&Signal) -> R) -> R {
+    THREAD_SIGNAL.with(f)
+}
+
 impl Latch for ThreadLatch<'_> {
     unsafe fn set(this: *const Self) {
         // SAFETY: valid on entry (the contract); the signal itself is thread-local to the

@@ -42,7 +42,7 @@ impl Workers {
             seats,
             PoolConfig {
                 cpu_to_worker: Box::new([]),
-                panic_handler: None,
+                handlers: Default::default(),
                 queue_capacity: None,
                 spin_window: std::time::Duration::ZERO,
                 lane: LaneConfig {

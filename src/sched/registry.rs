@@ -33,6 +33,19 @@ use crate::task::slot::{Discard, Discarded, Task};
 /// Receives the payload of a fire-and-forget task's panic.
 pub(crate) type PanicHandler = Box<dyn Fn(Box<dyn Any + Send>) + Send + Sync>;
 
+/// Called with a worker's index on that worker's thread (`Builder::start_handler`,
+/// `Builder::exit_handler`).
+pub(crate) type ThreadHandler = Box<dyn Fn(usize) + Send + Sync>;
+
+/// The builder's handlers: for panics of fire-and-forget tasks, and what each CPU worker
+/// runs as it starts and as it exits.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub(crate) panic: Option<PanicHandler>,
+    pub(crate) start: Option<ThreadHandler>,
+    pub(crate) exit: Option<ThreadHandler>,
+}
+
 /// One worker as the others see it.
 pub(crate) struct WorkerSlot {
     pub(super) parker: Parker,
@@ -72,7 +85,7 @@ pub(crate) struct Registry {
     pub(super) spin_window: Duration,
     /// OS CPU id → the first worker pinned to it.
     cpu_to_worker: Box<[Option<usize>]>,
-    panic_handler: Option<PanicHandler>,
+    handlers: Handlers,
     pub(super) seeded_bugs: SeededBugs,
     /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
     /// started (debug builds only: the self-deadlock check).
@@ -101,7 +114,7 @@ impl Registry {
     pub(crate) fn new(
         workers: Box<[WorkerSlot]>,
         cpu_to_worker: Box<[Option<usize>]>,
-        panic_handler: Option<PanicHandler>,
+        handlers: Handlers,
         queue_capacity: Option<usize>,
         spin_window: Duration,
         lane: Lane,
@@ -118,7 +131,7 @@ impl Registry {
             counters: PoolCounters::new(),
             spin_window,
             cpu_to_worker,
-            panic_handler,
+            handlers,
             seeded_bugs,
             blocking_joins: AtomicUsize::new(0),
         }
@@ -155,6 +168,11 @@ impl Registry {
     pub(crate) fn leave_blocking_join(&self) {
         // ORDERING: AcqRel: pairs with the fetch_add in `enter_blocking_join`.
         self.blocking_joins.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// How many CPU workers the pool has (paused ones included).
+    pub(crate) fn num_workers(&self) -> usize {
+        self.workers.len()
     }
 
     /// True if the calling thread is one of this pool's workers.
@@ -379,7 +397,34 @@ impl Registry {
     /// A fire-and-forget task panicked on worker `index`.
     #[cold]
     pub(crate) fn handle_panic(&self, index: usize, payload: Box<dyn Any + Send>) {
-        match &self.panic_handler {
+        self.report_panic(index, payload, "a spawned task")
+    }
+
+    /// Runs worker `index`'s start (`exit` false) or exit handler, if the builder set one; a
+    /// panic in it goes to the panic handler, and the worker carries on (`worker.rs`).
+    pub(crate) fn run_thread_handler(&self, index: usize, exit: bool) {
+        let handler = if exit {
+            &self.handlers.exit
+        } else {
+            &self.handlers.start
+        };
+        if let Some(handler) = handler {
+            if let Err(payload) = crate::task::slot::catch(|| handler(index)) {
+                let what = if exit {
+                    "the exit handler"
+                } else {
+                    "the start handler"
+                };
+                self.report_panic(index, payload, what);
+            }
+        }
+    }
+
+    /// `what` (a task, a handler) panicked on worker `index`: to the panic handler, else
+    /// stderr.
+    #[cold]
+    fn report_panic(&self, index: usize, payload: Box<dyn Any + Send>, what: &str) {
+        match &self.handlers.panic {
             Some(handler) => {
                 let handler_result = crate::task::slot::catch(|| handler(payload));
                 if let Err(handler_payload) = handler_result {
@@ -392,11 +437,11 @@ impl Registry {
             }
             None => {
                 eprintln!(
-                    "corepool: a spawned task panicked on {}: {}",
+                    "corepool: {what} panicked on {}: {}",
                     self.workers[index].name,
                     crate::error::panic_message(&*payload)
                 );
-                crate::task::slot::drop_quietly(payload, "a spawned task's panic payload");
+                crate::task::slot::drop_quietly(payload, "a panic payload");
             }
         }
     }

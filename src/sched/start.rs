@@ -7,8 +7,11 @@
 //! 1. Pin itself to its planned CPU, if it has one (the outcome is its pin status).
 //! 2. Report with [`Lifecycle::worker_started`](super::lifecycle::Lifecycle::worker_started)
 //!    and wait for the builder's verdict (`lifecycle.rs`, start).
-//! 3. On "go", run the worker loop (`worker.rs`) until the pool terminates.
-//! 4. Report its exit; shutdown joins the thread.
+//! 3. On "go", run the start handler, if any, then the worker loop (`worker.rs`) until the
+//!    pool terminates, then the exit handler, if any. The builder has returned by then: it
+//!    does not wait for start handlers. A worker told to leave (a failed build) runs
+//!    neither.
+//! 4. Report its exit; shutdown joins the thread (so it waits for exit handlers).
 
 use std::io;
 use std::mem::ManuallyDrop;
@@ -18,7 +21,7 @@ use crate::lane::blocking::{Lane, LaneConfig};
 use crate::placement::sizing::{PinStatus, WorkerPlacement};
 use crate::sched::counters::WorkerCounters;
 use crate::sched::park::Parker;
-use crate::sched::registry::{PanicHandler, Registry, WorkerSlot};
+use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
 use crate::sync::{pin_current_thread, thread, Arc, Deque, SeededBugs};
@@ -38,7 +41,7 @@ pub(crate) struct Seat {
 pub(crate) struct PoolConfig {
     /// OS CPU id → the first worker pinned to it.
     pub(crate) cpu_to_worker: Box<[Option<usize>]>,
-    pub(crate) panic_handler: Option<PanicHandler>,
+    pub(crate) handlers: Handlers,
     /// The injector's bound.
     pub(crate) queue_capacity: Option<usize>,
     /// How long the last searcher spins before it sleeps.
@@ -66,7 +69,7 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
     let registry = Arc::new(Registry::new(
         slots,
         config.cpu_to_worker,
-        config.panic_handler,
+        config.handlers,
         config.queue_capacity,
         config.spin_window,
         Lane::new(config.lane),

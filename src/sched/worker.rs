@@ -39,6 +39,7 @@ use std::task::{Poll, Waker};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
+use crate::yielding::Yield;
 
 #[cfg(not(corepool_loom))]
 thread_local! {
@@ -119,10 +120,17 @@ impl WorkerThread {
         }
     }
 
-    /// The worker's main loop; returns when the pool has terminated.
+    /// The worker's main loop, between its start and exit handlers (`start.rs`, step 3);
+    /// returns when the pool has terminated. The handlers see this worker as current.
     pub(crate) fn run(&self) {
         self.set_current();
+        self.registry.run_thread_handler(self.index, false);
         self.work_until(None);
+        self.registry.run_thread_handler(self.index, true);
+        // What the exit handler spawned onto this deque: nobody else will look any more.
+        while let Some(task) = self.local.pop() {
+            self.execute(task);
+        }
         debug_assert!(
             self.local.is_empty(),
             "worker {} exits with queued work",
@@ -238,6 +246,31 @@ impl WorkerThread {
             StackResult::Panicked(p) => std::panic::resume_unwind(p),
             StackResult::Rejected => None,
             StackResult::Pending => unreachable!("a stack job's latch set before it finished"),
+        }
+    }
+
+    /// One round of the find-work order, run here: `yielding.rs`.
+    pub(crate) fn yield_now(&self) -> Yield {
+        let found = self.find_task();
+        // A yield is not a search: hand it on if this round made us a searcher.
+        self.stop_searching();
+        match found {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
+        }
+    }
+
+    /// The own deque only: `yielding.rs`.
+    pub(crate) fn yield_local(&self) -> Yield {
+        match self.local.pop() {
+            Some(task) => {
+                self.execute(task);
+                Yield::Executed
+            }
+            None => Yield::Idle,
         }
     }
 

@@ -154,7 +154,9 @@ impl ReadyList {
         }
     }
 
-    /// True if something is ready (a hint: `take` decides).
+    /// True if something is ready (a hint: `take` decides). Only the spin uses it, and
+    /// loom builds have no spin.
+    #[cfg(not(corepool_loom))]
     #[inline]
     fn has_any(&self) -> bool {
         // ORDERING: Relaxed: a hint for the spin; `take`'s Acquire swap decides.
@@ -283,4 +285,90 @@ fn spin_until_ready(list: &ReadyList) -> bool {
 #[cfg(corepool_loom)]
 fn spin_until_ready(_list: &ReadyList) -> bool {
     false
+}
+
+#[cfg(all(test, not(corepool_loom)))]
+mod tests {
+    use super::*;
+
+    #[repr(C)]
+    struct Node {
+        link: Link,
+        value: u32,
+    }
+
+    fn node(value: u32) -> *mut Link {
+        Box::into_raw(Box::new(Node {
+            link: Link::new(),
+            value,
+        }))
+        .cast()
+    }
+
+    /// Frees a chain, returning its values in chain order.
+    fn free_chain(mut chain: *mut Link) -> Vec<u32> {
+        let mut values = Vec::new();
+        while !chain.is_null() {
+            // SAFETY: the test owns the chain; every node came from `node`.
+            let next = unsafe { next_of(chain) };
+            // SAFETY: as above.
+            values.push(unsafe { Box::from_raw(chain.cast::<Node>()) }.value);
+            chain = next;
+        }
+        values
+    }
+
+    #[test]
+    fn take_returns_the_nodes_newest_first_and_empties_the_list() {
+        let list = ReadyList::new(crate::sync::SeededBugs::default());
+        assert!(list.take().is_null());
+        for v in 1..=3 {
+            // SAFETY: fresh nodes, pushed once.
+            assert!(matches!(unsafe { list.push(node(v)) }, Pushed::Queued));
+        }
+        assert_eq!(free_chain(list.take()), [3, 2, 1]);
+        assert!(list.take().is_null());
+    }
+
+    #[test]
+    fn a_closed_list_hands_back_what_it_held_and_refuses_later_pushes() {
+        let list = ReadyList::new(crate::sync::SeededBugs::default());
+        // SAFETY: a fresh node, pushed once.
+        unsafe { list.push(node(7)) };
+        assert_eq!(free_chain(list.close()), [7]);
+        // SAFETY: a fresh node, pushed once; refused, so still ours.
+        match unsafe { list.push(node(8)) } {
+            Pushed::Closed(back) => assert_eq!(free_chain(back), [8]),
+            Pushed::Queued => panic!("a closed list took a node"),
+        }
+    }
+
+    #[test]
+    fn a_registered_waker_is_woken_by_the_next_push_only() {
+        use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: std::sync::Arc<Self>) {
+                self.0.fetch_add(1, StdOrdering::SeqCst);
+            }
+        }
+        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let list = ReadyList::new(crate::sync::SeededBugs::default());
+        assert!(list.poll_take(&waker).is_pending());
+        // SAFETY: fresh nodes, pushed once.
+        unsafe { list.push(node(1)) };
+        // SAFETY: as above.
+        unsafe { list.push(node(2)) };
+        assert_eq!(
+            count.0.load(StdOrdering::SeqCst),
+            1,
+            "one wake per registration"
+        );
+        match list.poll_take(&waker) {
+            Poll::Ready(chain) => assert_eq!(free_chain(chain), [2, 1]),
+            Poll::Pending => panic!("nodes were pushed"),
+        }
+    }
 }

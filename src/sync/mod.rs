@@ -5,6 +5,9 @@
 //! Under `cfg(corepool_loom)` every name maps to a loom type, the crossbeam deque is swapped
 //! for a mock (loom cannot see crossbeam's atomics), and pinning is a no-op. Everything else
 //! in the crate imports from here.
+//!
+//! [`OnceLock`] and [`StdMutex`] are std's under both: they only hold the global pool (`global.rs`), which no
+//! loom model builds.
 
 #[cfg(not(corepool_loom))]
 mod imp {
@@ -244,6 +247,7 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
 
 /// Joins the finished `handles` and drops the others (detaching their threads); returns the
 /// names of the detached ones.

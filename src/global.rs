@@ -1,0 +1,75 @@
+//! The global pool: what the free functions ([`join`](crate::join()),
+//! [`scope`](crate::scope()), [`spawn`](crate::spawn), [`current_num_threads`](crate::current_num_threads), …)
+//! run on when the calling thread is not one of a pool's CPU workers.
+//!
+//! # States
+//!
+//! - **Unbuilt**: `GLOBAL` is empty.
+//! - **Built**: `GLOBAL` holds an owning [`Pool`] for the rest of the process; it is never
+//!   shut down (like rayon's global pool, its threads sleep when idle and end with the
+//!   process).
+//!
+//! # Transitions (both under `BUILD`, so exactly one pool is ever built)
+//!
+//! 1. [`Builder::build_global`](crate::Builder::build_global): takes `BUILD`; if `GLOBAL`
+//!    is set, refuses with [`BuildError::GlobalPoolAlreadyBuilt`]; otherwise builds the
+//!    pool from the builder (a build error is returned and the global pool stays unbuilt)
+//!    and sets `GLOBAL`.
+//! 2. First use ([`global_pool`]): `GLOBAL` is read without the lock (the fast path of every
+//!    free function outside a pool); if empty, takes `BUILD`, re-checks, and builds from
+//!    [`Builder::new`] — the `COREPOOL_*` variables apply.
+//!
+//! A racing first use and `build_global` serialise on `BUILD`: whichever takes it first
+//! builds, the other sees the result. Nothing is built twice and no thread starts for a
+//! pool that is then thrown away.
+
+use crate::builder::Builder;
+use crate::error::BuildError;
+use crate::pool::Pool;
+use crate::sync::{OnceLock, StdMutex};
+
+/// The global pool once built.
+static GLOBAL: OnceLock<Pool> = OnceLock::new();
+
+/// Serialises building the global pool.
+static BUILD: StdMutex<()> = StdMutex::new(());
+
+/// The global pool, built from the defaults on first use.
+///
+/// # Panics
+///
+/// If the default pool cannot be built (an invalid `COREPOOL_*` variable, or the OS refusing
+/// threads) — as [`Pool::new`] does.
+#[inline]
+pub(crate) fn global_pool() -> &'static Pool {
+    match GLOBAL.get() {
+        Some(pool) => pool,
+        None => build_default(),
+    }
+}
+
+/// Step 2, the slow path.
+#[cold]
+#[inline(never)]
+fn build_default() -> &'static Pool {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(pool) = GLOBAL.get() {
+        return pool;
+    }
+    let pool = Builder::new()
+        .build()
+        .unwrap_or_else(|e| panic!("corepool: cannot build the global pool: {e}"));
+    GLOBAL.get_or_init(|| pool)
+}
+
+/// Step 1.
+pub(crate) fn build_global(builder: Builder) -> Result<(), BuildError> {
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if GLOBAL.get().is_some() {
+        return Err(BuildError::GlobalPoolAlreadyBuilt);
+    }
+    let pool = builder.build()?;
+    // Under `BUILD` with `GLOBAL` empty: this set cannot lose.
+    let _ = GLOBAL.set(pool);
+    Ok(())
+}
