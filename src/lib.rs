@@ -56,6 +56,7 @@ mod placement;
 mod pool;
 mod sched;
 mod scope;
+mod scope_fifo;
 mod stream;
 mod sync;
 mod task;
@@ -83,6 +84,7 @@ pub use placement::sizing::{
 };
 pub use pool::{Pool, PoolHandle, ShutdownReport};
 pub use scope::{in_place_scope, scope, Scope};
+pub use scope_fifo::{in_place_scope_fifo, scope_fifo, spawn_fifo, ScopeFifo};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;
 pub use yielding::{yield_local, yield_now, Yield};

@@ -83,6 +83,20 @@ impl<'scope> Scope<'scope> {
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
     {
+        let task = self.task(f);
+        self.registry.push_insider(task);
+    }
+
+    /// The pool this scope's tasks run on.
+    pub(crate) fn registry(&self) -> &'scope Registry {
+        self.registry
+    }
+
+    /// Step 1 for `f`: counted in the scope, as a task not yet queued.
+    pub(crate) fn task<F>(&self, f: F) -> Task
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
         // Step 1. ORDERING: Relaxed: the caller is counted, so this cannot race to 0.
         self.pending.fetch_add(1, Ordering::Relaxed);
         let mut guard = ScopeTask {
@@ -103,8 +117,18 @@ impl<'scope> Scope<'scope> {
         // SAFETY: the closure borrows for 'scope only, and the scope's owner does not return
         // before the closure has run or been dropped (module docs). Not cancellable: the
         // owner counts on it.
-        let task = unsafe { Task::spawn_unchecked::<_, false>(job) };
-        self.registry.push_insider(task);
+        unsafe { Task::spawn_unchecked::<_, false>(job) }
+    }
+
+    /// A scope with only its body counted.
+    fn new(registry: &'scope Registry, latch: ScopeLatch<'scope>) -> Self {
+        Scope {
+            pending: AtomicUsize::new(1),
+            panic: Mutex::new(None),
+            latch,
+            registry,
+            _marker: PhantomData,
+        }
     }
 
     fn record_panic(&self, payload: Payload) {
@@ -244,21 +268,7 @@ fn scope_on<'scope, F, R>(worker: &WorkerThread, f: F) -> R
 where
     F: FnOnce(&Scope<'scope>) -> R,
 {
-    // The registry outlives this call: this thread is one of its workers.
-    let registry: &Registry = worker.registry();
-    // SAFETY: extending to 'scope is sound because the scope, and every task holding it, is
-    // finished before this function returns (module docs, step 3).
-    let registry: &'scope Registry = unsafe { &*(registry as *const Registry) };
-    let worker_latch = WorkerLatch::new(worker.index(), registry);
-    run_scope(
-        registry,
-        ScopeLatch::Worker(worker_latch),
-        f,
-        |latch| match latch {
-            ScopeLatch::Worker(latch) => worker.wait_until(latch),
-            ScopeLatch::Thread(_) => unreachable!("a worker's scope helps"),
-        },
-    )
+    Opener::Worker(worker).open(|scope| scope, |scope| scope, f)
 }
 
 /// A scope opened on a thread that is not one of `registry`'s workers: the body runs here,
@@ -267,40 +277,72 @@ fn scope_off_pool<'scope, F, R>(registry: &Registry, f: F) -> R
 where
     F: FnOnce(&Scope<'scope>) -> R,
 {
-    // SAFETY: as in `scope_on`: the scope is finished before this function returns.
-    let registry: &'scope Registry = unsafe { &*(registry as *const Registry) };
-    with_thread_signal(|signal| {
-        // SAFETY: the thread-local signal outlives this call, and so the scope.
-        let signal: &'scope Signal = unsafe { &*(signal as *const Signal) };
-        run_scope(
-            registry,
-            ScopeLatch::Thread(ThreadLatch::new(signal)),
-            f,
-            |_| signal.wait(),
-        )
-    })
+    Opener::Outside(registry).open(|scope| scope, |scope| scope, f)
+}
+
+/// Where a scope is opened: on a worker of its pool (which helps while it waits), or on
+/// another thread (which blocks).
+pub(crate) enum Opener<'a> {
+    Worker(&'a WorkerThread),
+    Outside(&'a Registry),
+}
+
+impl Opener<'_> {
+    /// Opens the scope `wrap` makes (a [`Scope`], or a type holding one, which `base`
+    /// returns) and runs `f` in it: steps 1–3 of the module docs.
+    pub(crate) fn open<'scope, S, F, R>(
+        self,
+        wrap: impl FnOnce(Scope<'scope>) -> S,
+        base: impl Fn(&S) -> &Scope<'scope>,
+        f: F,
+    ) -> R
+    where
+        F: FnOnce(&S) -> R,
+    {
+        match self {
+            Opener::Worker(worker) => {
+                // The registry outlives this call: this thread is one of its workers.
+                // SAFETY: extending to 'scope is sound because the scope, and every task
+                // holding it, is finished before this function returns (step 3).
+                let registry: &'scope Registry =
+                    unsafe { &*(worker.registry() as *const Registry) };
+                let latch = ScopeLatch::Worker(WorkerLatch::new(worker.index(), registry));
+                run_scope(registry, latch, wrap, base, f, |latch| match latch {
+                    ScopeLatch::Worker(latch) => worker.wait_until(latch),
+                    ScopeLatch::Thread(_) => unreachable!("a worker's scope helps"),
+                })
+            }
+            Opener::Outside(registry) => {
+                // SAFETY: as above: the scope is finished before this function returns.
+                let registry: &'scope Registry = unsafe { &*(registry as *const Registry) };
+                with_thread_signal(|signal| {
+                    // SAFETY: the thread-local signal outlives this call, and so the scope.
+                    let signal: &'scope Signal = unsafe { &*(signal as *const Signal) };
+                    let latch = ScopeLatch::Thread(ThreadLatch::new(signal));
+                    run_scope(registry, latch, wrap, base, f, |_| signal.wait())
+                })
+            }
+        }
+    }
 }
 
 /// Steps 1–3 around `f`, with `wait` for step 3.
-fn run_scope<'scope, F, R>(
+fn run_scope<'scope, S, F, R>(
     registry: &'scope Registry,
     latch: ScopeLatch<'scope>,
+    wrap: impl FnOnce(Scope<'scope>) -> S,
+    base: impl Fn(&S) -> &Scope<'scope>,
     f: F,
     wait: impl FnOnce(&ScopeLatch<'scope>),
 ) -> R
 where
-    F: FnOnce(&Scope<'scope>) -> R,
+    F: FnOnce(&S) -> R,
 {
-    let scope = Scope {
-        pending: AtomicUsize::new(1),
-        panic: Mutex::new(None),
-        latch,
-        registry,
-        _marker: PhantomData,
-    };
-    let body = catch(|| f(&scope));
+    let wrapped = wrap(Scope::new(registry, latch));
+    let scope = base(&wrapped);
+    let body = catch(|| f(&wrapped));
     // SAFETY: the body's own count; the scope lives on (we wait below).
-    unsafe { Scope::complete_one(&scope) };
+    unsafe { Scope::complete_one(scope) };
     // Step 3.
     wait(&scope.latch);
     let task_panic = scope.panic.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -161,3 +161,42 @@ fn pending_tasks_are_seen_on_the_own_deque_only_and_drained_by_yield_local() {
         assert_eq!(corepool::max_num_threads(), corepool::MAX_THREADS);
     });
 }
+
+#[test]
+fn yields_fifo_spawns_and_join_context_while_workers_are_paused_and_resumed() {
+    watchdog("yield vs pause", LIMIT, || {
+        let pool = Pool::builder()
+            .sizing(Sizing::cpu_bound().cores(1).per_core(3).oversubscribe(true))
+            .pin_workers(false)
+            .build()
+            .unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let toggler = {
+            let pool = pool.handle();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    pool.set_active_workers(1 + i % 3);
+                    std::thread::yield_now();
+                }
+                pool.set_active_workers(3);
+            })
+        };
+        for _ in 0..20 {
+            let r = ran.clone();
+            pool.spawn(move || {
+                for _ in 0..10 {
+                    let r = r.clone();
+                    corepool::spawn_fifo(move || {
+                        let (a, b) = corepool::join_context(|_| 1, |_| 1);
+                        r.fetch_add(a + b, Ordering::Relaxed);
+                    });
+                    corepool::yield_now();
+                }
+                while corepool::yield_local() == Some(Yield::Executed) {}
+            });
+        }
+        toggler.join().unwrap();
+        pool.shutdown();
+        assert_eq!(ran.load(Ordering::Relaxed), 400);
+    });
+}

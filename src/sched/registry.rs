@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::placement::sizing::WorkerPlacement;
 use crate::sched::control::Control;
 use crate::sched::counters::{Gauges, PoolCounters, WorkerCounters};
+use crate::sched::fifo::Fifo;
 use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
@@ -56,6 +57,8 @@ pub(crate) struct WorkerSlot {
     pub(super) cpu: Option<usize>,
     pub(super) counters: WorkerCounters,
     pub(super) name: String,
+    /// The queue behind this worker's `corepool::spawn_fifo` markers (`fifo.rs`).
+    pub(super) fifo: Fifo,
 }
 
 /// Who pushed the work we are about to announce.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::lane::blocking::{Lane, LaneConfig};
 use crate::placement::sizing::{PinStatus, WorkerPlacement};
 use crate::sched::counters::WorkerCounters;
+use crate::sched::fifo::Fifo;
 use crate::sched::park::Parker;
 use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
@@ -64,6 +65,7 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
             cpu: seat.cpu,
             counters: WorkerCounters::new(),
             name: seat.name,
+            fifo: Fifo::new(),
         })
         .collect();
     let registry = Arc::new(Registry::new(

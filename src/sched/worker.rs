@@ -274,6 +274,13 @@ impl WorkerThread {
         }
     }
 
+    /// Queues `task` FIFO with respect to this worker's other `spawn_fifo` tasks (`fifo.rs`).
+    pub(crate) fn push_fifo(&self, task: Task) {
+        // SAFETY: the worker's queue lives in the registry, which every worker that can run
+        // the marker (one of this pool's) holds.
+        unsafe { self.registry.workers[self.index].fifo.push(self, task) }
+    }
+
     /// Pops the newest task of this worker's own deque (`join.rs`: `b` taken back).
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Task> {
