@@ -513,3 +513,33 @@ impl Builder {
         Ok(Pool::from_parts(registry, plan))
     }
 }
+
+/// The two ways to a pool: defaults, or a builder.
+impl Pool {
+    /// A pool with the default settings ([`Builder::new`]).
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be built (an invalid `COREPOOL_*` variable, or the OS refusing threads);
+    /// use [`Pool::builder`] to handle that as an error.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// assert_eq!(pool.install(|| 2 + 2), 4);
+    /// ```
+    pub fn new() -> Pool {
+        Builder::new()
+            .build()
+            .unwrap_or_else(|e| panic!("corepool: cannot build the default pool: {e}"))
+    }
+
+    /// A [`Builder`] to configure a pool.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::builder().pin_workers(false).build().unwrap();
+    /// # drop(pool);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}

@@ -101,10 +101,10 @@ impl<T: Send + 'static> JoinHandle<T> {
     ///
     /// # Panics
     ///
-    /// In debug builds, when called on a worker of the pool that must run the task, the task
-    /// has not started, and every other active worker of that pool is blocked the same way
-    /// (on a one-worker pool: always): nothing would ever start the task, so the call panics
-    /// at once with a message saying so, instead of deadlocking. Release builds do not check:
+    /// In debug builds, when called on a worker of the pool that must run the task while
+    /// every other worker of that pool is blocked the same way (on a one-worker pool: always)
+    /// — nothing would ever start the task, or finish it — the call panics at once with a
+    /// message saying so, instead of deadlocking. Release builds do not check:
     /// there the same call deadlocks. [`join`](JoinHandle::join) never does — it runs other
     /// tasks, the awaited one included, while it waits.
     ///
@@ -138,9 +138,9 @@ impl<T: Send + 'static> JoinHandle<T> {
             if !registry.enter_blocking_join(self.cell.is_started()) {
                 panic!(
                     "corepool: JoinHandle::join_blocking on a worker of the pool that must run \
-                     the task, which has not started, while every other active worker of that \
-                     pool is blocked too: this would deadlock. Use JoinHandle::join, which runs \
-                     other tasks (this one included) while it waits"
+                     the task, while every other worker of that pool is blocked the same way: \
+                     this would deadlock. Use JoinHandle::join, which runs other tasks (this \
+                     one included) while it waits"
                 );
             }
             /// Undoes the count however the wait ends.

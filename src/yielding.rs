@@ -27,6 +27,17 @@ pub enum Yield {
     Idle,
 }
 
+impl Yield {
+    /// What a worker's yield reports: whether it ran a task.
+    fn from_ran(ran: bool) -> Yield {
+        if ran {
+            Yield::Executed
+        } else {
+            Yield::Idle
+        }
+    }
+}
+
 /// Runs one pending task of the current pool, if there is one, then returns: the worker's
 /// own deque first, then the pool's injector, then other workers' deques. Returns `None` off
 /// any corepool CPU worker (it does not use the global pool).
@@ -54,7 +65,7 @@ pub enum Yield {
 /// });
 /// ```
 pub fn yield_now() -> Option<Yield> {
-    WorkerThread::with_current(|w| w.map(WorkerThread::yield_now))
+    WorkerThread::with_current(|w| w.map(|w| Yield::from_ran(w.yield_now())))
 }
 
 /// Like [`yield_now`], but runs only a task from the calling worker's own deque (what this
@@ -82,7 +93,7 @@ pub fn yield_now() -> Option<Yield> {
 /// assert_eq!(ran, (1, 1));
 /// ```
 pub fn yield_local() -> Option<Yield> {
-    WorkerThread::with_current(|w| w.map(WorkerThread::yield_local))
+    WorkerThread::with_current(|w| w.map(|w| Yield::from_ran(w.yield_local())))
 }
 
 impl Pool {
@@ -98,7 +109,7 @@ impl Pool {
         let registry = self.registry();
         WorkerThread::with_current(|w| {
             w.filter(|w| std::ptr::eq(w.registry(), registry))
-                .map(WorkerThread::yield_now)
+                .map(|w| Yield::from_ran(w.yield_now()))
         })
     }
 
@@ -115,7 +126,7 @@ impl Pool {
         let registry = self.registry();
         WorkerThread::with_current(|w| {
             w.filter(|w| std::ptr::eq(w.registry(), registry))
-                .map(WorkerThread::yield_local)
+                .map(|w| Yield::from_ran(w.yield_local()))
         })
     }
 }

@@ -309,7 +309,7 @@ fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
     watchdog("join_blocking self-deadlock", LIMIT, move || {
         // One worker waiting for a task queued on its own pool: detected, the outer task
         // panics with the explanation, and the inner task still runs.
-        let p = pool.clone();
+        let p = pool.handle();
         let outer = pool.submit(move || p.submit(|| 7).join_blocking().unwrap());
         let err = outer.join().unwrap_err();
         let message = err.panic_message().unwrap();
@@ -327,34 +327,39 @@ fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
             .pin_workers(false)
             .build()
             .unwrap();
-        let t = two.clone();
+        let t = two.handle();
         let ok = two.submit(move || t.submit(|| 5).join_blocking().unwrap());
         assert_eq!(ok.join().unwrap(), 5);
-        // The first worker blocks on X, the second runs X, which blocks on Y queued behind
-        // it: nobody is left to run Y, so X's wait is refused (whether or not X had started
-        // when the first worker began to wait).
-        let t = two.clone();
+        // One worker blocks on X, the other runs X, which blocks on Y queued behind it:
+        // nobody would be left to run Y. Whichever wait completes the set is refused — X's
+        // (X panics, and the outer task gets that as its error) or, when X blocked first,
+        // the outer task's (it panics itself); either way nothing hangs.
+        let t = two.handle();
         let outer = two.submit(move || {
             let inner = t.clone();
             let x = t.submit(move || inner.submit(|| 1).join_blocking().unwrap());
             x.join_blocking()
         });
-        let err = outer.join().unwrap().unwrap_err();
+        let err = match outer.join() {
+            Ok(inner_result) => inner_result.unwrap_err(),
+            Err(outer_panic) => outer_panic,
+        };
         assert!(
             err.panic_message().unwrap().contains("would deadlock"),
             "{err}"
         );
+
         // Waiting on the blocking lane is not counted.
         let (go, gate) = std::sync::mpsc::channel::<()>();
         let (in_first, first_in) = std::sync::mpsc::channel();
-        let t = two.clone();
+        let t = two.handle();
         let first = two.submit(move || {
             let held = t.spawn_blocking(move || gate.recv().unwrap());
             in_first.send(()).unwrap();
             held.join_blocking().unwrap();
         });
         first_in.recv().unwrap();
-        let t = two.clone();
+        let t = two.handle();
         // The second worker blocks on a task queued behind it; it is not refused, since the
         // first will be free again once the lane task ends.
         let second = two.submit(move || t.submit(|| 1).join_blocking());
@@ -364,7 +369,7 @@ fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
 
         // A task of another pool, or one already running, is never refused.
         let other = small_pool();
-        let p = pool.clone();
+        let p = pool.handle();
         let o = other.clone();
         let across = p.submit(move || o.submit(|| 3).join_blocking().unwrap());
         assert_eq!(across.join().unwrap(), 3);

@@ -144,16 +144,26 @@ impl Registry {
     }
 
     /// A worker of this pool is about to block in `JoinHandle::join_blocking` on a task of
-    /// this pool: counts it as unavailable until [`leave_blocking_join`](Registry::leave_blocking_join).
-    /// If the task has not `started` and every other active worker is blocked the same way,
-    /// nothing would ever start it (a certain deadlock): the count is undone and the answer is
-    /// false. Two workers entering at once are ordered by the one RMW: the second sees the
-    /// first, so a refusal never leaves a deadlock behind.
+    /// this pool: counts it as unavailable until [`leave_blocking_join`](Registry::leave_blocking_join),
+    /// and returns false — undoing the count — if that would be a certain deadlock:
+    ///
+    /// - every active worker would be blocked so, and the awaited task has not `started`:
+    ///   nothing is left to start it;
+    /// - every worker, paused ones included, would be blocked so: a task that has started
+    ///   runs on one of them, under a wait that cannot end either.
+    ///
+    /// (A paused worker finishes the task it is running, so a started task may still end
+    /// while only the active ones are blocked.) Every wait counted here is for a CPU task of
+    /// this pool, which only this pool's workers run; waits on anything else are not counted.
+    /// Concurrent entries are ordered by the one RMW: whichever completes the set is refused,
+    /// so a refusal never leaves a deadlock behind.
     pub(crate) fn enter_blocking_join(&self, started: bool) -> bool {
         // ORDERING: AcqRel: the RMW chain on `blocking_joins` orders concurrent entries
         // (pairs with the fetch_sub in `leave_blocking_join`).
         let blocked = self.blocking_joins.fetch_add(1, Ordering::AcqRel) + 1;
-        if !started && blocked >= self.control.active() {
+        let all_active = blocked >= self.control.active();
+        let all = blocked >= self.workers.len();
+        if all || (all_active && !started) {
             self.leave_blocking_join();
             return false;
         }

@@ -40,7 +40,6 @@ use std::task::{Poll, Waker};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
-use crate::yielding::Yield;
 
 #[cfg(not(corepool_loom))]
 thread_local! {
@@ -255,28 +254,28 @@ impl WorkerThread {
         }
     }
 
-    /// One round of the find-work order, run here: `yielding.rs`.
-    pub(crate) fn yield_now(&self) -> Yield {
+    /// One round of the find-work order, run here (`yielding.rs`); true if a task ran.
+    pub(crate) fn yield_now(&self) -> bool {
         let found = self.find_task();
         // A yield is not a search: hand it on if this round made us a searcher.
         self.stop_searching();
         match found {
             Some(task) => {
                 self.execute(task);
-                Yield::Executed
+                true
             }
-            None => Yield::Idle,
+            None => false,
         }
     }
 
-    /// The own deque only: `yielding.rs`.
-    pub(crate) fn yield_local(&self) -> Yield {
+    /// The own deque only (`yielding.rs`); true if a task ran.
+    pub(crate) fn yield_local(&self) -> bool {
         match self.local.pop() {
             Some(task) => {
                 self.execute(task);
-                Yield::Executed
+                true
             }
-            None => Yield::Idle,
+            None => false,
         }
     }
 
