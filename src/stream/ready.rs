@@ -260,8 +260,8 @@ pub(crate) fn wait_take(list: &ReadyList, spin: bool) -> *mut Link {
     }
 }
 
-/// How long an outside consumer polls before it registers and blocks.
-#[cfg(not(corepool_loom))]
+/// How long an outside consumer polls before it registers and blocks (never under loom,
+/// where `spin_until_ready` does not spin).
 pub(crate) const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::from_micros(30);
 
 /// Polls `list` (a relaxed load each) for at most [`SPIN_BEFORE_BLOCK`]; true once it holds
