@@ -384,36 +384,6 @@ impl Builder {
         self
     }
 
-    /// Builds the **global pool** with these settings: the pool the free functions
-    /// ([`join`](crate::join()), [`scope`](crate::scope()), [`spawn`](crate::spawn),
-    /// [`current_num_threads`](crate::current_num_threads), …) use when called from a thread
-    /// that is not one of a pool's CPU workers. Without it, the global pool is built from
-    /// [`Builder::new`] on first use. The global pool lives for the rest of the process and is
-    /// never shut down.
-    ///
-    /// Errors: [`BuildError::GlobalPoolAlreadyBuilt`] if the global pool exists already (an
-    /// earlier `build_global`, or a free function called outside a pool); otherwise as
-    /// [`build`](Builder::build), and the global pool then stays unbuilt.
-    ///
-    /// ```
-    /// use corepool::{BuildError, Pool, Sizing};
-    ///
-    /// Pool::builder()
-    ///     .sizing(Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
-    ///     .build_global()
-    ///     .unwrap();
-    /// assert_eq!(corepool::current_num_threads(), 2);
-    /// let (a, b) = corepool::join(|| 1, || 2); // on the global pool
-    /// assert_eq!(a + b, 3);
-    ///
-    /// let again = Pool::builder().build_global().unwrap_err();
-    /// assert!(matches!(again, BuildError::GlobalPoolAlreadyBuilt));
-    /// assert!(again.to_string().contains("global pool"));
-    /// ```
-    pub fn build_global(self) -> Result<(), BuildError> {
-        crate::global::build_global(self)
-    }
-
     /// Resolves the sizing, starts the workers, and returns the pool once every worker is up
     /// and has tried to pin itself.
     ///

@@ -62,14 +62,42 @@ fn build_default() -> &'static Pool {
     GLOBAL.get_or_init(|| pool)
 }
 
-/// Step 1.
-pub(crate) fn build_global(builder: Builder) -> Result<(), BuildError> {
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if GLOBAL.get().is_some() {
-        return Err(BuildError::GlobalPoolAlreadyBuilt);
+impl Builder {
+    /// Builds the **global pool** with these settings: the pool the free functions
+    /// ([`join`](crate::join()), [`scope`](crate::scope()), [`spawn`](crate::spawn),
+    /// [`current_num_threads`](crate::current_num_threads), …) use when called from a thread
+    /// that is not one of a pool's CPU workers. Without it, the global pool is built from
+    /// [`Builder::new`] on first use. The global pool lives for the rest of the process and is
+    /// never shut down.
+    ///
+    /// Errors: [`BuildError::GlobalPoolAlreadyBuilt`] if the global pool exists already (an
+    /// earlier `build_global`, or a free function called outside a pool); otherwise as
+    /// [`build`](Builder::build), and the global pool then stays unbuilt.
+    ///
+    /// ```
+    /// use corepool::{BuildError, Pool, Sizing};
+    ///
+    /// Pool::builder()
+    ///     .sizing(Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .build_global()
+    ///     .unwrap();
+    /// assert_eq!(corepool::current_num_threads(), 2);
+    /// let (a, b) = corepool::join(|| 1, || 2); // on the global pool
+    /// assert_eq!(a + b, 3);
+    ///
+    /// let again = Pool::builder().build_global().unwrap_err();
+    /// assert!(matches!(again, BuildError::GlobalPoolAlreadyBuilt));
+    /// assert!(again.to_string().contains("global pool"));
+    /// ```
+    pub fn build_global(self) -> Result<(), BuildError> {
+        // Step 1.
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if GLOBAL.get().is_some() {
+            return Err(BuildError::GlobalPoolAlreadyBuilt);
+        }
+        let pool = self.build()?;
+        // Under `BUILD` with `GLOBAL` empty: this set cannot lose.
+        let _ = GLOBAL.set(pool);
+        Ok(())
     }
-    let pool = builder.build()?;
-    // Under `BUILD` with `GLOBAL` empty: this set cannot lose.
-    let _ = GLOBAL.set(pool);
-    Ok(())
 }

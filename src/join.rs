@@ -289,3 +289,29 @@ fn stack_result<R>(result: StackResult<R>) -> Result<R, Payload> {
         }
     }
 }
+
+/// `Pool::join`: the same, on a chosen pool.
+impl crate::pool::Pool {
+    /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
+    /// parallel on the pool's workers and returns both results. Both may borrow.
+    ///
+    /// # Panics
+    ///
+    /// If either closure panics (after both finished), or if the pool has been shut down.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let data = [1, 2, 3, 4];
+    /// let (left, right) = pool.join(|| data[..2].iter().sum::<i32>(), || data[2..].iter().sum::<i32>());
+    /// assert_eq!(left + right, 10);
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        self.install_as("Pool::join", || crate::join(a, b))
+    }
+}

@@ -277,7 +277,7 @@ impl<T: Send + 'static> JoinSet<T> {
             return None;
         }
         if self.arrived.is_empty() {
-            self.receive(wait_take(&self.list));
+            self.receive(wait_take(&self.list, true));
         }
         self.pop_arrived()
     }

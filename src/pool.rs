@@ -570,55 +570,6 @@ impl Pool {
         })
     }
 
-    /// [`join`](crate::join()) on this pool, from anywhere: runs `a` and `b` potentially in
-    /// parallel on the pool's workers and returns both results. Both may borrow.
-    ///
-    /// # Panics
-    ///
-    /// If either closure panics (after both finished), or if the pool has been shut down.
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new();
-    /// let data = [1, 2, 3, 4];
-    /// let (left, right) = pool.join(|| data[..2].iter().sum::<i32>(), || data[2..].iter().sum::<i32>());
-    /// assert_eq!(left + right, 10);
-    /// ```
-    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
-    where
-        A: FnOnce() -> RA + Send,
-        B: FnOnce() -> RB + Send,
-        RA: Send,
-        RB: Send,
-    {
-        self.install_as("Pool::join", || crate::join(a, b))
-    }
-
-    /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
-    /// from the caller's stack; returns once all of them (nested ones too) have finished.
-    ///
-    /// # Panics
-    ///
-    /// If `f` or any spawned task panics (the first panic, after all have finished), or if
-    /// the pool has been shut down.
-    ///
-    /// ```
-    /// let pool = corepool::Pool::new();
-    /// let mut squares = vec![0u64; 8];
-    /// pool.scope(|s| {
-    ///     for (i, slot) in squares.iter_mut().enumerate() {
-    ///         s.spawn(move |_| *slot = (i * i) as u64);
-    ///     }
-    /// });
-    /// assert_eq!(squares[7], 49);
-    /// ```
-    pub fn scope<'scope, F, R>(&self, f: F) -> R
-    where
-        F: FnOnce(&crate::Scope<'scope>) -> R + Send,
-        R: Send,
-    {
-        self.install_as("Pool::scope", || crate::scope(f))
-    }
-
     /// Stops accepting outside work, runs every task already accepted (and whatever those
     /// spawn), then joins every worker thread. Idempotent; other handles see the pool as shut
     /// down. Later submissions are rejected: [`submit`](Pool::submit)'s handle reports

@@ -426,3 +426,32 @@ impl Pool {
         })
     }
 }
+
+/// `Pool::scope`: the same, on a chosen pool.
+impl crate::pool::Pool {
+    /// [`scope`](crate::scope()) on this pool, from anywhere: `f` may spawn tasks that borrow
+    /// from the caller's stack; returns once all of them (nested ones too) have finished.
+    ///
+    /// # Panics
+    ///
+    /// If `f` or any spawned task panics (the first panic, after all have finished), or if
+    /// the pool has been shut down.
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let mut squares = vec![0u64; 8];
+    /// pool.scope(|s| {
+    ///     for (i, slot) in squares.iter_mut().enumerate() {
+    ///         s.spawn(move |_| *slot = (i * i) as u64);
+    ///     }
+    /// });
+    /// assert_eq!(squares[7], 49);
+    /// ```
+    pub fn scope<'scope, F, R>(&self, f: F) -> R
+    where
+        F: FnOnce(&crate::Scope<'scope>) -> R + Send,
+        R: Send,
+    {
+        self.install_as("Pool::scope", || crate::scope(f))
+    }
+}

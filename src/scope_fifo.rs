@@ -89,7 +89,7 @@ impl<'scope> ScopeFifo<'scope> {
             Some(w) if std::ptr::eq(w.registry(), registry) => {
                 // SAFETY: the queue lives in this scope, which waits for the task and so for
                 // its marker's only access to the queue (`sched/fifo.rs`, steps 2 and 3).
-                unsafe { self.fifos[w.index()].push(w, task) }
+                unsafe { w.push_fifo_on(&self.fifos[w.index()], task) }
             }
             _ => registry.push_insider(task),
         })

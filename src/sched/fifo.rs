@@ -24,7 +24,6 @@
 
 use std::panic::resume_unwind;
 
-use crate::sched::worker::WorkerThread;
 use crate::sync::{Injector, Steal};
 use crate::task::slot::{Outcome, Task};
 
@@ -47,12 +46,13 @@ impl Fifo {
         }
     }
 
-    /// Queues `task` here and a marker for it on `worker`'s own deque (counted as one
-    /// submitted task: the marker is what the metrics see run).
+    /// Queues `task` here and returns its marker, for the caller to push onto its worker's
+    /// own deque (`WorkerThread::push_fifo_on`, which counts it as one submitted task: the
+    /// marker is what the metrics see run).
     ///
     /// # Safety
     /// `self` outlives every marker's run (module docs, step 2).
-    pub(crate) unsafe fn push(&self, worker: &WorkerThread, task: Task) {
+    pub(crate) unsafe fn push(&self, task: Task) -> Task {
         self.0.push(task);
         let fifo = FifoPtr(self as *const Fifo);
         let marker = move || {
@@ -66,9 +66,7 @@ impl Fifo {
             }
         };
         // SAFETY: the marker borrows nothing but the queue, which outlives it (above).
-        let marker = unsafe { Task::spawn_unchecked::<_, false>(marker) };
-        worker.count_submitted();
-        worker.push_local(marker);
+        unsafe { Task::spawn_unchecked::<_, false>(marker) }
     }
 }
 

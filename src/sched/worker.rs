@@ -37,6 +37,7 @@ use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
 use crate::sync::{thread_local, Arc, Deque, Steal};
 use std::task::{Poll, Waker};
 
+use crate::sched::fifo::Fifo;
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task};
@@ -283,7 +284,18 @@ impl WorkerThread {
     pub(crate) fn push_fifo(&self, task: Task) {
         // SAFETY: the worker's queue lives in the registry, which every worker that can run
         // the marker (one of this pool's) holds.
-        unsafe { self.registry.workers[self.index].fifo.push(self, task) }
+        unsafe { self.push_fifo_on(&self.registry.workers[self.index].fifo, task) }
+    }
+
+    /// Queues `task` on `fifo` and its marker on this worker's own deque (`fifo.rs`).
+    ///
+    /// # Safety
+    /// `fifo` outlives every marker's run (`fifo.rs`, step 2).
+    pub(crate) unsafe fn push_fifo_on(&self, fifo: &Fifo, task: Task) {
+        // SAFETY: the caller's contract.
+        let marker = unsafe { fifo.push(task) };
+        self.count_submitted();
+        self.push_local(marker);
     }
 
     /// Pops the newest task of this worker's own deque (`join.rs`: `b` taken back).

@@ -132,6 +132,14 @@ where
         ((TARGET_GROUP_NS / ns) as usize).clamp(1, self.max_group)
     }
 
+    /// Whether a consumer off the pool should spin before it blocks: only while groups are
+    /// measured to finish within a few spins (or not measured yet). Waiting for longer groups
+    /// — a file's hash, a chunk's parse — a spin would only take CPU from the workers.
+    fn worth_spinning(&self) -> bool {
+        let expected = self.control().item_ns() * self.group_size() as u64;
+        expected <= 4 * ready::SPIN_BEFORE_BLOCK.as_nanos() as u64
+    }
+
     /// No more items will be taken, and none not yet started will start.
     pub(crate) fn stop(&mut self) {
         self.source_done = true;
@@ -238,7 +246,7 @@ where
             if self.in_flight == 0 {
                 return None;
             }
-            let mut list = ready::wait_take(&self.list);
+            let mut list = ready::wait_take(&self.list, self.worth_spinning());
             while !list.is_null() {
                 self.arrived.push(list);
                 // SAFETY: taken out of the list: the chain is ours.
@@ -299,7 +307,7 @@ impl<I: Iterator, U, E> Drop for Driver<'_, I, U, E> {
             // Work that borrows from the caller: every group must be back before we return.
             while !self.arrived.is_empty() || self.in_flight > 0 {
                 if self.arrived.is_empty() {
-                    let mut list = ready::wait_take(&self.list);
+                    let mut list = ready::wait_take(&self.list, false);
                     while !list.is_null() {
                         self.arrived.push(list);
                         // SAFETY: taken out of the list: the chain is ours.

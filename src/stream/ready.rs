@@ -229,8 +229,9 @@ pub(crate) unsafe fn next_of(link: *mut Link) -> *mut Link {
 }
 
 /// Waits until the list has something, and takes it: on a worker (of any pool) the wait runs
-/// other tasks meanwhile, as `JoinHandle::join` does; on any other thread it blocks.
-pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
+/// other tasks meanwhile, as `JoinHandle::join` does; on any other thread it blocks, after a
+/// spin of at most [`SPIN_BEFORE_BLOCK`] when `spin` says the wait is likely that short.
+pub(crate) fn wait_take(list: &ReadyList, spin: bool) -> *mut Link {
     let now = list.take();
     if !now.is_null() {
         return now;
@@ -243,7 +244,7 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
     }
     // Spin a little first: a group often finishes within microseconds of the wait, and
     // blocking costs a futex wait and wake (and, on a busy machine, the CPU itself).
-    if spin_until_ready(list) {
+    if spin && spin_until_ready(list) {
         let now = list.take();
         if !now.is_null() {
             return now;
@@ -259,9 +260,9 @@ pub(crate) fn wait_take(list: &ReadyList) -> *mut Link {
     }
 }
 
-/// How long an outside consumer polls before it registers and blocks.
-#[cfg(not(corepool_loom))]
-const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::from_micros(30);
+/// How long an outside consumer polls before it registers and blocks (never under loom,
+/// where `spin_until_ready` does not spin).
+pub(crate) const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::from_micros(30);
 
 /// Polls `list` (a relaxed load each) for at most [`SPIN_BEFORE_BLOCK`]; true once it holds
 /// something.
