@@ -154,7 +154,7 @@ fn every_digest_matches_sha2_and_sha256sum_body() {
         }
     }
 
-    // One thread, and a pool without a blocking lane (nothing to read ahead on).
+    // One thread, and a one-worker pool (no idle worker to read ahead).
     let mut alone = FileHasher::on_this_thread(tight());
     let no_lane = Pool::builder()
         .sizing(Sizing::cpu_bound().cores(1).per_core(1))

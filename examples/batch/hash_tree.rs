@@ -34,16 +34,19 @@
 //! [`Chunking::chunk`] = 256 KiB, so a chunk is still in the core's cache when it is hashed;
 //! 1 MiB reads cost ~5 % more CPU over the data set.
 //!
-//! Only a file of at least [`Chunking::read_ahead_from`] bytes is read ahead: while the
-//! worker hashes chunk *k*, chunk *k + 1* is read on the pool's blocking lane into the second
-//! buffer, so the copy overlaps the hashing instead of alternating with it. That is what
-//! makes a single huge file faster than reading and hashing in turn, when a core is free for
-//! the lane's thread. It is kept for big files (16 MiB) because it pays only then: the copy
-//! moves to another core, so the chunk's cache lines cross cores twice, and each chunk is a
-//! hop. With every worker busy that costs CPU (the lane's copies came out ~18 % dearer than
-//! the workers' own, profiled on the data set with 4 MiB as the threshold); it wins only
-//! while a core would otherwise idle — one long file left at the end, or a single huge file.
-//!
+//! Only a file of at least [`Chunking::read_ahead_from`] bytes is read ahead, in reads of
+//! [`READ_AHEAD_CHUNK`] (4 MiB): the worker `join`s *hash chunk k* with *read chunk k + 1*
+//! into the second buffer, so a worker with nothing else to do — pinned to another CPU —
+//! steals the read and the copy overlaps the hashing; if nobody steals it, the worker reads
+//! after hashing, as without read-ahead. That is what makes a single huge file faster than
+//! reading and hashing in turn. (Reading ahead on the blocking lane instead, tried first,
+//! overlapped nothing on a quiet machine: the kernel woke the lane's unpinned thread on the
+//! hashing worker's own CPU, so the two took turns there — 1.07–1.08x the rayon program on
+//! the huge file, against 0.85x with the join.) It is kept for big files (16 MiB) because
+//! it pays only then: the chunk's cache lines cross cores twice, which costs CPU while every
+//! worker is busy; it wins while a core would otherwise idle — one long file left at the
+//! end, or a single huge file.
+
 //! # Cold data
 //!
 //! A read that misses the page cache blocks on the disk, and a worker waiting for it hashes
@@ -191,7 +194,7 @@ fn read_dir_sorted(dir: &Path) -> io::Result<Vec<PathBuf>> {
 pub struct Chunking {
     /// Bytes per read, and the size of each of a hasher's two buffers.
     pub chunk: usize,
-    /// Files at least this long are read ahead on the blocking lane while the worker hashes.
+    /// Files at least this long are read ahead by an idle worker while this one hashes.
     pub read_ahead_from: u64,
 }
 
@@ -204,6 +207,9 @@ impl Default for Chunking {
         }
     }
 }
+
+/// Bytes per read in a file read ahead (see [`FileHasher::hash`]).
+pub const READ_AHEAD_CHUNK: usize = 4 << 20;
 
 /// Bytes the kernel is asked to read ahead of a file's reads (see the module docs).
 pub const PREFETCH: u64 = 32 << 20;
@@ -242,22 +248,22 @@ fn advise_will_need(file: &File, offset: u64, len: u64) {
 /// reused from file to file.
 #[derive(Debug)]
 pub struct FileHasher {
-    /// Where reads ahead go; `None` reads everything on the calling thread.
+    /// The pool whose idle workers take reads ahead; `None` reads everything on the
+    /// calling thread.
     lane: Option<PoolHandle>,
     chunking: Chunking,
     /// The chunk being hashed.
     current: Vec<u8>,
-    /// The chunk being read ahead; lent to the lane while it reads.
+    /// The chunk being read ahead; lent to the read while it runs.
     spare: Vec<u8>,
     /// Bytes hashed so far, counted chunk by chunk for a progress bar (see [`counting`](Self::counting)).
     hashed: Option<Arc<AtomicU64>>,
 }
 
 impl FileHasher {
-    /// A hasher that reads big files ahead on `pool`'s blocking lane (if it has one).
+    /// A hasher that offers big files' reads ahead to `pool`'s idle workers.
     pub fn new(pool: &Pool, chunking: Chunking) -> FileHasher {
-        let lane = (pool.plan().blocking_io() > 0).then(|| pool.handle());
-        FileHasher::with_lane(lane, chunking)
+        FileHasher::with_lane(Some(pool.handle()), chunking)
     }
 
     /// A hasher that does every read on the thread that calls [`hash`](Self::hash): the
@@ -317,14 +323,16 @@ impl FileHasher {
         Ok(hasher.finalize().into())
     }
 
-    /// Hashes chunk *k* here while chunk *k + 1* is read on `pool`'s blocking lane.
+    /// Hashes chunk *k* here while an idle worker of `pool` reads chunk *k + 1*.
     fn hash_reading_ahead(
         &mut self,
         pool: &Pool,
         file: File,
         hasher: &mut Sha256,
     ) -> io::Result<()> {
-        let chunk = self.chunking.chunk;
+        // Bigger reads than the plain path: each chunk offered to a thief is a `join`.
+        let chunk = self.chunking.chunk.max(READ_AHEAD_CHUNK);
+        self.current.resize(chunk, 0);
         let mut file = file;
         let mut offset = 0u64;
         let mut n = read_full(&mut file, &mut self.current)?;
@@ -333,22 +341,21 @@ impl FileHasher {
             offset += n as u64;
             let mut spare = std::mem::take(&mut self.spare);
             spare.resize(chunk, 0);
-            let mut lent = file;
-            let next = pool.spawn_blocking(move || {
-                // Keep the kernel's advice `PREFETCH` ahead: `[0, PREFETCH)` was given at open.
-                advise_will_need(&lent, offset - chunk as u64 + PREFETCH, chunk as u64);
-                let read = read_full(&mut lent, &mut spare);
-                (lent, spare, read)
-            });
-            Self::feed(&self.hashed, hasher, &self.current[..n]);
-            // `join_blocking`, not `join`: a helping wait could start another file's task
-            // on this worker, nested under this one, and this file would wait for it.
-            let (back, read_into, read) = next
-                .join_blocking()
-                .map_err(|e| io::Error::other(format!("reading ahead: {e}")))?;
-            file = back;
+            let hashed = &self.hashed;
+            let current = &self.current[..n];
+            let lent = &mut file;
+            // The read is offered to the other workers (pinned to other CPUs) while this one
+            // hashes; if nobody takes it, this worker reads after hashing.
+            let ((), read) = pool.join(
+                || Self::feed(hashed, hasher, current),
+                || {
+                    advise_will_need(lent, offset - chunk as u64 + PREFETCH, chunk as u64);
+                    read_full(lent, &mut spare).map(|n| (n, spare))
+                },
+            );
+            let (read_n, read_into) = read?;
             self.spare = std::mem::replace(&mut self.current, read_into);
-            n = read?;
+            n = read_n;
         }
         Self::feed(&self.hashed, hasher, &self.current[..n]);
         Ok(())

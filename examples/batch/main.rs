@@ -79,9 +79,6 @@ const PROGRESS_MIN_BYTES: u64 = 32_000_000;
 /// the line rarely leaves a worker idle.
 const WINDOW: usize = 64;
 
-/// Threads of the blocking lane, which reads big files ahead of the hashing.
-const READ_THREADS: usize = 4;
-
 struct Options {
     paths: Vec<PathBuf>,
     compare: bool,
@@ -213,10 +210,8 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     }
     let show_bar = options.progress && listing.bytes() >= PROGRESS_MIN_BYTES;
     let chunking = Chunking::default();
-    // Cores detected, k = 1, and a blocking lane for reading big files ahead.
-    let pool = Pool::builder()
-        .sizing(Sizing::cpu_bound().blocking_io(READ_THREADS))
-        .build()?;
+    // Cores detected, k = 1.
+    let pool = Pool::builder().sizing(Sizing::cpu_bound()).build()?;
     let workers = pool.plan().cpu_workers();
 
     let mut full = Run::new(&listing.files, strip, Some(stdout));
@@ -254,12 +249,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
 
     let one_worker = if options.compare {
         let one = Pool::builder()
-            .sizing(
-                Sizing::cpu_bound()
-                    .cores(1)
-                    .per_core(1)
-                    .blocking_io(READ_THREADS),
-            )
+            .sizing(Sizing::cpu_bound().cores(1).per_core(1))
             .build()?;
         let mut run = Run::new(&listing.files, strip, None);
         let wall = time(|| {
@@ -312,7 +302,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     say!(
         "one hasher per file (SHA-256 is sequential); {} stream items (parcels of up to {} \
          files, {WINDOW} in the window); {} KiB reads; files of {} MiB or more read ahead \
-         on the blocking lane",
+         by an idle worker",
         items.items_done(),
         hash_tree::PARCEL_FILES,
         chunking.chunk >> 10,
@@ -334,7 +324,9 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     }
     if let Some((_, wall_w)) = &one_worker {
         line("corepool, 1 worker:", *wall_w);
-        say!("  (1 worker, but not 1 thread: the lane's threads read big files ahead of it)");
+        say!(
+            "  (1 worker, but not 1 thread: this thread opens the files and collects the digests)"
+        );
     }
     if let Some((_, wall1)) = &one_thread {
         let speedup = wall1.as_secs_f64() / wall.as_secs_f64();
@@ -344,7 +336,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         );
         if speedup > workers as f64 * 1.05 {
             say!(
-                "  (more than the workers: reads ahead on the blocking lane overlap the \
+                "  (more than the workers: reads ahead by an idle worker overlap the \
                  hashing, or other load slowed the one-thread run)"
             );
         }
