@@ -8,23 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::watchdog;
+use common::{unpinned_pool as pool, watchdog};
 use corepool::{Pool, Sizing};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn pool(workers: usize) -> Pool {
-    Pool::builder()
-        .sizing(
-            Sizing::cpu_bound()
-                .cores(1)
-                .per_core(workers)
-                .oversubscribe(true),
-        )
-        .pin_workers(false)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn each_worker_makes_one_call_and_results_come_back_by_index() {

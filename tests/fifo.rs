@@ -8,23 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::watchdog;
+use common::{unpinned_pool as pool, watchdog};
 use corepool::{Pool, Scope, ScopeFifo, Sizing};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn pool(workers: usize) -> Pool {
-    Pool::builder()
-        .sizing(
-            Sizing::cpu_bound()
-                .cores(1)
-                .per_core(workers)
-                .oversubscribe(true),
-        )
-        .pin_workers(false)
-        .build()
-        .unwrap()
-}
 
 /// The scope kinds under one name, so one test body drives both.
 trait Kind {

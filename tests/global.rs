@@ -8,23 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::watchdog;
+use common::{unpinned_pool as pool, watchdog};
 use corepool::{BuildError, Pool, Sizing};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn pool(workers: usize) -> Pool {
-    Pool::builder()
-        .sizing(
-            Sizing::cpu_bound()
-                .cores(1)
-                .per_core(workers)
-                .oversubscribe(true),
-        )
-        .pin_workers(false)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn join_outside_any_pool_runs_on_the_global_pool_with_the_same_panic_rule() {

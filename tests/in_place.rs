@@ -8,23 +8,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::watchdog;
-use corepool::{Pool, Sizing};
+use common::{unpinned_pool as pool, watchdog};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn pool(workers: usize) -> Pool {
-    Pool::builder()
-        .sizing(
-            Sizing::cpu_bound()
-                .cores(1)
-                .per_core(workers)
-                .oversubscribe(true),
-        )
-        .pin_workers(false)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn the_body_runs_on_the_caller_and_the_tasks_on_the_global_pool() {

@@ -69,3 +69,17 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/self/status")
 }
+
+/// A pool of `workers` unpinned CPU workers on one core, for tests that need an exact count.
+pub fn unpinned_pool(workers: usize) -> corepool::Pool {
+    corepool::Pool::builder()
+        .sizing(
+            corepool::Sizing::cpu_bound()
+                .cores(1)
+                .per_core(workers)
+                .oversubscribe(true),
+        )
+        .pin_workers(false)
+        .build()
+        .unwrap()
+}
