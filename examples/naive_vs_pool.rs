@@ -234,7 +234,7 @@ fn child(variant: &str, p: &Params) {
                 .build()
                 .expect("corepool pool");
             for _ in 0..jobs {
-                let cpu = pool.clone();
+                let cpu = pool.handle();
                 drop(pool.spawn_blocking(move || {
                     std::thread::sleep(wait);
                     cpu.spawn(move || {

@@ -63,16 +63,7 @@ pub const DEFAULT_BLOCKING_QUEUE_CAPACITY: usize = 1024;
 /// ```
 pub const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
-/// How long an idle searching worker keeps looking for work before it sleeps, by default.
-///
-/// A few times what waking a sleeping thread costs (tens of µs, more on a virtual machine),
-/// so that a steady trickle of work finds a worker awake, while a pool with nothing to do
-/// still goes quiet within a fraction of a millisecond.
-///
-/// ```
-/// assert_eq!(corepool::DEFAULT_SPIN_BEFORE_PARK.as_micros(), 100);
-/// ```
-pub const DEFAULT_SPIN_BEFORE_PARK: Duration = Duration::from_micros(100);
+pub use crate::placement::sizing::DEFAULT_SPIN_BEFORE_PARK;
 
 impl Default for Builder {
     fn default() -> Self {

@@ -534,10 +534,11 @@ impl fmt::Display for SubmitError {
 
 impl std::error::Error for SubmitError {}
 
-/// [`Pool::shutdown_timeout`](crate::Pool::shutdown_timeout) returned before every thread
+/// [`Pool::shutdown_timeout`](crate::Pool::shutdown_timeout) (or
+/// [`shutdown_now_timeout`](crate::Pool::shutdown_now_timeout)) returned before every thread
 /// had finished. The shutdown goes on: the threads finish what they accepted on their own,
-/// and a later [`Pool::shutdown`](crate::Pool::shutdown) (or dropping the last handle) waits
-/// for them.
+/// and a later [`Pool::shutdown`](crate::Pool::shutdown) waits for them; dropping the last
+/// owner does not — it detaches and reports the threads still running then.
 ///
 /// ```
 /// let err = corepool::ShutdownTimedOut;

@@ -76,7 +76,7 @@ impl<T: Send + 'static> JoinHandle<T> {
     /// use corepool::{Pool, Sizing, TaskError};
     ///
     /// let pool = Pool::builder().sizing(Sizing::cpu_bound().cores(1)).build().unwrap();
-    /// let p = pool.clone();
+    /// let p = pool.handle();
     /// // One worker, and a task that waits for its own child: the wait runs the child.
     /// let outer = pool.submit(move || p.submit(|| 20).join().unwrap() + 1);
     /// assert_eq!(outer.join().unwrap(), 21);

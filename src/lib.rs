@@ -77,7 +77,7 @@ pub use placement::sizing::{
     PinStatus, Plan, Sizing, WorkerPlacement, ENV_BLOCKING_IO, ENV_CORES, ENV_PER_CORE, ENV_PIN,
     ENV_SPIN_US, MAX_THREADS,
 };
-pub use pool::{Pool, ShutdownReport};
+pub use pool::{Pool, PoolHandle, ShutdownReport};
 pub use scope::{scope, Scope};
 pub use stream::{Progress, Stream, StreamMap, DEFAULT_WINDOW_MAX, DEFAULT_WINDOW_PER_WORKER};
 pub use task::cancel::CancelToken;

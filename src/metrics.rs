@@ -129,6 +129,12 @@ pub struct Metrics {
     /// counts once: a task accepted by a submitter that raced shutdown and was then refused
     /// moves from `submitted` to here.
     pub rejected: u64,
+    /// Threads (CPU workers or blocking-lane threads) still running a task when the pool was
+    /// dropped after [`shutdown_timeout`](crate::Pool::shutdown_timeout) or
+    /// [`shutdown_now_timeout`](crate::Pool::shutdown_now_timeout) had given up on them: let
+    /// go rather than waited for again (each is also named in a line on stderr). Read it
+    /// through a [`PoolHandle`](crate::PoolHandle).
+    pub detached_threads: u64,
     /// Tasks running right now (CPU workers and blocking lane).
     pub running: u64,
     /// Tasks waiting in the injector (outside submissions not yet picked up).

@@ -20,9 +20,15 @@ use crate::task::slot::Task;
 
 /// A work-stealing pool of pinned CPU workers.
 ///
-/// `Pool` is a cheap handle: clone it freely and send it anywhere. The pool shuts down —
-/// running every task it accepted, then joining its threads — when [`shutdown`](Pool::shutdown)
-/// is called or the last handle is dropped.
+/// `Pool` is the pool's **owner**: cheap to clone (every clone is an owner too) and to send
+/// anywhere. The pool shuts down — running every task it accepted, then joining its threads —
+/// when [`shutdown`](Pool::shutdown) is called or the last owner is dropped.
+///
+/// Tasks that submit more work should capture a [`PoolHandle`] ([`Pool::handle`]), not a
+/// `Pool` clone: a handle does everything a `Pool` does but does not keep the pool running, so
+/// dropping the owner (e.g. at the end of `main`) still shuts it down and waits for every task
+/// it accepted. A `Pool` clone held by a task is an owner: the pool then stays up until that
+/// task drops it, and a `main` that returns meanwhile ends the process with the work unrun.
 ///
 /// ```
 /// let pool = corepool::Pool::new();
@@ -32,10 +38,11 @@ use crate::task::slot::Task;
 #[derive(Clone)]
 pub struct Pool {
     inner: Arc<PoolInner>,
+    /// `Some` for an owner; `None` inside a [`PoolHandle`].
+    owner: Option<Arc<Owner>>,
 }
 
-/// Owned by the user-facing handles only (workers hold the registry, not this), so its drop
-/// means "the last handle is gone".
+/// What owners and handles share (workers hold the registry, not this).
 struct PoolInner {
     registry: ManuallyDrop<Arc<Registry>>,
     plan: Plan,
@@ -49,9 +56,65 @@ impl Drop for PoolInner {
         if std::thread::panicking() {
             return;
         }
-        self.registry.shutdown(None);
         // SAFETY: dropped exactly once, here, and never used after.
         unsafe { ManuallyDrop::drop(&mut self.registry) };
+    }
+}
+
+/// Held by the owning `Pool`s only, so its drop means "the last owner is gone".
+struct Owner {
+    inner: Arc<PoolInner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // As in `PoolInner::drop`.
+        #[cfg(corepool_loom)]
+        if std::thread::panicking() {
+            return;
+        }
+        self.inner.registry.shutdown_on_drop();
+    }
+}
+
+/// A handle to a [`Pool`] that does not keep it running — tokio's `Handle` to its `Runtime`.
+/// It dereferences to [`Pool`], so every method is there; give one to the tasks that submit
+/// more work. Once every owner is gone (or the pool was shut down) its submissions are
+/// rejected like any after shutdown, and its [`metrics`](Pool::metrics) stay readable.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+///
+/// let pool = corepool::Pool::new();
+/// let ran = Arc::new(AtomicUsize::new(0));
+/// for _ in 0..50 {
+///     let (handle, ran) = (pool.handle(), ran.clone());
+///     pool.spawn(move || {
+///         // A follow-up task, submitted through the handle the task holds.
+///         handle.spawn(move || { ran.fetch_add(1, Ordering::Relaxed); });
+///     });
+/// }
+/// let watcher = pool.handle();
+/// drop(pool); // the owner: shuts down, running everything accepted, though tasks hold handles
+/// assert_eq!(ran.load(Ordering::Relaxed), 50);
+/// assert!(watcher.is_shut_down());
+/// assert_eq!(watcher.metrics().completed, 100);
+/// ```
+#[derive(Clone)]
+pub struct PoolHandle(Pool);
+
+impl std::ops::Deref for PoolHandle {
+    type Target = Pool;
+
+    fn deref(&self) -> &Pool {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PoolHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PoolHandle").field(&self.0).finish()
     }
 }
 
@@ -60,6 +123,7 @@ impl fmt::Debug for Pool {
         f.debug_struct("Pool")
             .field("cpu_workers", &self.inner.plan.cpu_workers())
             .field("shut_down", &self.is_shut_down())
+            .field("owner", &self.owner.is_some())
             .finish()
     }
 }
@@ -93,11 +157,76 @@ impl Pool {
     }
 
     pub(crate) fn from_parts(registry: Arc<Registry>, plan: Plan) -> Pool {
+        let inner = Arc::new(PoolInner {
+            registry: ManuallyDrop::new(registry),
+            plan,
+        });
         Pool {
-            inner: Arc::new(PoolInner {
-                registry: ManuallyDrop::new(registry),
-                plan,
-            }),
+            owner: Some(Arc::new(Owner {
+                inner: Arc::clone(&inner),
+            })),
+            inner,
+        }
+    }
+
+    /// A [`PoolHandle`]: this pool, without keeping it running — what a task should capture
+    /// to submit more work (see [`Pool`]).
+    ///
+    /// ```
+    /// let pool = corepool::Pool::new();
+    /// let handle = pool.handle();
+    /// let doubled = pool.submit(move || handle.submit(|| 21).join().unwrap() * 2);
+    /// assert_eq!(doubled.join().unwrap(), 42);
+    /// ```
+    pub fn handle(&self) -> PoolHandle {
+        PoolHandle(Pool {
+            inner: Arc::clone(&self.inner),
+            owner: None,
+        })
+    }
+
+    /// Waits until every task accepted so far — and whatever those spawn — has finished
+    /// (run, panicked or been cancelled), leaving the pool running: for callers that keep the
+    /// pool and want its queues drained, e.g. between the phases of a batch job. Tasks
+    /// submitted meanwhile are waited for too, so under a steady stream of work this waits
+    /// for a moment with nothing in flight. Results and side effects should travel through
+    /// handles, channels or atomics as usual; this only says that the work is done.
+    ///
+    /// Polls the pool's counters, sleeping between looks (from a few µs up to 1 ms); called
+    /// on one of the pool's own workers it would wait for its own task, so it panics there.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = done.clone();
+    ///     pool.spawn(move || { done.fetch_add(1, Ordering::Relaxed); });
+    /// }
+    /// pool.wait_idle();
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// assert!(!pool.is_shut_down()); // still running
+    /// ```
+    pub fn wait_idle(&self) {
+        assert!(
+            !self.registry().is_current(),
+            "corepool: Pool::wait_idle called from one of the pool's own tasks, which would \
+             wait for itself"
+        );
+        let mut pause = Duration::from_micros(5);
+        loop {
+            // Finished tasks first, accepted ones second: if every task accepted by the second
+            // look had finished by the first, nothing was in flight in between.
+            let first = self.metrics();
+            let finished = first.completed + first.panicked + first.cancelled;
+            let second = self.metrics();
+            if finished == second.submitted {
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
         }
     }
 
@@ -821,13 +950,44 @@ impl Pool {
     /// assert_eq!((report.ran(), report.cancelled), (1, 100));
     /// ```
     pub fn shutdown_now(&self) -> ShutdownReport {
-        self.registry().shutdown_now();
+        self.registry().shutdown_now(None);
         ShutdownReport::from(&self.metrics())
     }
 
+    /// [`shutdown_now`](Pool::shutdown_now), waiting at most `timeout` for the running tasks
+    /// to finish and the threads to exit. On timeout the stop goes on in the background, and
+    /// dropping the last owner will not wait for those threads again: the ones still running
+    /// then are detached and reported ([`Metrics::detached_threads`], and a line on stderr).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corepool::Pool::new();
+    /// let (started_tx, started) = std::sync::mpsc::channel();
+    /// pool.spawn(move || { started_tx.send(()).unwrap(); std::thread::sleep(Duration::from_millis(300)) });
+    /// started.recv().unwrap();
+    /// assert!(pool.shutdown_now_timeout(Duration::from_millis(1)).is_err());
+    /// let report = pool.shutdown_now_timeout(Duration::from_secs(10)).unwrap();
+    /// assert_eq!(report.ran(), 1);
+    /// ```
+    pub fn shutdown_now_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<ShutdownReport, ShutdownTimedOut> {
+        let deadline = Instant::now().checked_add(timeout);
+        if self.registry().shutdown_now(deadline) {
+            Ok(ShutdownReport::from(&self.metrics()))
+        } else {
+            Err(ShutdownTimedOut)
+        }
+    }
+
     /// [`shutdown`](Pool::shutdown), waiting at most `timeout` for the accepted work to finish
-    /// and the threads to exit. On timeout the shutdown goes on in the background;
-    /// [`shutdown`](Pool::shutdown) or dropping the last handle waits for the rest.
+    /// and the threads to exit. On timeout the shutdown goes on in the background: a later
+    /// [`shutdown`](Pool::shutdown) waits for the rest, but dropping the last owner does not
+    /// wait again — threads still running then (stuck, as far as the pool can tell) are
+    /// detached and reported ([`Metrics::detached_threads`], and a line on stderr naming
+    /// them), and everything else is cleaned up.
     ///
     /// ```
     /// use std::time::Duration;

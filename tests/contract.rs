@@ -358,3 +358,166 @@ fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
         assert_eq!(two.install(|| 2), 2);
     });
 }
+
+/// A pool with one worker and one lane thread, each stuck in a task until the returned
+/// senders are dropped.
+fn pool_with_stuck_tasks(prefix: &'static str) -> (Pool, Vec<std::sync::mpsc::Sender<()>>) {
+    let pool = Pool::builder()
+        .sizing(Sizing::cpu_bound().cores(1).blocking_io(1))
+        .pin_workers(false)
+        .thread_name(move |i| format!("{prefix}{i}"))
+        .build()
+        .unwrap();
+    let p = pool.clone();
+    let worker = hold(move |f| p.spawn(f));
+    let p = pool.clone();
+    let lane = hold(move |f| drop(p.spawn_blocking(f)));
+    (pool, vec![worker, lane])
+}
+
+#[test]
+fn dropping_after_a_shutdown_that_gave_up_does_not_block_again() {
+    for (variant, prefix) in [
+        ("shutdown_timeout", "gaveup-a-"),
+        ("shutdown_now_timeout", "gaveup-b-"),
+    ] {
+        let (pool, stuck) = pool_with_stuck_tasks(prefix);
+        let watcher = pool.handle();
+        let gave_up = match variant {
+            "shutdown_timeout" => pool.shutdown_timeout(Duration::from_millis(300)).is_err(),
+            _ => pool
+                .shutdown_now_timeout(Duration::from_millis(300))
+                .is_err(),
+        };
+        assert!(gave_up, "{variant}: the stuck tasks cannot finish");
+        assert_eq!(watcher.metrics().detached_threads, 0);
+        // The drop does not wait for the stuck threads again: it detaches and reports them.
+        watchdog("drop after a shutdown that gave up", LIMIT, move || {
+            drop(pool)
+        });
+        let m = watcher.metrics();
+        // The CPU worker and the lane thread, each stuck in its task.
+        assert_eq!(m.detached_threads, 2, "{variant}: {m:?}");
+        assert!(watcher.is_shut_down());
+        assert!(matches!(
+            watcher.submit(|| 1).join(),
+            Err(TaskError::Rejected)
+        ));
+        // Once their tasks return, the detached threads finish the shutdown on their own.
+        drop(stuck);
+        assert_eq!(common::settle_threads(prefix, 0), 0, "{variant}");
+        // The lane thread leaves once its task returns (polled for at most 5 s, like
+        // `settle_threads`: a thread that never leaves fails the assertion).
+        for _ in 0..500 {
+            if watcher.metrics().blocking.threads == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let m = watcher.metrics();
+        assert_eq!(m.blocking.threads, 0, "{variant}: {m:?}");
+        assert_eq!(m.submitted, m.completed + m.panicked + m.cancelled, "{m:?}");
+    }
+    // Without a deadline that gave up, the drop still waits for everything accepted.
+    let pool = small_pool();
+    let watcher = pool.handle();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..20 {
+        let tx = tx.clone();
+        pool.spawn(move || {
+            std::thread::sleep(Duration::from_millis(1));
+            tx.send(i).unwrap();
+        });
+    }
+    drop(tx);
+    watchdog("plain drop", LIMIT, move || drop(pool));
+    assert_eq!(rx.iter().count(), 20);
+    assert_eq!(watcher.metrics().detached_threads, 0);
+}
+
+#[test]
+fn dropping_the_owner_runs_everything_accepted_while_tasks_hold_handles() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let pool = small_pool();
+    let watcher = pool.handle();
+    let r = ran.clone();
+    watchdog("owner dropped under handles", LIMIT, move || {
+        for _ in 0..200 {
+            let (handle, ran) = (pool.handle(), r.clone());
+            pool.spawn(move || {
+                std::thread::sleep(Duration::from_micros(50));
+                let inner = ran.clone();
+                // Follow-up work through the handle the task holds: accepted (it comes from
+                // inside the pool) even while the owner's drop is shutting down.
+                handle.spawn(move || {
+                    inner.fetch_add(1, Ordering::Relaxed);
+                });
+                ran.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        drop(pool);
+    });
+    assert_eq!(ran.load(Ordering::Relaxed), 400, "every accepted task ran");
+    assert!(watcher.is_shut_down());
+    let m = watcher.metrics();
+    assert_eq!((m.submitted, m.completed), (400, 400));
+    // A handle never kept the pool up, and submits after the owner is gone are rejected.
+    assert!(matches!(
+        watcher.submit(|| 1).join(),
+        Err(TaskError::Rejected)
+    ));
+    assert!(matches!(
+        watcher.try_spawn(|| ()),
+        Err(TrySubmitError::ShutDown(_))
+    ));
+    assert!(format!("{watcher:?}").contains("owner: false"));
+}
+
+#[test]
+fn wait_idle_drains_the_queues_and_leaves_the_pool_running() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let pool = Pool::builder()
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(2)
+                .oversubscribe(true)
+                .blocking_io(2),
+        )
+        .pin_workers(false)
+        .build()
+        .unwrap();
+    watchdog("wait_idle", LIMIT, move || {
+        for round in 1..=3 {
+            let done = Arc::new(AtomicUsize::new(0));
+            for i in 0..300 {
+                let (done, handle) = (done.clone(), pool.handle());
+                pool.spawn(move || {
+                    if i % 3 == 0 {
+                        // Work spawned by work is waited for too, the lane's as well.
+                        let d = done.clone();
+                        handle.spawn(move || {
+                            d.fetch_add(1, Ordering::Relaxed);
+                        });
+                        let d = done.clone();
+                        drop(handle.spawn_blocking(move || {
+                            d.fetch_add(1, Ordering::Relaxed);
+                        }));
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            pool.wait_idle();
+            assert_eq!(done.load(Ordering::Relaxed), 300 + 2 * 100, "round {round}");
+            assert!(!pool.is_shut_down());
+        }
+        // From inside the pool it would wait for itself: refused with a message.
+        let p = pool.handle();
+        let err = pool.submit(move || p.wait_idle()).join().unwrap_err();
+        assert!(err.panic_message().unwrap().contains("wait_idle"), "{err}");
+        pool.shutdown();
+        pool.wait_idle(); // nothing left: returns at once
+    });
+}

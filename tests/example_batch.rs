@@ -19,6 +19,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::watchdog;
@@ -51,8 +53,8 @@ fn tight() -> Chunking {
     }
 }
 
-/// Every result, checked to arrive in listing order; when all succeed, the progress counter
-/// must have seen every listed byte.
+/// Every result, checked to arrive in listing order; when all succeed, the stream's progress
+/// and the hashers' byte count must have seen every listed byte.
 fn hash_all(
     pool: &Pool,
     files: &[FileEntry],
@@ -61,14 +63,24 @@ fn hash_all(
 ) -> Vec<io::Result<Sha256Digest>> {
     let mut results = Vec::new();
     let progress = Progress::new();
-    hash_tree::hash_files(pool, files, window, chunking, &progress, |index, result| {
-        assert_eq!(index, results.len(), "results arrive in listing order");
-        results.push(result);
-    });
+    let hashed = Arc::new(AtomicU64::new(0));
+    hash_tree::hash_files(
+        pool,
+        files,
+        window,
+        chunking,
+        &progress,
+        &hashed,
+        |index, result| {
+            assert_eq!(index, results.len(), "results arrive in listing order");
+            results.push(result);
+        },
+    );
     assert_eq!(results.len(), files.len());
     if results.iter().all(Result::is_ok) {
         let listed: u64 = files.iter().map(|f| f.len).sum();
         assert_eq!(progress.weight_done(), listed, "progress counts every byte");
+        assert_eq!(hashed.load(Ordering::Relaxed), listed, "so do the hashers");
         // Items are parcels of files: all taken were done.
         assert_eq!(progress.items_done(), progress.items_taken());
     }

@@ -2,7 +2,7 @@
 //! engine — corepool's stream, rayon, one thread — gives the totals of an independent
 //! line-by-line model, and a malformed line is reported with its line number, wherever it
 //! is; chunk boundaries (tiny chunks, lines longer than a chunk, no final newline) change
-//! nothing.
+//! nothing; and the corepool engine stops reading the file within a window of the error.
 
 mod common;
 
@@ -188,6 +188,46 @@ fn an_empty_file_lacks_its_header_and_a_header_alone_is_no_records() {
             let summary = result.unwrap_or_else(|e| panic!("{engine}: {e}"));
             assert_eq!((summary.lines, summary.records), (1, 0), "{engine}");
             assert!(summary.stores.is_empty(), "{engine}");
+        }
+    });
+}
+
+#[test]
+fn the_corepool_engine_stops_reading_at_the_malformed_line() {
+    common::watchdog("csv stops reading", LIMIT, || {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("early.csv");
+        let bad = 1_000;
+        let generated = generate(&path, 4 << 20, Some(bad)).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let bad_at = text
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(bad as usize - 1)
+            .map(|(i, _)| i as u64)
+            .unwrap();
+        for workers in [1, 2] {
+            let pool = pool(workers);
+            let options = StreamOptions {
+                chunk_bytes: 4 << 10,
+                window: 3,
+            };
+            let progress = Progress::new();
+            let result = aggregate_corepool(&pool, &path, options, &progress, &mut || {});
+            assert!(
+                matches!(result, Err(RunError::Malformed { line, .. }) if line == bad),
+                "{result:?}"
+            );
+            // Taken from the file: the chunks up to the bad line, and at most a window's
+            // worth beyond it (a chunk is 4 KiB plus the partial line carried into it).
+            let bound = bad_at + (options.window as u64 + 1) * (options.chunk_bytes as u64 + 64);
+            let taken = progress.weight_taken();
+            assert!(
+                taken <= bound,
+                "{workers} workers: read {taken} bytes of {}, the bad line ends at {bad_at}",
+                generated.bytes
+            );
         }
     });
 }

@@ -65,8 +65,10 @@
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use corepool::{Pool, Progress};
+use corepool::{Pool, PoolHandle, Progress};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -241,18 +243,20 @@ fn advise_will_need(file: &File, offset: u64, len: u64) {
 #[derive(Debug)]
 pub struct FileHasher {
     /// Where reads ahead go; `None` reads everything on the calling thread.
-    lane: Option<Pool>,
+    lane: Option<PoolHandle>,
     chunking: Chunking,
     /// The chunk being hashed.
     current: Vec<u8>,
     /// The chunk being read ahead; lent to the lane while it reads.
     spare: Vec<u8>,
+    /// Bytes hashed so far, counted chunk by chunk for a progress bar (see [`counting`](Self::counting)).
+    hashed: Option<Arc<AtomicU64>>,
 }
 
 impl FileHasher {
     /// A hasher that reads big files ahead on `pool`'s blocking lane (if it has one).
     pub fn new(pool: &Pool, chunking: Chunking) -> FileHasher {
-        let lane = (pool.plan().blocking_io() > 0).then(|| pool.clone());
+        let lane = (pool.plan().blocking_io() > 0).then(|| pool.handle());
         FileHasher::with_lane(lane, chunking)
     }
 
@@ -262,7 +266,7 @@ impl FileHasher {
         FileHasher::with_lane(None, chunking)
     }
 
-    fn with_lane(lane: Option<Pool>, chunking: Chunking) -> FileHasher {
+    fn with_lane(lane: Option<PoolHandle>, chunking: Chunking) -> FileHasher {
         FileHasher {
             lane,
             chunking: Chunking {
@@ -271,6 +275,23 @@ impl FileHasher {
             },
             current: Vec::new(),
             spare: Vec::new(),
+            hashed: None,
+        }
+    }
+
+    /// Adds every chunk hashed to `bytes` as it goes, so a progress bar moves inside a long
+    /// file too (a stream's [`Progress`] counts a file when it is done).
+    pub fn counting(mut self, bytes: &Arc<AtomicU64>) -> FileHasher {
+        self.hashed = Some(bytes.clone());
+        self
+    }
+
+    /// Feeds `data` to `hasher` and counts it.
+    fn feed(hashed: &Option<Arc<AtomicU64>>, hasher: &mut Sha256, data: &[u8]) {
+        hasher.update(data);
+        if let Some(bytes) = hashed {
+            // ORDERING: Relaxed — a progress figure; the digest is returned, not published.
+            bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
     }
 
@@ -287,7 +308,7 @@ impl FileHasher {
             _ => loop {
                 match file.read(&mut self.current) {
                     Ok(0) => break,
-                    Ok(n) => hasher.update(&self.current[..n]),
+                    Ok(n) => Self::feed(&self.hashed, &mut hasher, &self.current[..n]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
@@ -319,7 +340,7 @@ impl FileHasher {
                 let read = read_full(&mut lent, &mut spare);
                 (lent, spare, read)
             });
-            hasher.update(&self.current[..n]);
+            Self::feed(&self.hashed, hasher, &self.current[..n]);
             // `join_blocking`, not `join`: a helping wait could start another file's task
             // on this worker, nested under this one, and this file would wait for it.
             let (back, read_into, read) = next
@@ -329,7 +350,7 @@ impl FileHasher {
             self.spare = std::mem::replace(&mut self.current, read_into);
             n = read?;
         }
-        hasher.update(&self.current[..n]);
+        Self::feed(&self.hashed, hasher, &self.current[..n]);
         Ok(())
     }
 }
@@ -340,7 +361,8 @@ impl FileHasher {
 /// docs): each file is [`open`]ed on this thread as its parcel enters the window (at most
 /// `window` parcels opened and not yet handed to `sink`), hashed with its worker's
 /// [`FileHasher`], and handed back in order. `progress` sees each parcel weighed by its
-/// files' listed lengths, so a bar can count bytes.
+/// files' listed lengths; `hashed` counts bytes as they are hashed, for a bar that moves
+/// inside a long file too.
 ///
 /// A file that cannot be opened or read yields its `io::Error`, and the rest go on. A pool
 /// already shut down yields an error for every file.
@@ -350,6 +372,7 @@ pub fn hash_files(
     window: usize,
     chunking: Chunking,
     progress: &Progress,
+    hashed: &Arc<AtomicU64>,
     mut sink: impl FnMut(usize, io::Result<Sha256Digest>),
 ) {
     if pool.is_shut_down() {
@@ -358,7 +381,7 @@ pub fn hash_files(
         }
         return;
     }
-    let lane = pool.clone();
+    let (lane, hashed) = (pool.handle(), hashed.clone());
     let mut entries = files.iter();
     let parcels = std::iter::from_fn(move || {
         let (mut parcel, mut bytes) = (Vec::new(), 0);
@@ -375,7 +398,7 @@ pub fn hash_files(
         .progress(progress)
         .weigh(|parcel| parcel.iter().map(|(len, _)| len).sum())
         .map_init(
-            move || FileHasher::new(&lane, chunking),
+            move || FileHasher::new(&lane, chunking).counting(&hashed),
             |hasher, parcel: Vec<(u64, io::Result<File>)>| {
                 parcel
                     .into_iter()

@@ -37,6 +37,8 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use corepool::{Pool, Progress, Sizing};
@@ -218,11 +220,13 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     let workers = pool.plan().cpu_workers();
 
     let mut full = Run::new(&listing.files, strip, Some(stdout));
+    let items = Progress::new();
     let wall = time(|| {
         let label = format!("{workers} {}", plural(workers, "worker"));
-        with_bar(show_bar, listing.bytes(), &label, |bar, progress| {
+        with_bar(show_bar, listing.bytes(), &label, |bar, hashed| {
             full.bar = bar.clone();
-            hash_tree::hash_files(&pool, &listing.files, WINDOW, chunking, progress, |i, r| {
+            let files = &listing.files;
+            hash_tree::hash_files(&pool, files, WINDOW, chunking, &items, hashed, |i, r| {
                 full.hashed(i, r)
             });
         });
@@ -235,13 +239,12 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     // The same work on this thread alone: what a user would compare against.
     let one_thread = (data_dir.is_some() || options.compare).then(|| {
         let mut run = Run::new(&listing.files, strip, None);
-        let mut hasher = FileHasher::on_this_thread(chunking);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 thread", |bar, _| {
+            with_bar(show_bar, listing.bytes(), "1 thread", |_, hashed| {
+                let mut hasher = FileHasher::on_this_thread(chunking).counting(hashed);
                 for (index, entry) in listing.files.iter().enumerate() {
                     let result =
                         hash_tree::open(&entry.path).and_then(|file| hasher.hash(file, entry.len));
-                    bar.inc(entry.len);
                     run.hashed(index, result);
                 }
             })
@@ -260,8 +263,9 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
             .build()?;
         let mut run = Run::new(&listing.files, strip, None);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 worker", |_, progress| {
-                hash_tree::hash_files(&one, &listing.files, WINDOW, chunking, progress, |i, r| {
+            with_bar(show_bar, listing.bytes(), "1 worker", |_, hashed| {
+                let (files, items) = (&listing.files, &Progress::new());
+                hash_tree::hash_files(&one, files, WINDOW, chunking, items, hashed, |i, r| {
                     run.hashed(i, r)
                 })
             })
@@ -306,8 +310,11 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         mb(largest)
     );
     say!(
-        "one hasher per file (SHA-256 is sequential), {WINDOW} parcels of files in the window, \
-         {} KiB reads; files of {} MiB or more read ahead on the blocking lane",
+        "one hasher per file (SHA-256 is sequential); {} stream items (parcels of up to {} \
+         files, {WINDOW} in the window); {} KiB reads; files of {} MiB or more read ahead \
+         on the blocking lane",
+        items.items_done(),
+        hash_tree::PARCEL_FILES,
         chunking.chunk >> 10,
         chunking.read_ahead_from >> 20,
     );
@@ -391,13 +398,14 @@ fn generate(dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`). A stream run
-/// hands `progress` to its stream, whose bytes done a thread here polls every 100 ms;
-/// a run without a stream moves the bar itself.
-fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Progress)) {
-    let progress = Progress::new();
+/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`), redrawn every
+/// 100 ms by a thread here from the bytes the hashers count as they go. (The stream's
+/// `Progress`, weighed by file size, moves only as whole files finish: during a single huge
+/// file it would stand still.)
+fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Arc<AtomicU64>)) {
+    let hashed = Arc::new(AtomicU64::new(0));
     if !show {
-        return work(&ProgressBar::hidden(), &progress);
+        return work(&ProgressBar::hidden(), &hashed);
     }
     let style = ProgressStyle::with_template(
         "{msg:>10} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -410,14 +418,12 @@ fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar,
     std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {
             while !bar.is_finished() {
-                let done = progress.weight_done();
-                if done > bar.position() {
-                    bar.set_position(done);
-                }
+                // ORDERING: Relaxed — a progress figure only.
+                bar.set_position(hashed.load(Ordering::Relaxed).min(total));
                 std::thread::park_timeout(Duration::from_millis(100));
             }
         });
-        work(&bar, &progress);
+        work(&bar, &hashed);
         bar.finish_and_clear();
         ticker.thread().unpark();
     });

@@ -432,6 +432,15 @@ impl Lane {
         true
     }
 
+    /// Closes the lane without waiting, joins the threads that have left and lets go of the
+    /// rest (detached: they finish on their own); returns the names of those let go.
+    pub(crate) fn detach_unfinished(&self, cancel: bool) -> Vec<String> {
+        self.close(cancel);
+        let threads =
+            std::mem::take(&mut *self.0.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::sync::detach_unfinished(threads)
+    }
+
     pub(crate) fn metrics(&self) -> BlockingMetrics {
         let s = &*self.0;
         // ORDERING: Relaxed: statistics.

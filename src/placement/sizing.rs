@@ -27,6 +27,17 @@ use std::fmt;
 use crate::error::{BuildError, Origin};
 use crate::placement::cores::{detect_cores, plural, CoreSource, DetectedCores};
 
+/// How long an idle searching worker keeps looking for work before it sleeps, by default.
+///
+/// A few times what waking a sleeping thread costs (tens of µs, more on a virtual machine),
+/// so that a steady trickle of work finds a worker awake, while a pool with nothing to do
+/// still goes quiet within a fraction of a millisecond.
+///
+/// ```
+/// assert_eq!(corepool::DEFAULT_SPIN_BEFORE_PARK.as_micros(), 100);
+/// ```
+pub const DEFAULT_SPIN_BEFORE_PARK: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// The most threads (CPU workers plus blocking lane) a pool will start.
 ///
 /// A guard against absurd totals such as a stray `COREPOOL_PER_CORE=100000`; asking for more
@@ -450,7 +461,7 @@ impl Plan {
             blocking_io: resolved.blocking_io,
             source: detected.source(),
             workers,
-            spin_before_park: crate::builder::DEFAULT_SPIN_BEFORE_PARK,
+            spin_before_park: DEFAULT_SPIN_BEFORE_PARK,
         }
     }
 

@@ -182,6 +182,8 @@ pub(crate) struct PoolCounters {
     /// load-shedding server may refuse from many threads at once.
     refused: Striped,
     rejected: StatCounter,
+    /// Threads let go when the pool was dropped after a shutdown gave up on them.
+    detached: StatCounter,
     /// Tasks cancelled outside any worker (found already cancelled when drained).
     cancelled: StatCounter,
 }
@@ -193,6 +195,7 @@ impl PoolCounters {
             submitted: Striped::new(),
             refused: Striped::new(),
             rejected: StatCounter::new(0),
+            detached: StatCounter::new(0),
             cancelled: StatCounter::new(0),
         }
     }
@@ -207,6 +210,10 @@ impl PoolCounters {
     /// A call refused because the injector was full: it may succeed later.
     pub(crate) fn add_refused(&self) {
         self.refused.add(1)
+    }
+    pub(crate) fn add_detached(&self, n: u64) {
+        // ORDERING: Relaxed: a statistic.
+        self.detached.fetch_add(n, Ordering::Relaxed);
     }
     pub(crate) fn add_rejected(&self) {
         // ORDERING: Relaxed: a statistic.
@@ -285,6 +292,8 @@ impl PoolCounters {
             cancelled: sum(|c| &c.cancelled) + cancelled_outside + blocking.cancelled,
             refused,
             rejected,
+            // ORDERING: Relaxed: a statistic.
+            detached_threads: self.detached.load(Ordering::Relaxed),
             running: sum(|c| &c.running) + blocking.busy as u64,
             injector_queue,
             queue_capacity,

@@ -29,6 +29,14 @@
 //!    is queued and leave; the caller joins them. The lane closes last because CPU tasks
 //!    still running in step 3 may hand work to it.
 //!
+//! A deadline (`shutdown_timeout`, `shutdown_now_timeout`) that passes in step 4 or 5 ends
+//! the call there: the shutdown goes on in the background, and the pool remembers that it
+//! *gave up*. Dropping the last owning handle then does not wait again
+//! ([`Registry::shutdown_on_drop`]): it looks once, joins what has finished, and detaches
+//! every thread still running — still stuck, as far as it can tell — naming them on stderr
+//! and counting them in `Metrics::detached_threads`. A detached thread keeps the pool's shared
+//! state alive and finishes the shutdown protocol on its own if its task ever returns.
+//!
 //! Called from one of the pool's own workers, steps 1–2 happen and the call returns at once:
 //! the calling task itself keeps the pool from terminating until it returns, so waiting would
 //! deadlock. The threads then finish on their own.
@@ -45,6 +53,8 @@ struct Counts {
     live: usize,
     /// Set by `build` once every thread started (`Some(true)`) or one failed to (`Some(false)`).
     go: Option<bool>,
+    /// A shutdown with a deadline returned before every thread had exited.
+    gave_up: bool,
 }
 
 /// Start and exit bookkeeping (a lock, but only ever taken at start, exit and shutdown).
@@ -63,6 +73,7 @@ impl Lifecycle {
                 // Without the handshake (loom), the verdict is "go" from the start: a loom
                 // thread cannot fail to spawn.
                 go: if START_HANDSHAKE { None } else { Some(true) },
+                gave_up: false,
             }),
             changed: Condvar::new(),
             threads: Mutex::new(Vec::with_capacity(workers)),
@@ -130,6 +141,28 @@ impl Lifecycle {
         true
     }
 
+    /// A shutdown's deadline passed with threads still running.
+    fn give_up(&self) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gave_up = true;
+    }
+
+    fn gave_up(&self) -> bool {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .gave_up
+    }
+
+    /// Joins the worker threads that have finished and lets go of the rest (detached: they
+    /// run on, and exit on their own); returns the names of those let go.
+    fn detach_unfinished(&self) -> Vec<String> {
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        crate::sync::detach_unfinished(handles)
+    }
+
     fn join_threads(&self) {
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
         for h in handles {
@@ -163,17 +196,48 @@ impl Registry {
         }
         // Step 4.
         if !self.lifecycle.wait_all_exited(deadline) {
+            self.lifecycle.give_up();
             return false;
         }
         self.lifecycle.join_threads();
         self.drain_injector();
         // Step 5.
-        self.lane.shut_down(self.control.is_cancelling(), deadline)
+        if !self.lane.shut_down(self.control.is_cancelling(), deadline) {
+            self.lifecycle.give_up();
+            return false;
+        }
+        true
+    }
+
+    /// The last owning handle is gone: [`shutdown`](Registry::shutdown), waiting for
+    /// everything accepted — unless an earlier shutdown with a deadline gave up on stuck
+    /// threads. Then it does not wait again: it looks once, and detaches and reports whatever
+    /// still runs (module docs).
+    pub(crate) fn shutdown_on_drop(&self) {
+        if !self.lifecycle.gave_up() {
+            self.shutdown(None);
+            return;
+        }
+        if self.shutdown(Some(Instant::now())) {
+            return; // the stuck threads finished meanwhile
+        }
+        let mut detached = self.lifecycle.detach_unfinished();
+        detached.extend(self.lane.detach_unfinished(self.control.is_cancelling()));
+        if detached.is_empty() {
+            return;
+        }
+        self.counters.add_detached(detached.len() as u64);
+        eprintln!(
+            "corepool: the pool was dropped after its shutdown gave up on stuck tasks; {} \
+             still-running thread(s) detached: {}",
+            detached.len(),
+            detached.join(", ")
+        );
     }
 
     /// Step 1's `CANCELLING`, then the rest.
-    pub(crate) fn shutdown_now(&self) {
+    pub(crate) fn shutdown_now(&self, deadline: Option<Instant>) -> bool {
         self.control.start_cancelling();
-        self.shutdown(None);
+        self.shutdown(deadline)
     }
 }

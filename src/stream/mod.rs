@@ -346,7 +346,8 @@ where
     /// stage that truly blocks — a cold disk, a database call — so the CPU workers stay free.
     /// Chain a CPU stream after it for the work that follows: each stage reads the one before
     /// lazily, and each window bounds its memory. With `blocking_io = 0` the stream panics
-    /// with [`TaskError::NoBlockingLane`] when it is consumed.
+    /// with [`TaskError::NoBlockingLane`] when it is consumed. Lane threads keep no
+    /// per-worker state: on the lane, the `_init` variants make one state per item.
     ///
     /// ```
     /// use corepool::{Pool, Sizing};

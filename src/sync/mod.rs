@@ -62,6 +62,11 @@ mod imp {
     pub(crate) fn thread_is_finished(handle: &thread::JoinHandle<()>) -> bool {
         handle.is_finished()
     }
+
+    /// The thread's name, for reports.
+    pub(crate) fn thread_name(handle: &thread::JoinHandle<()>) -> Option<String> {
+        handle.thread().name().map(str::to_owned)
+    }
 }
 
 #[cfg(corepool_loom)]
@@ -88,6 +93,11 @@ mod imp {
     /// loom's handles cannot tell; finished handles are then kept until shutdown joins them.
     pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
         false
+    }
+
+    /// loom's handles carry no name.
+    pub(crate) fn thread_name(_handle: &thread::JoinHandle<()>) -> Option<String> {
+        None
     }
 
     /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
@@ -234,6 +244,21 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// Joins the finished `handles` and drops the others (detaching their threads); returns the
+/// names of the detached ones.
+pub(crate) fn detach_unfinished(handles: Vec<thread::JoinHandle<()>>) -> Vec<String> {
+    let mut detached = Vec::new();
+    for h in handles {
+        if thread_is_finished(&h) {
+            // Finished: joining does not block.
+            let _ = h.join();
+        } else {
+            detached.push(thread_name(&h).unwrap_or_else(|| "an unnamed thread".to_owned()));
+        }
+    }
+    detached
+}
 
 pub(crate) mod seeded;
 pub(crate) mod tuning;
