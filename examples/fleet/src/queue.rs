@@ -121,8 +121,10 @@ impl Queue {
     /// connection (the ingest runs it on an async one).
     ///
     /// ```
-    /// let script = corepool_fleet::Queue::named("jobs");
-    /// let _ = script; // see enqueue_bounded
+    /// use corepool_fleet::{Job, Queue};
+    /// let call = Queue::named("jobs").bounded_invocation(&Job::new("a", 1, vec![]), 100);
+    /// // then `call.invoke(&mut con)`, or `call.invoke_async(&mut con).await` on an async one
+    /// drop(call);
     /// ```
     pub fn bounded_invocation(&self, job: &Job, bound: usize) -> redis::ScriptInvocation<'static> {
         let script: &'static redis::Script = bounded_script();
