@@ -27,7 +27,7 @@
 
 use std::marker::PhantomData;
 
-use crate::global::global_pool;
+use crate::global::on_global_worker;
 use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
 use crate::task::job::{StackJob, StackResult};
@@ -84,13 +84,7 @@ where
     RA: Send,
     RB: Send,
 {
-    // `join_on`, not `join`: a call back into `join` would make it recursive, and the
-    // compiler then stopped inlining it into its callers (fib(30) by join 10 % slower).
-    global_pool().install_as("corepool::join", || {
-        WorkerThread::with_current(|worker| {
-            join_on(worker.expect("install runs its closure on a worker"), a, b)
-        })
-    })
+    on_global_worker("corepool::join", |worker| join_on(worker, a, b))
 }
 
 /// What [`join_context`] tells each half about where it runs.
@@ -161,11 +155,8 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => join_context_on(worker, a, b, false),
-        None => global_pool().install_as("corepool::join_context", || {
-            WorkerThread::with_current(|worker| {
-                let worker = worker.expect("install runs its closure on a worker");
-                join_context_on(worker, a, b, true)
-            })
+        None => on_global_worker("corepool::join_context", |worker| {
+            join_context_on(worker, a, b, true)
         }),
     })
 }

@@ -260,7 +260,7 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => scope_on(worker, f),
-        None => crate::global::global_pool().install_as("corepool::scope", || scope(f)),
+        None => crate::global::on_global_worker("corepool::scope", |worker| scope_on(worker, f)),
     })
 }
 

@@ -8,7 +8,7 @@
 //! tasks oldest first, and nested or interleaved scopes each keep their own order (each has
 //! its own queues) — rayon's rules, mixed LIFO/FIFO included.
 
-use crate::global::global_pool;
+use crate::global::{global_pool, on_global_worker};
 use crate::pool::Pool;
 use crate::sched::fifo::Fifo;
 use crate::sched::registry::Registry;
@@ -139,7 +139,9 @@ where
 {
     WorkerThread::with_current(|worker| match worker {
         Some(worker) => open_fifo(Opener::Worker(worker), f),
-        None => global_pool().install_as("corepool::scope_fifo", || scope_fifo(f)),
+        None => on_global_worker("corepool::scope_fifo", |worker| {
+            open_fifo(Opener::Worker(worker), f)
+        }),
     })
 }
 
