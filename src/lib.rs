@@ -105,6 +105,8 @@ pub struct ReadmeDoctests;
 #[cfg(corepool_loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::sched::loom_door::{Worker, Workers};
+    pub use crate::sched::loom_door::{
+        submit_bound, submit_here, token_with_bugs, Unqueued, Worker, Workers,
+    };
     pub use crate::sync::seeded::SeededBugs;
 }

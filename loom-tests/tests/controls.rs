@@ -1,9 +1,9 @@
 //! Production controls: cancellation racing a worker that picks the task up, and the blocking
 //! lane's handoff to a lazily started thread, its chain of starts, and its close.
 //!
-//! Each model ends in shutdown + join, so a stranded task or thread fails it. Checked by hand:
-//! making the cell's `TAKEN` claim a load followed by a store (check-then-act) makes the cancel
-//! model fail at once, and dropping the fence after a new lane thread clears `starting` (with
+//! Each model ends in shutdown + join, so a stranded task or thread fails it. The cancel
+//! model's seeded twin makes the cell's `TAKEN` claim a load followed by a store
+//! (check-then-act). Checked by hand: dropping the fence after a new lane thread clears `starting` (with
 //! the clear made a plain release) makes the chain model fail at once.
 #![cfg(corepool_loom)]
 
@@ -17,29 +17,47 @@ mod common;
 
 /// `JoinHandle::cancel` racing the only worker starting the task: the task runs xor is
 /// cancelled, the handle reports which, and the counters agree.
+fn cancel_racing_the_start(bugs: SeededBugs) {
+    let pool = common::pool_with(1, bugs);
+    // std atomics: records only (see handoff.rs).
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let handle = Leaky::new(pool.submit(move || {
+        // ORDERING: SeqCst: a check only.
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let cancelled = handle.cancel();
+    let result = handle.into_inner().join();
+    pool.shutdown();
+    // ORDERING: SeqCst: a check only; shutdown joined the worker.
+    let ran = runs.load(Ordering::SeqCst);
+    assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
+    assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.completed, m.cancelled),
+        (ran as u64, u64::from(cancelled))
+    );
+}
+
 #[test]
 fn cancel_racing_the_start_runs_xor_cancels() {
+    check(
+        Bound::Env,
+        || cancel_racing_the_start(SeededBugs::default()),
+    );
+}
+
+/// Negative control: a worker that claims the task by a load and a later store (not one
+/// `fetch_or(TAKEN)`) can start it after the cancel took it: both own the closure slot.
+#[test]
+#[should_panic]
+fn cancel_racing_a_split_claim_runs_and_cancels() {
     check(Bound::Env, || {
-        let pool = common::pool(1);
-        // std atomics: records only (see handoff.rs).
-        let runs = Arc::new(AtomicUsize::new(0));
-        let r = runs.clone();
-        let handle = Leaky::new(pool.submit(move || {
-            // ORDERING: SeqCst: a check only.
-            r.fetch_add(1, Ordering::SeqCst);
-        }));
-        let cancelled = handle.cancel();
-        let result = handle.into_inner().join();
-        pool.shutdown();
-        // ORDERING: SeqCst: a check only; shutdown joined the worker.
-        let ran = runs.load(Ordering::SeqCst);
-        assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
-        assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
-        let m = pool.metrics();
-        assert_eq!(
-            (m.completed, m.cancelled),
-            (ran as u64, u64::from(cancelled))
-        );
+        cancel_racing_the_start(SeededBugs {
+            claim_check_then_act: true,
+            ..SeededBugs::default()
+        })
     });
 }
 

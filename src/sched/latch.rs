@@ -75,7 +75,10 @@ impl Wake for FlagWaker {
         // ORDERING: Release publishes the completion to the owner's Acquire probe.
         self.set.store(SET, Ordering::Release);
         // ORDERING: pairs with the sleeper's fence (`sleep.rs`), as in `WorkerLatch::set`.
-        fence(Ordering::SeqCst);
+        // (A loom negative control can drop it.)
+        if !self.registry.seeded_bugs.flag_wake_without_fence() {
+            fence(Ordering::SeqCst);
+        }
         self.registry.wake_worker(self.owner);
     }
 }
