@@ -108,5 +108,6 @@ pub mod __loom {
     pub use crate::sched::loom_door::{
         submit_bound, submit_here, token_with_bugs, Unqueued, Worker, Workers,
     };
+    pub use crate::stream::LoomReady;
     pub use crate::sync::seeded::SeededBugs;
 }

@@ -45,6 +45,10 @@ pub struct SeededBugs {
     /// A helping `JoinHandle::join`'s waker sets its flag without the SeqCst fence before its
     /// wake scan (`sched/latch.rs`, `FlagWaker`), so the joining worker can sleep through it.
     pub flag_wake_without_fence: bool,
+    /// A ready-list producer compares the count from before its push with the consumer's
+    /// `wake_at` (`stream/ready.rs`, producer step 4), so the push that completes a wait
+    /// never wakes the consumer.
+    pub ready_wake_on_stale_count: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -84,6 +88,14 @@ impl SeededBugs {
     pub(crate) const fn ready_wait_without_fence(&self) -> bool {
         #[cfg(corepool_loom)]
         return self.ready_wait_without_fence;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn ready_wake_on_stale_count(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.ready_wake_on_stale_count;
         #[cfg(not(corepool_loom))]
         false
     }
