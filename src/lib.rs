@@ -106,7 +106,8 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{
-        submit_bound, submit_here, token_with_bugs, Unqueued, Worker, Workers,
+        set_active_workers_unclamped, submit_bound, submit_here, token_with_bugs, Unqueued, Worker,
+        Workers,
     };
     pub use crate::stream::LoomReady;
     pub use crate::sync::seeded::SeededBugs;

@@ -1,5 +1,6 @@
-//! Production controls: cancellation racing a worker that picks the task up, and the blocking
-//! lane's handoff to a lazily started thread, its chain of starts, and its close.
+//! Production controls: cancellation racing a worker that picks the task up; the pause gate
+//! (`set_active_workers`) racing a push, a resume and shutdown; and the blocking lane's
+//! handoff to a lazily started thread, its chain of starts, and its close.
 //!
 //! Each model ends in shutdown + join, so a stranded task or thread fails it. The cancel
 //! model's seeded twin makes the cell's `TAKEN` claim a load followed by a store
@@ -8,7 +9,7 @@
 #![cfg(corepool_loom)]
 
 use common::{check, Bound, Leaky};
-use corepool::__loom::SeededBugs;
+use corepool::__loom::{set_active_workers_unclamped, SeededBugs};
 use corepool::{Pool, Sizing, TaskError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -135,4 +136,62 @@ fn blocking_lane_start_without_hand_on_strands_a_task() {
             ..SeededBugs::default()
         })
     });
+}
+
+/// The pause gate (`control.rs`): the main thread pauses the pool's only worker (the public
+/// API keeps one running; the gate is per worker, so this is worker 1 of two with one model
+/// thread fewer), pushes a task while the worker may be on its way into the gate, then
+/// resumes the worker and joins the task, or shuts the pool down (which releases the worker
+/// and runs what was accepted) and then joins it. A resume or release that the worker misses
+/// leaves it waiting at the gate: a reported deadlock.
+fn pause_push_then(resume: bool, bugs: SeededBugs) {
+    let pool = common::pool_with(1, bugs);
+    set_active_workers_unclamped(&pool, 0);
+    let handle = Leaky::new(pool.submit(|| 5));
+    if resume {
+        assert_eq!(set_active_workers_unclamped(&pool, 1), 1);
+        assert_eq!(handle.into_inner().join().unwrap(), 5);
+        pool.shutdown();
+    } else {
+        pool.shutdown();
+        assert_eq!(handle.into_inner().join().unwrap(), 5);
+    }
+    assert_eq!(pool.metrics().completed, 1);
+}
+
+/// Two threads (main and the worker), at the suite's bound: three preemptions are 35k
+/// interleavings for the resume (14 s on a shared 2-core machine); two already catch both
+/// seeded twins.
+const GATE: Bound = Bound::Env;
+
+fn gate_notify_outside_lock() -> SeededBugs {
+    SeededBugs {
+        gate_notify_outside_lock: true,
+        ..SeededBugs::default()
+    }
+}
+
+#[test]
+fn a_paused_worker_resumes_for_a_task_pushed_meanwhile() {
+    check(GATE, || pause_push_then(true, SeededBugs::default()));
+}
+
+#[test]
+fn shutdown_releases_a_paused_worker_and_runs_its_task() {
+    check(GATE, || pause_push_then(false, SeededBugs::default()));
+}
+
+/// Negative control: a resize that changes `active` and notifies without the gate lock can
+/// slip between the worker's check and its wait.
+#[test]
+#[should_panic]
+fn a_resume_outside_the_gate_lock_is_missed() {
+    check(GATE, || pause_push_then(true, gate_notify_outside_lock()));
+}
+
+/// Negative control: the same for shutdown's release of the gate.
+#[test]
+#[should_panic]
+fn a_shutdown_release_outside_the_gate_lock_is_missed() {
+    check(GATE, || pause_push_then(false, gate_notify_outside_lock()));
 }

@@ -85,7 +85,7 @@ impl Control {
 
     /// Sets `active` (already clamped by the caller) and releases the workers it resumes.
     pub(crate) fn set_active(&self, active: usize) {
-        if self.seeded_bugs.resize_outside_gate() {
+        if self.seeded_bugs.gate_notify_outside_lock() {
             return self.set_active_outside_gate(active);
         }
         let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,7 +105,7 @@ impl Control {
         drop(guard);
     }
 
-    /// Negative control (loom only, `SeededBugs::resize_outside_gate`): the same change and
+    /// Negative control (loom only, `SeededBugs::gate_notify_outside_lock`): the same change and
     /// notification without the gate lock, so they can fall between a paused worker's check
     /// and its wait.
     #[cold]
@@ -134,6 +134,11 @@ impl Control {
 
     /// Shutdown: every paused worker resumes (the caller has set `SHUTDOWN`).
     pub(crate) fn release_all(&self) {
+        if self.seeded_bugs.gate_notify_outside_lock() {
+            // Negative control (loom only): the notification can fall between a paused
+            // worker's check of `SHUTDOWN` and its wait.
+            return self.resumed.notify_all();
+        }
         let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         self.resumed.notify_all();
         drop(guard);

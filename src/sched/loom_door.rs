@@ -9,6 +9,7 @@
 use crate::join_handle::JoinHandle;
 use crate::lane::blocking::LaneConfig;
 use crate::placement::topology::{neighbour_order, Topology};
+use crate::pool::Pool;
 use crate::sched::registry::Registry;
 use crate::sched::start::{self, PoolConfig, Seat};
 use crate::sched::worker::WorkerThread;
@@ -140,6 +141,13 @@ where
         w.push_local(task);
         handle.run_by(w.registry())
     })
+}
+
+/// `pool.set_active_workers(n)` without its clamp to at least one, so a model can pause a
+/// one-worker pool's only worker (the gate is per worker: the same code pauses worker 1 of
+/// two, at the cost of a third model thread).
+pub fn set_active_workers_unclamped(pool: &Pool, n: usize) -> usize {
+    pool.registry().set_active_workers(n)
 }
 
 /// A cancel token with `bugs` seeded (the token's own negative controls).

@@ -32,10 +32,10 @@ pub struct SeededBugs {
     /// A bounded queue's consumer frees its slots without the SeqCst fence before it reads
     /// `waiters` (`lane/bound.rs`, `release`), so a submitter blocking meanwhile is missed.
     pub release_without_fence: bool,
-    /// `set_active_workers` changes the control word and notifies the gate without holding
-    /// the gate lock (`sched/control.rs`, `set_active`), so a worker between its check and its
-    /// wait misses the resume.
-    pub resize_outside_gate: bool,
+    /// A resize (`set_active_workers`) or shutdown notifies the pause gate without holding
+    /// its lock (`sched/control.rs`, `set_active` and `release_all`), so a paused worker
+    /// between its check and its wait misses the resume.
+    pub gate_notify_outside_lock: bool,
     /// A cancel-token prune does not count itself in `pruning` (`task/cancel.rs`, prune), so a
     /// `cancel` returns while the prune still holds bound tasks it has not cancelled.
     pub prune_uncounted: bool,
@@ -125,9 +125,9 @@ impl SeededBugs {
     }
 
     #[inline(always)]
-    pub(crate) const fn resize_outside_gate(&self) -> bool {
+    pub(crate) const fn gate_notify_outside_lock(&self) -> bool {
         #[cfg(corepool_loom)]
-        return self.resize_outside_gate;
+        return self.gate_notify_outside_lock;
         #[cfg(not(corepool_loom))]
         false
     }
