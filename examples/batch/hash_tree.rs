@@ -5,7 +5,10 @@
 //!    broken symlink) and the ones skipped on purpose (sockets, FIFOs, devices, symlinks to
 //!    directories below a root). Nothing is opened yet.
 //! 2. [`hash_files`] runs one `pool.stream` over the listing and hands each file's result
-//!    back in listing order. As files enter the stream's window they are [`open`]ed on the
+//!    back in listing order. The listing may be a [`Walk`] still going: hashing starts on
+//!    the first files while the calling thread walks the rest of the tree (on the generated
+//!    tree the walk is ~6–10 ms, most of which the plain rayon program spends before it
+//!    hashes anything). As files enter the stream's window they are [`open`]ed on the
 //!    calling thread, which also asks the kernel to start reading them (see *Cold data*).
 //! 3. [`FileHasher::hash`] reads an opened file front to back and returns its digest. Each
 //!    worker has one `FileHasher` for the stream (`map_init`), holding the read buffers, so
@@ -104,6 +107,14 @@ pub struct Skipped {
     pub reason: &'static str,
 }
 
+/// One thing [`Walk`] found, in listing order.
+#[derive(Debug)]
+pub enum Found {
+    File(FileEntry),
+    Problem(Problem),
+    Skipped(Skipped),
+}
+
 /// What [`list`] found.
 #[derive(Debug, Default)]
 pub struct Listing {
@@ -127,29 +138,67 @@ impl Listing {
 /// which also keeps link cycles out. A broken symlink is a [`Problem`].
 pub fn list(roots: &[PathBuf]) -> Listing {
     let mut listing = Listing::default();
-    for root in roots {
-        // An explicit stack, so a deep tree cannot overflow the thread's stack.
-        let mut stack = vec![(root.clone(), true)];
-        while let Some((path, is_root)) = stack.pop() {
-            visit(path, is_root, &mut listing, &mut stack);
+    for found in Walk::new(roots) {
+        match found {
+            Found::File(file) => listing.files.push(file),
+            Found::Problem(problem) => listing.problems.push(problem),
+            Found::Skipped(skipped) => listing.skipped.push(skipped),
         }
     }
     listing
 }
 
-/// Sorts out one entry: a file joins the listing, a directory pushes its entries onto `stack`.
-fn visit(path: PathBuf, is_root: bool, out: &mut Listing, stack: &mut Vec<(PathBuf, bool)>) {
+/// [`list`]'s walk as an iterator: each entry as it is found, so hashing can start on the
+/// first files while the rest of the tree is still being walked.
+#[derive(Debug)]
+pub struct Walk {
+    /// Roots not yet started, last first.
+    roots: Vec<PathBuf>,
+    /// Paths still to visit, the next on top (an explicit stack, so a deep tree cannot
+    /// overflow the thread's stack); `true` for a root.
+    stack: Vec<(PathBuf, bool)>,
+}
+
+impl Walk {
+    /// A walk of `roots`, in the order given.
+    pub fn new(roots: &[PathBuf]) -> Walk {
+        Walk {
+            roots: roots.iter().rev().cloned().collect(),
+            stack: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Walk {
+    type Item = Found;
+
+    fn next(&mut self) -> Option<Found> {
+        loop {
+            let (path, is_root) = match self.stack.pop() {
+                Some(next) => next,
+                None => (self.roots.pop()?, true),
+            };
+            if let Some(found) = visit(path, is_root, &mut self.stack) {
+                return Some(found);
+            }
+        }
+    }
+}
+
+/// Sorts out one entry: a file, a problem or a skip is found; a directory pushes its entries
+/// onto `stack` (and is found only if it cannot be read).
+fn visit(path: PathBuf, is_root: bool, stack: &mut Vec<(PathBuf, bool)>) -> Option<Found> {
     let own = match fs::symlink_metadata(&path) {
         Ok(meta) => meta,
-        Err(error) => return out.problems.push(Problem { path, error }),
+        Err(error) => return Some(Found::Problem(Problem { path, error })),
     };
     let meta = if own.file_type().is_symlink() {
         match fs::metadata(&path) {
             Ok(target) if target.is_dir() && !is_root => {
-                return out.skipped.push(Skipped {
+                return Some(Found::Skipped(Skipped {
                     path,
                     reason: "symbolic link to a directory, not followed",
-                })
+                }))
             }
             Ok(target) => target,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -160,27 +209,30 @@ fn visit(path: PathBuf, is_root: bool, out: &mut Listing, stack: &mut Vec<(PathB
                     io::ErrorKind::NotFound,
                     format!("broken symbolic link (to {target})"),
                 );
-                return out.problems.push(Problem { path, error });
+                return Some(Found::Problem(Problem { path, error }));
             }
-            Err(error) => return out.problems.push(Problem { path, error }),
+            Err(error) => return Some(Found::Problem(Problem { path, error })),
         }
     } else {
         own
     };
     if meta.is_file() {
         let len = meta.len();
-        out.files.push(FileEntry { path, len });
+        Some(Found::File(FileEntry { path, len }))
     } else if meta.is_dir() {
         match read_dir_sorted(&path) {
             // Reversed, so the stack pops them in order.
-            Ok(children) => stack.extend(children.into_iter().rev().map(|c| (c, false))),
-            Err(error) => out.problems.push(Problem { path, error }),
+            Ok(children) => {
+                stack.extend(children.into_iter().rev().map(|c| (c, false)));
+                None
+            }
+            Err(error) => Some(Found::Problem(Problem { path, error })),
         }
     } else {
-        out.skipped.push(Skipped {
+        Some(Found::Skipped(Skipped {
             path,
             reason: "not a regular file (socket, FIFO or device)",
-        });
+        }))
     }
 }
 
@@ -415,40 +467,43 @@ impl FileHasher {
     }
 }
 
-/// Hashes `files` on `pool` and hands each result to `sink` in listing order.
+/// Hashes `files` on `pool` and hands each file, with its result, to `sink` in listing
+/// order, numbered from 0.
 ///
-/// One `pool.stream` over the listing, in parcels of consecutive files (see the module
-/// docs): each file is [`open`]ed on this thread as its parcel enters the window (at most
-/// `window` parcels opened and not yet handed to `sink`), hashed with its worker's
-/// [`FileHasher`], and handed back in order. `progress` sees each parcel weighed by its
-/// files' listed lengths; `hashed` counts bytes as they are hashed, for a bar that moves
-/// inside a long file too.
+/// One `pool.stream` over `files`, in parcels of consecutive files (see the module docs):
+/// `files` is pulled on this thread as the window has room — it may be a [`Walk`] still
+/// going, so hashing starts before the tree is listed — and each file is [`open`]ed as its
+/// parcel enters the window (at most `window` parcels opened and not yet handed to `sink`),
+/// hashed with its worker's [`FileHasher`], and handed back in order. `progress` sees each
+/// parcel weighed by its files' listed lengths; `hashed` counts bytes as they are hashed,
+/// for a bar that moves inside a long file too.
 ///
 /// A file that cannot be opened or read yields its `io::Error`, and the rest go on. A pool
 /// already shut down yields an error for every file.
 pub fn hash_files(
     pool: &Pool,
-    files: &[FileEntry],
+    files: impl IntoIterator<Item = FileEntry>,
     window: usize,
     chunking: Chunking,
     progress: &Progress,
     hashed: &Arc<AtomicU64>,
-    mut sink: impl FnMut(usize, io::Result<Sha256Digest>),
+    mut sink: impl FnMut(usize, FileEntry, io::Result<Sha256Digest>),
 ) {
+    let mut files = files.into_iter();
     if pool.is_shut_down() {
-        for index in 0..files.len() {
-            sink(index, Err(io::Error::other("the pool is shut down")));
+        for (index, entry) in files.enumerate() {
+            sink(index, entry, Err(io::Error::other("the pool is shut down")));
         }
         return;
     }
     let (lane, hashed) = (pool.handle(), hashed.clone());
-    let mut entries = files.iter();
     let parcels = std::iter::from_fn(move || {
         let (mut parcel, mut bytes) = (Vec::new(), 0);
         while bytes < PARCEL_BYTES && parcel.len() < PARCEL_FILES {
-            let Some(entry) = entries.next() else { break };
+            let Some(entry) = files.next() else { break };
             bytes += entry.len;
-            parcel.push((entry.len, open(&entry.path)));
+            let file = open(&entry.path);
+            parcel.push((entry, file));
         }
         (!parcel.is_empty()).then_some(parcel)
     });
@@ -456,18 +511,21 @@ pub fn hash_files(
         .stream(parcels)
         .window(window)
         .progress(progress)
-        .weigh(|parcel| parcel.iter().map(|(len, _)| len).sum())
+        .weigh(|parcel| parcel.iter().map(|(entry, _)| entry.len).sum())
         .map_init(
             move || FileHasher::new(&lane, chunking).counting(&hashed),
-            |hasher, parcel: Vec<(u64, io::Result<File>)>| {
+            |hasher, parcel: Vec<(FileEntry, io::Result<File>)>| {
                 parcel
                     .into_iter()
-                    .map(|(len, file)| file.and_then(|file| hasher.hash(file, len)))
+                    .map(|(entry, file)| {
+                        let result = file.and_then(|file| hasher.hash(file, entry.len));
+                        (entry, result)
+                    })
                     .collect::<Vec<_>>()
             },
         );
-    for (index, result) in digests.flatten().enumerate() {
-        sink(index, result);
+    for (index, (entry, result)) in digests.flatten().enumerate() {
+        sink(index, entry, result);
     }
 }
 
