@@ -316,10 +316,10 @@ pub(crate) fn stripe_index() -> usize {
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
 
-/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`) and use
-/// std atomics even under loom: no model covers them.
+/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`); their
+/// atomics are the facade's, so loom checks the list protocol (`loom-tests/tests/cancel.rs`).
 pub(crate) mod token {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use super::{AtomicBool, AtomicPtr, AtomicUsize};
     pub(crate) use std::sync::Weak;
 }
 
