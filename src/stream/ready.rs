@@ -156,7 +156,7 @@ impl ReadyList {
 
     /// True if something is ready (a hint: `take` decides). Only the spin uses it, and
     /// loom builds have no spin.
-    #[cfg(not(corepool_loom))]
+    #[cfg(not(any(corepool_loom, corepool_shuttle)))]
     #[inline]
     fn has_any(&self) -> bool {
         // ORDERING: Relaxed: a hint for the spin; `take`'s Acquire swap decides.
@@ -266,7 +266,7 @@ pub(crate) const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::f
 
 /// Polls `list` (a relaxed load each) for at most [`SPIN_BEFORE_BLOCK`]; true once it holds
 /// something.
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 fn spin_until_ready(list: &ReadyList) -> bool {
     let start = std::time::Instant::now();
     loop {
@@ -283,12 +283,12 @@ fn spin_until_ready(list: &ReadyList) -> bool {
 }
 
 /// No spin under loom: it only multiplies interleavings.
-#[cfg(corepool_loom)]
+#[cfg(any(corepool_loom, corepool_shuttle))]
 fn spin_until_ready(_list: &ReadyList) -> bool {
     false
 }
 
-#[cfg(all(test, not(corepool_loom)))]
+#[cfg(all(test, not(any(corepool_loom, corepool_shuttle))))]
 mod tests {
     use super::*;
 

@@ -27,7 +27,7 @@
 //! them. So every bound task that had not started is cancelled — the cell's own `TAKEN` bit
 //! decides, for each one, between the cancel and a worker starting it (`cell.rs`).
 
-use crate::sync::token::{AtomicBool, AtomicPtr, AtomicUsize, Weak};
+use crate::sync::token::{self, AtomicBool, AtomicPtr, AtomicUsize, Weak};
 use crate::sync::{Ordering, TaskArc};
 use std::fmt;
 use std::ptr;
@@ -154,7 +154,7 @@ impl CancelToken {
         // CLOSED. Wait for it, so that nothing bound starts once the flag is up.
         // ORDERING: SeqCst: see the swap above; Acquire of the pruner's decrement.
         while self.inner.pruning.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
+            token::yield_to_pruner();
         }
         // ORDERING: Release: see is_cancelled.
         self.inner.cancelled.store(true, Ordering::Release);
@@ -243,7 +243,13 @@ impl CancelToken {
         let mut head = self.inner.head.load(Ordering::Relaxed);
         loop {
             if head == CLOSED {
+                // A failed CAS below left `last.next` pointing at the head it tried to
+                // replace — a list the cancel has since taken out and freed: cut it off, or
+                // `cancel_list` would walk into nodes that are not ours (a use after free,
+                // found by the shuttle scenarios).
                 // SAFETY: the splice did not happen: the chain is still ours.
+                unsafe { (*last).next = ptr::null_mut() };
+                // SAFETY: as above; the chain now ends at `last`.
                 unsafe { cancel_list(first) };
                 return;
             }
