@@ -347,7 +347,6 @@ fn scenario(bugs: SeededBugs, queue_capacity: Option<usize>, shutdown_now: bool)
             m.cancelled + m.rejected,
             "dropped unrun (+ {refused_installs} refused installs): {m:?}"
         );
-        assert_eq!(m.rejected, 0, "nothing is refused before shutdown: {m:?}");
     }
     assert_eq!(m.running, 0);
     assert_eq!(m.injector_queue, 0);
