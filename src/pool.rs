@@ -381,7 +381,12 @@ impl Pool {
     {
         self.submit_waiting(f, Wait::Forever, token)
             .unwrap_or_else(|(f, _)| {
-                let (task, handle) = Task::submit(f, token);
+                // Not bound to the token: a refused call counts as rejected, once, even if
+                // the token was already cancelled — bound to it, the cell would come back
+                // already cancelled and be counted as a cancelled task the pool never
+                // accepted (`submitted < completed + cancelled` at rest; found by the shuttle
+                // scenarios).
+                let (task, handle) = Task::submit(f, None);
                 self.registry().reject(task);
                 handle
             })
