@@ -359,6 +359,18 @@ fn graceful_without_final_recheck() {
     scenario(bugs, None, false)
 }
 
+/// The graceful scenario with a sleeper inside a helping wait not counted as holding
+/// (`sleep.rs`, step 1): the last other worker to sleep terminates the pool under a worker
+/// whose latch is set but not yet seen, which then leaves its wait through the pool's exit
+/// (a debug assertion, reported as a task panic).
+fn graceful_without_hold() {
+    let bugs = SeededBugs {
+        sleep_without_hold: true,
+        ..SeededBugs::default()
+    };
+    scenario(bugs, None, false)
+}
+
 /// Graceful: everything accepted runs, save what a handle or the token cancelled.
 fn graceful() {
     scenario(SeededBugs::default(), None, false)
@@ -385,6 +397,18 @@ fn graceful_random_catches_a_missing_final_recheck() {
         RandomScheduler::new(n),
         n,
         graceful_without_final_recheck,
+    );
+}
+
+#[test]
+#[should_panic]
+fn graceful_random_catches_termination_under_a_waiter() {
+    let n = schedules(DEFAULT_SCHEDULES);
+    run(
+        "graceful_random_catches_termination_under_a_waiter",
+        RandomScheduler::new(n),
+        n,
+        graceful_without_hold,
     );
 }
 

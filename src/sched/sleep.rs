@@ -262,8 +262,8 @@ impl Registry {
     /// A worker with nothing to do goes to sleep (steps 1–6 in the module docs).
     /// `searching` is the worker's own flag; it is true again when this returns `Search`.
     /// `waiting`: the latch of a `join`/`scope` the worker waits on, mid-task; its recheck
-    /// then also looks at the latch, and it never terminates the pool (its task holds the pool
-    /// open).
+    /// then also looks at the latch, it never terminates the pool, and it counts as holding,
+    /// so no other worker does either while it sleeps (its task holds the pool open).
     #[cold]
     pub(crate) fn sleep(
         &self,
@@ -272,9 +272,10 @@ impl Registry {
         waiting: Option<&dyn Probe>,
     ) -> AfterSleep {
         let parker = &self.workers[index].parker;
+        // A sleeper inside a helping wait holds its task open (module docs, shutdown).
+        let holding = waiting.is_some() && !self.seeded_bugs.sleep_without_hold();
         // Step 1.
-        self.idle
-            .transition_to_sleeping(*searching, waiting.is_some());
+        self.idle.transition_to_sleeping(*searching, holding);
         *searching = false;
         // Step 2.
         parker.transition_to_sleepy();
@@ -287,7 +288,7 @@ impl Registry {
             && (self.has_visible_work() || !self.inbox_is_empty(index) || latch_set())
         {
             *searching = true;
-            return self.leave_sleep(parker.try_cancel_sleep(), waiting.is_some());
+            return self.leave_sleep(parker.try_cancel_sleep(), holding);
         }
         // Step 5.
         let seen = self.idle.load();
@@ -308,7 +309,7 @@ impl Registry {
         let woken = parker.park();
         counters.park_end(self.counters.epoch);
         *searching = true;
-        self.leave_sleep(woken, waiting.is_some())
+        self.leave_sleep(woken, holding)
     }
 
     /// The worker is awake again, as a searcher: finish the accounting (and drop its hold,

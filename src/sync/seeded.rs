@@ -31,6 +31,10 @@ pub struct SeededBugs {
     /// `wake_at` (`stream/ready.rs`, producer step 4), so the push that completes a wait
     /// never wakes the consumer.
     pub ready_wake_on_stale_count: bool,
+    /// A worker asleep inside a helping wait does not count itself as holding
+    /// (`sched/sleep.rs`, step 1), so the last other worker to sleep can terminate the pool
+    /// under it.
+    pub sleep_without_hold: bool,
 }
 
 /// In the real build no bug can be seeded: every switch below is `const false`.
@@ -78,6 +82,14 @@ impl SeededBugs {
     pub(crate) const fn ready_wake_on_stale_count(&self) -> bool {
         #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.ready_wake_on_stale_count;
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn sleep_without_hold(&self) -> bool {
+        #[cfg(any(corepool_loom, corepool_shuttle))]
+        return self.sleep_without_hold;
         #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
