@@ -106,5 +106,6 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __loom {
     pub use crate::sched::loom_door::{Worker, Workers};
+    pub use crate::stream::LoomReady;
     pub use crate::sync::seeded::SeededBugs;
 }

@@ -25,6 +25,10 @@ pub struct SeededBugs {
     /// before its recheck of the ready list (`stream/ready.rs`, the consumer's recheck), so a
     /// group pushed meanwhile can go unseen by both sides.
     pub ready_wait_without_fence: bool,
+    /// A ready-list producer compares the count from before its push with the consumer's
+    /// `wake_at` (`stream/ready.rs`, producer step 4), so the push that completes a wait
+    /// never wakes the consumer.
+    pub ready_wake_on_stale_count: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -64,6 +68,14 @@ impl SeededBugs {
     pub(crate) const fn ready_wait_without_fence(&self) -> bool {
         #[cfg(corepool_loom)]
         return self.ready_wait_without_fence;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn ready_wake_on_stale_count(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.ready_wake_on_stale_count;
         #[cfg(not(corepool_loom))]
         false
     }
