@@ -385,11 +385,13 @@ impl Builder {
     /// [`current_thread_index`](crate::current_thread_index) is `Some(0)`, and
     /// [`join`](crate::join()), [`scope`](crate::scope()), [`spawn`](crate::spawn),
     /// [`Pool::install`] (which runs its closure right there) use this pool. The thread runs
-    /// pool work only while it waits in the pool — the helping wait of a `join` whose other
+    /// pool work only while it blocks in the pool — the helping wait of a `join` whose other
     /// half was stolen, a scope waiting for its tasks, a [`JoinHandle::join`](crate::JoinHandle::join),
-    /// [`yield_now`](crate::yield_now) — and otherwise runs the caller's own code; its
-    /// queued work is stolen by the other workers meanwhile. A [`broadcast`](Pool::broadcast)
-    /// call for worker 0 runs when the building thread next waits in the pool.
+    /// [`yield_now`](crate::yield_now), [`Pool::wait_idle`] — and otherwise runs the
+    /// caller's own code; what it queued is stolen by the other workers meanwhile (with no
+    /// other worker, it runs what it queued as the call that queued it returns). A
+    /// [`broadcast`](Pool::broadcast) call for worker 0 runs when the building thread next
+    /// makes a pool call.
     ///
     /// - **Pinning**: the building thread is never pinned, whatever
     ///   [`pin_workers`](Builder::pin_workers) says — it is the caller's thread, and an
@@ -405,10 +407,10 @@ impl Builder {
     /// - **Shutdown and drop on another thread**: the other workers run everything accepted
     ///   (worker 0's queued tasks included) and exit; worker 0 does not hold them up unless
     ///   its thread is inside a pool call or a broadcast call waits for it. With a single CPU
-    ///   worker there is no other worker: tasks queued from outside are then rejected as
-    ///   after any shutdown — shut a one-worker pool down on its building thread to run them.
-    ///   The building thread finds out on its next pool call, build or exit, and stops being
-    ///   worker 0.
+    ///   worker there is no other worker: tasks queued from outside threads are then rejected
+    ///   as after any shutdown (their handles say so) — shut a one-worker pool down on its
+    ///   building thread to run them. The building thread finds out on its next pool call
+    ///   (which then runs on worker 0 alone), build or exit, and stops being worker 0.
     /// - A thread that already is a worker — of any pool, including worker 0 of another
     ///   pool still running — cannot build such a pool: [`BuildError::CurrentThreadInPool`].
     ///

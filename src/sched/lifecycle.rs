@@ -58,9 +58,10 @@
 //!   until the building thread next waits in the pool. With no other worker (one CPU
 //!   worker, which is the building thread) nothing can run the injector's tasks: step 4
 //!   finds no thread to wait for and the injector is drained (its tasks rejected); worker 0's
-//!   own deque runs when the building thread next waits in the pool. The building thread
-//!   stays worker 0 until its next such call, its next `use_current_thread` build, or its
-//!   exit, which find the pool terminated and give the seat up.
+//!   own deque is empty (with no other worker, each pool call on the building thread runs
+//!   what it queued before it returns). The building thread stays worker 0 until its next
+//!   pool call, its next `use_current_thread` build, or its exit, which find the pool shut
+//!   down (and, closing, terminate it) or terminated, and give the seat up.
 
 use std::time::Instant;
 
