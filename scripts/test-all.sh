@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every check corepool has: format, docs, lints; unit, integration and doc tests; the stress
-# test; the loom models. The loom models build and run in the background from the start,
-# beside the other steps: their longest model keeps one core busy for minutes, which on a
-# 2-core machine leaves the other for the rest. Their output is printed, whole, at the end,
-# and a failure there fails the script as any other step's does.
+# test; the loom models; the shuttle scenarios. The loom models build and run in the
+# background from the start, beside the other steps: their longest model keeps one core busy
+# for minutes, which on a 2-core machine leaves the other for the rest. Their output is
+# printed, whole, at the end, and a failure there fails the script as any other step's does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -44,6 +44,11 @@ cargo test --workspace
 
 echo "== stress (release; ignored in debug builds)"
 cargo test --release --test stress -- --nocapture
+
+echo "== shuttle scenarios (release, debug assertions on, own target dir)"
+RUSTFLAGS="--cfg corepool_shuttle -C debug_assertions" \
+CARGO_TARGET_DIR=target/shuttle \
+    cargo test -p shuttle-tests --release
 
 echo "== loom models (release, debug assertions on, own target dir; $((SECONDS - start)) s so far)"
 loom_rc=0

@@ -112,3 +112,10 @@ pub mod __loom {
     pub use crate::stream::LoomReady;
     pub use crate::sync::seeded::SeededBugs;
 }
+
+/// Internals for the shuttle scenarios in `shuttle-tests/`; not a public API.
+#[cfg(corepool_shuttle)]
+#[doc(hidden)]
+pub mod __shuttle {
+    pub use crate::sync::seeded::SeededBugs;
+}

@@ -207,7 +207,7 @@ impl Bound {
     }
 }
 
-#[cfg(all(test, not(corepool_loom)))]
+#[cfg(all(test, not(any(corepool_loom, corepool_shuttle))))]
 mod tests {
     use super::*;
     use std::time::Duration;
