@@ -227,26 +227,11 @@ pub(crate) fn stripe_index() -> usize {
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
 
-/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`) and use
-/// std atomics even under loom: no loom model covers them. Under shuttle (whose `Arc` is
-/// std's anyway) they are shuttle's, so the whole-pool schedules reach the list's
-/// registration, prune and cancel too.
+/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`); their
+/// atomics are the facade's, so loom checks the list protocol (`loom-tests/tests/cancel.rs`).
 pub(crate) mod token {
-    #[cfg(corepool_shuttle)]
-    pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
-    #[cfg(not(corepool_shuttle))]
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use super::{AtomicBool, AtomicPtr, AtomicUsize};
     pub(crate) use std::sync::Weak;
-
-    /// One round of a canceller's wait for a prune in flight: a yield the model checker
-    /// sees under shuttle (the pruner must get to run), the OS's yield otherwise.
-    #[inline]
-    pub(crate) fn yield_to_pruner() {
-        #[cfg(corepool_shuttle)]
-        shuttle::thread::yield_now();
-        #[cfg(not(corepool_shuttle))]
-        std::thread::yield_now();
-    }
 }
 
 /// Sleeps about `pause` between two polls (`Pool::wait_idle`). Under shuttle, which does not

@@ -27,6 +27,26 @@ pub struct SeededBugs {
     /// before its recheck of the ready list (`stream/ready.rs`, the consumer's recheck), so a
     /// group pushed meanwhile can go unseen by both sides.
     pub ready_wait_without_fence: bool,
+    /// A task's closure is claimed by a load of the cell's state and a separate store of
+    /// `TAKEN` (check-then-act) instead of one `fetch_or` (`task/cell.rs`, step 1), so a
+    /// worker and a canceller can both take it.
+    pub claim_check_then_act: bool,
+    /// A bounded queue's consumer frees its slots without the SeqCst fence before it reads
+    /// `waiters` (`lane/bound.rs`, `release`), so a submitter blocking meanwhile is missed.
+    pub release_without_fence: bool,
+    /// A resize (`set_active_workers`) or shutdown notifies the pause gate without holding
+    /// its lock (`sched/control.rs`, `set_active` and `release_all`), so a paused worker
+    /// between its check and its wait misses the resume.
+    pub gate_notify_outside_lock: bool,
+    /// A cancel-token prune does not count itself in `pruning` (`task/cancel.rs`, prune), so a
+    /// `cancel` returns while the prune still holds bound tasks it has not cancelled.
+    pub prune_uncounted: bool,
+    /// A scope task's completion decrements `pending` by a load and a store instead of one
+    /// RMW (`scope.rs`, step 2), so two finishing together can both miss the zero.
+    pub scope_count_check_then_act: bool,
+    /// A helping `JoinHandle::join`'s waker sets its flag without the SeqCst fence before its
+    /// wake scan (`sched/latch.rs`, `FlagWaker`), so the joining worker can sleep through it.
+    pub flag_wake_without_fence: bool,
     /// A ready-list producer compares the count from before its push with the consumer's
     /// `wake_at` (`stream/ready.rs`, producer step 4), so the push that completes a wait
     /// never wakes the consumer.
@@ -99,6 +119,54 @@ impl SeededBugs {
         #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.lane_start_without_hand_on;
         #[cfg(not(any(corepool_loom, corepool_shuttle)))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn claim_check_then_act(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.claim_check_then_act;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn release_without_fence(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.release_without_fence;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn gate_notify_outside_lock(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.gate_notify_outside_lock;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn prune_uncounted(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.prune_uncounted;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn scope_count_check_then_act(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.scope_count_check_then_act;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn flag_wake_without_fence(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.flag_wake_without_fence;
+        #[cfg(not(corepool_loom))]
         false
     }
 }
