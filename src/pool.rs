@@ -185,8 +185,11 @@ impl Pool {
     /// assert!(!pool.is_shut_down()); // still running
     /// ```
     pub fn wait_idle(&self) {
+        // Worker 0 on the building thread (`Builder::use_current_thread`), between pool
+        // calls, is no task: it helps, one round of the find-work order per look.
+        let caller_worker = WorkerThread::is_caller_seat_of(self.registry());
         assert!(
-            !self.registry().is_current(),
+            caller_worker || !self.registry().is_current(),
             "corepool: Pool::wait_idle called from one of the pool's own tasks, which would \
              wait for itself"
         );
@@ -199,6 +202,9 @@ impl Pool {
             let second = self.metrics();
             if finished == second.submitted {
                 return;
+            }
+            if caller_worker && WorkerThread::with_current(|w| w.is_some_and(|w| w.yield_now())) {
+                continue;
             }
             crate::sync::pause_between_polls(pause);
             pause = (pause * 2).min(Duration::from_millis(1));

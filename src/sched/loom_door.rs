@@ -56,6 +56,7 @@ impl Workers {
                     seeded_bugs: bugs,
                 },
                 seeded_bugs: bugs,
+                caller_worker: false,
             },
         );
         Workers {

@@ -93,6 +93,9 @@ pub(crate) struct Registry {
     cpu_to_worker: Box<[Option<usize>]>,
     handlers: Handlers,
     pub(super) seeded_bugs: SeededBugs,
+    /// Worker 0 is the thread that built the pool (`Builder::use_current_thread`), not a
+    /// thread of the pool: off duty it counts as asleep (`worker.rs`).
+    pub(super) caller_worker: bool,
     /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
     /// started (debug builds only: the self-deadlock check).
     blocking_joins: AtomicUsize,
@@ -139,6 +142,7 @@ impl Registry {
             cpu_to_worker,
             handlers,
             seeded_bugs,
+            caller_worker: false,
             blocking_joins: AtomicUsize::new(0),
         }
     }

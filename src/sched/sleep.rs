@@ -30,7 +30,16 @@
 //!    seen here — shutdown fences between setting `SHUTDOWN` and waking everyone). If shutdown
 //!    was asked, every worker is asleep and none holds a task, set `TERMINATED` by CAS against
 //!    exactly the value read, and wake everyone, who exit.
+//!    In a pool whose worker 0 is the building thread (`Builder::use_current_thread`),
+//!    termination also waits for worker 0's broadcast inbox to be empty: only that thread
+//!    runs those calls (`worker.rs`).
 //! 6. Park until claimed, then continue as a searcher (the claimer counted it as one).
+//!
+//! Worker 0 on the building thread is counted as sleeping while the thread is outside any
+//! pool call, with its parker left `Awake` (unclaimable); it runs steps 1, 3, 4 and 5 without
+//! parking each time a pool call on that thread ends ([`Registry::transition_seat_off_duty`]),
+//! and leaves the count by one RMW when the next begins ([`Registry::transition_seat_on_duty`]).
+//! `worker.rs` says why no task it leaves on its deque is stranded.
 //!
 //! # Work appears ([`Registry::notify_work`]) — after every push
 //!
@@ -236,6 +245,16 @@ impl Idle {
         debug_assert!(prev.holding() > 0, "holding underflow: {prev:?}");
     }
 
+    /// Worker 0's seat comes on duty (`use_current_thread`, `worker.rs`): it was counted
+    /// as sleeping while off duty and is now awake, not searching. Returns the new value.
+    pub(crate) fn transition_sleeping_to_awake(&self) -> IdleWord {
+        // ORDERING: AcqRel: one RMW of the chain the terminator's CAS compares against, so
+        // either that CAS fails (the word changed) or this RMW reads TERMINATED.
+        let prev = IdleWord(self.word.fetch_sub(SLEEP_ONE, Ordering::AcqRel));
+        debug_assert!(prev.sleeping() > 0, "sleeping underflow: {prev:?}");
+        IdleWord(prev.0.wrapping_sub(SLEEP_ONE))
+    }
+
     /// Sets SHUTDOWN; returns the value before.
     pub(crate) fn set_shutdown(&self) -> IdleWord {
         // ORDERING: AcqRel: producers that load SHUTDOWN then refuse; racing ones are covered
@@ -292,11 +311,9 @@ impl Registry {
         }
         // Step 5.
         let seen = self.idle.load();
-        let all_asleep =
-            seen.sleeping() == self.workers.len() && seen.searching() == 0 && seen.holding() == 0;
         let may_terminate = waiting.is_none()
             && (seen.is_terminated()
-                || (seen.is_shutdown() && all_asleep && self.idle.try_terminate(seen)));
+                || (self.may_terminate(seen) && self.idle.try_terminate(seen)));
         if may_terminate {
             // Point of no return: the pool is terminated; wake everyone so they exit.
             parker.try_cancel_sleep();
@@ -310,6 +327,59 @@ impl Registry {
         counters.park_end(self.counters.epoch);
         *searching = true;
         self.leave_sleep(woken, holding)
+    }
+
+    /// Step 5's condition, on the word read after the fence and an empty recheck: shutdown
+    /// was asked, every worker is asleep (an off-duty seat counts as asleep), nobody searches
+    /// or holds a task, and — in a pool with a seat — no broadcast call waits in worker 0's inbox: only the
+    /// seat's thread can run it, and it does so when it next waits in the pool.
+    fn may_terminate(&self, seen: IdleWord) -> bool {
+        seen.is_shutdown()
+            && seen.sleeping() == self.workers.len()
+            && seen.searching() == 0
+            && seen.holding() == 0
+            && (!self.caller_worker || self.inbox_is_empty(0))
+    }
+
+    /// Worker 0 on the building thread comes on duty (`worker.rs`, "Worker 0 on the building thread"):
+    /// from counted-asleep to awake. `Terminated` if the pool terminated while it was off
+    /// duty: the seat then counts nowhere any more.
+    pub(crate) fn transition_seat_on_duty(&self) -> Notified {
+        if self.idle.transition_sleeping_to_awake().is_terminated() {
+            Notified::Terminated
+        } else {
+            Notified::Ok
+        }
+    }
+
+    /// Worker 0's seat goes off duty: it leaves the pool's work to the others until its
+    /// thread next waits in the pool. It counts itself asleep (step 1; its parker stays
+    /// `Awake`, so no waker claims it), fences (step 3), and rechecks (step 4) — but does
+    /// not park: what it sees it announces like a producer, whose claim races a would-be
+    /// terminator exactly as a push does. With nothing to see it runs step 5, so a seat
+    /// that leaves last terminates a pool being shut down. `Terminated`: the pool is done.
+    #[cold]
+    pub(crate) fn transition_seat_off_duty(&self, index: usize) -> Notified {
+        // Step 1.
+        self.idle.transition_to_sleeping(false, false);
+        // Step 3. ORDERING: pairs with the fences in notify_work and in `sleep` step 3, as a
+        // sleeper's does.
+        fence(Ordering::SeqCst);
+        // Step 4. Its own deque is among the stealers: work left there is announced.
+        if self.has_visible_work() {
+            return self.wake_if_needed(|| false, || Some(index));
+        }
+        // Step 5.
+        let seen = self.idle.load();
+        if seen.is_terminated() {
+            return Notified::Terminated;
+        }
+        if self.may_terminate(seen) && self.idle.try_terminate(seen) {
+            // Point of no return, as in `sleep`.
+            self.wake_all();
+            return Notified::Terminated;
+        }
+        Notified::Ok
     }
 
     /// The worker is awake again, as a searcher: finish the accounting (and drop its hold,
@@ -450,6 +520,9 @@ mod tests {
         assert_eq!((c.searching(), c.sleeping()), (1, 2));
         let c = idle.transition_sleeping_to_searching();
         assert_eq!((c.searching(), c.sleeping()), (2, 1));
+        let c = idle.transition_sleeping_to_awake();
+        assert_eq!((c.searching(), c.sleeping()), (2, 0));
+        idle.transition_to_sleeping(false, false);
         assert!(!idle.transition_from_searching());
         assert!(idle.transition_from_searching());
         let before = idle.set_shutdown();
