@@ -438,8 +438,9 @@ impl Builder {
         self
     }
 
-    /// Seeds protocol bugs on purpose, for the loom models' negative controls.
-    #[cfg(corepool_loom)]
+    /// Seeds protocol bugs on purpose, for the loom models' and shuttle scenarios' negative
+    /// controls.
+    #[cfg(any(corepool_loom, corepool_shuttle))]
     #[doc(hidden)]
     pub fn seed_bugs(mut self, bugs: SeededBugs) -> Self {
         self.seeded_bugs = bugs;

@@ -49,8 +49,10 @@ struct PoolInner {
 impl Drop for PoolInner {
     fn drop(&mut self) {
         // A failed loom model unwinds outside its execution, where touching any loom object
-        // panics again and aborts the test run: leak the pool instead.
-        #[cfg(corepool_loom)]
+        // panics again and aborts the test run: leak the pool instead. Likewise under
+        // shuttle, where waiting for the workers while a failed schedule unwinds would block
+        // the unwinding thread.
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         if std::thread::panicking() {
             return;
         }
@@ -67,7 +69,7 @@ struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         // As in `PoolInner::drop`.
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         if std::thread::panicking() {
             return;
         }
@@ -204,7 +206,7 @@ impl Pool {
             if caller_worker && WorkerThread::with_current(|w| w.is_some_and(|w| w.yield_now())) {
                 continue;
             }
-            std::thread::sleep(pause);
+            crate::sync::pause_between_polls(pause);
             pause = (pause * 2).min(Duration::from_millis(1));
         }
     }
@@ -385,7 +387,12 @@ impl Pool {
     {
         self.submit_waiting(f, Wait::Forever, token)
             .unwrap_or_else(|(f, _)| {
-                let (task, handle) = Task::submit(f, token);
+                // Not bound to the token: a refused call counts as rejected, once, even if
+                // the token was already cancelled — bound to it, the cell would come back
+                // already cancelled and be counted as a cancelled task the pool never
+                // accepted (`submitted < completed + cancelled` at rest; found by the shuttle
+                // scenarios).
+                let (task, handle) = Task::submit(f, None);
                 self.registry().reject(task);
                 handle
             })

@@ -131,9 +131,9 @@ impl Registry {
     ) -> Registry {
         Registry {
             injector: Injector::new(),
-            bound: Bound::new(queue_capacity),
+            bound: Bound::new(queue_capacity, seeded_bugs),
             lifecycle: Lifecycle::new(workers.len()),
-            control: Control::new(workers.len()),
+            control: Control::new(workers.len(), seeded_bugs),
             idle: Idle::new(),
             lane,
             workers,

@@ -263,7 +263,7 @@ impl WorkerThread {
         seat.duty.set(Duty::Off);
         let r = &*seat.registry;
         // Off duty from the start: asleep as far as the idle word and the busy time go.
-        r.idle.transition_to_sleeping(false);
+        r.idle.transition_to_sleeping(false, false);
         r.workers[0].counters.exit(r.counters.epoch);
         CALLER_SEAT.with(|c| {
             let previous = c.0.borrow_mut().replace(seat);

@@ -207,7 +207,7 @@ impl ReadyList {
 
     /// True once `want` more nodes than the consumer has taken were pushed, or an urgent
     /// one (a hint: `take` decides). Only the spin uses it, and loom builds have no spin.
-    #[cfg(not(corepool_loom))]
+    #[cfg(not(any(corepool_loom, corepool_shuttle)))]
     #[inline]
     fn reached(&self, want: usize) -> bool {
         // ORDERING: Relaxed, all: `taken` is the consumer's own; the others are hints for
@@ -360,7 +360,7 @@ pub(crate) const SPIN_BEFORE_BLOCK: std::time::Duration = std::time::Duration::f
 
 /// Polls `list` (a relaxed load each) for at most [`SPIN_BEFORE_BLOCK`]; true once `want`
 /// more nodes were pushed.
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 fn spin_until_ready(list: &ReadyList, want: usize) -> bool {
     let start = std::time::Instant::now();
     loop {
@@ -376,8 +376,9 @@ fn spin_until_ready(list: &ReadyList, want: usize) -> bool {
     }
 }
 
-/// No spin under loom: it only multiplies interleavings.
-#[cfg(corepool_loom)]
+/// No spin under loom or shuttle: it only multiplies interleavings, and its window is
+/// wall-clock time.
+#[cfg(any(corepool_loom, corepool_shuttle))]
 fn spin_until_ready(_list: &ReadyList, _want: usize) -> bool {
     false
 }
@@ -436,7 +437,7 @@ impl LoomReady {
     }
 }
 
-#[cfg(all(test, not(corepool_loom)))]
+#[cfg(all(test, not(any(corepool_loom, corepool_shuttle))))]
 mod tests {
     use super::*;
 
