@@ -105,9 +105,12 @@ impl Worker {
 pub struct Thief(Kept<Arc<Registry>>);
 
 impl Thief {
-    /// Takes the oldest task from worker `victim`'s deque and runs it on the calling thread.
-    /// False if there was none.
+    /// Knocks on worker `victim` (`heartbeat.rs`: a searcher that found its deque empty
+    /// before), then takes the oldest task from its deque and runs it on the calling thread.
+    /// False if there was none. The knock lets a join the victim runs meanwhile promote a
+    /// private half for this steal to find.
     pub fn steal_and_run(&self, victim: usize) -> bool {
+        self.0.workers[victim].knock();
         let scratch = Deque::new_lifo();
         match self.0.workers[victim].stealer.steal_batch_and_pop(&scratch) {
             Steal::Success(task) => {

@@ -14,7 +14,9 @@
 //!
 //! # A worker goes to sleep ([`Registry::sleep`]) — numbered steps
 //!
-//! 1. Count itself as sleeping, and stop searching if it was (one RMW on the word).
+//! 1. Knock on every other worker (`heartbeat.rs`: a worker running joins then offers a
+//!    private half, whose push wakes a sleeper). Count itself as sleeping, and stop searching
+//!    if it was (one RMW on the word).
 //! 2. Become claimable: parker `Awake → Sleepy`.
 //! 3. `fence(SeqCst)` — pairs with the producer's fence (below).
 //! 4. **Final recheck**: look at the injector, every deque and the worker's own broadcast
@@ -241,7 +243,13 @@ impl Registry {
         waiting: Option<&dyn Probe>,
     ) -> AfterSleep {
         let parker = &self.workers[index].parker;
-        // Step 1.
+        // Step 1. First a knock on every other worker: one running joins then promotes a
+        // private half at its next join, whose push wakes us (`heartbeat.rs`).
+        for (i, worker) in self.workers.iter().enumerate() {
+            if i != index {
+                worker.knock();
+            }
+        }
         self.idle.transition_to_sleeping(*searching);
         *searching = false;
         // Step 2.

@@ -25,7 +25,9 @@ use crate::sched::park::Parker;
 use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
-use crate::sync::{pin_current_thread, thread, Arc, Deque, Injector, SeededBugs};
+use crate::sync::{
+    pin_current_thread, thread, Arc, AtomicBool, CachePadded, Deque, Injector, SeededBugs,
+};
 use crate::task::slot::Task;
 
 /// One worker as the builder planned it.
@@ -67,6 +69,7 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
             name: seat.name,
             fifo: Fifo::new(),
             inbox: Injector::new(),
+            heartbeat: Arc::new(CachePadded::new(AtomicBool::new(false))),
         })
         .collect();
     let registry = Arc::new(Registry::new(

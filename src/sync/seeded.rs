@@ -25,6 +25,10 @@ pub struct SeededBugs {
     /// before its recheck of the ready list (`stream/ready.rs`, the consumer's recheck), so a
     /// group pushed meanwhile can go unseen by both sides.
     pub ready_wait_without_fence: bool,
+    /// A join that takes back a promoted half leaves the private stack's `head` where it was
+    /// (`sched/heartbeat.rs`, step 4), so the next join at that depth takes its private half
+    /// for a promoted one and waits for a latch nobody sets.
+    pub take_back_keeps_head: bool,
 }
 
 /// Outside loom no bug can be seeded: every switch below is `const false`.
@@ -72,6 +76,14 @@ impl SeededBugs {
     pub(crate) const fn lane_start_without_hand_on(&self) -> bool {
         #[cfg(corepool_loom)]
         return self.lane_start_without_hand_on;
+        #[cfg(not(corepool_loom))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn take_back_keeps_head(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.take_back_keeps_head;
         #[cfg(not(corepool_loom))]
         false
     }
