@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check corepool has: format, docs, lints; unit, integration and doc tests; then the
-# loom models.
+# loom models, then the shuttle scenarios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +32,8 @@ RUSTFLAGS="--cfg corepool_loom -C debug_assertions" \
 CARGO_TARGET_DIR=target/loom \
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
     cargo test -p loom-tests --release
+
+echo "== shuttle scenarios (release, debug assertions on, own target dir)"
+RUSTFLAGS="--cfg corepool_shuttle -C debug_assertions" \
+CARGO_TARGET_DIR=target/shuttle \
+    cargo test -p shuttle-tests --release

@@ -7,11 +7,12 @@ use std::time::Duration;
 use crate::error::BuildError;
 use crate::lane::blocking::LaneConfig;
 use crate::placement::cores::detect_cores;
-use crate::placement::sizing::{env_pin, env_spin, process_env, Plan, Sizing};
+use crate::placement::sizing::{env_pin, env_spin, process_env, PinStatus, Plan, Sizing};
 use crate::placement::topology::{neighbour_order, Topology};
 use crate::pool::Pool;
 use crate::sched::registry::{Handlers, PanicHandler, ThreadHandler};
 use crate::sched::start::{self, PoolConfig, Seat};
+use crate::sched::worker::WorkerThread;
 use crate::sync::SeededBugs;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
@@ -47,6 +48,7 @@ pub struct Builder {
     /// `None`: from `COREPOOL_SPIN_US`, else [`DEFAULT_SPIN_BEFORE_PARK`].
     spin_before_park: Option<Duration>,
     prestart_blocking: bool,
+    use_current_thread: bool,
     seeded_bugs: SeededBugs,
 }
 
@@ -82,6 +84,7 @@ impl Default for Builder {
             blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
             spin_before_park: None,
             prestart_blocking: false,
+            use_current_thread: false,
             seeded_bugs: SeededBugs::default(),
         }
     }
@@ -102,6 +105,7 @@ impl fmt::Debug for Builder {
             .field("blocking_keep_alive", &self.blocking_keep_alive)
             .field("spin_before_park", &self.spin_before_park)
             .field("prestart_blocking", &self.prestart_blocking)
+            .field("use_current_thread", &self.use_current_thread)
             .finish()
     }
 }
@@ -376,8 +380,67 @@ impl Builder {
         self
     }
 
-    /// Seeds protocol bugs on purpose, for the loom models' negative controls.
-    #[cfg(corepool_loom)]
+    /// Makes the thread that calls [`build`](Builder::build) the pool's worker 0 — rayon's
+    /// `use_current_thread`. No thread is started for worker 0: on the building thread
+    /// [`current_thread_index`](crate::current_thread_index) is `Some(0)`, and
+    /// [`join`](crate::join()), [`scope`](crate::scope()), [`spawn`](crate::spawn),
+    /// [`Pool::install`] (which runs its closure right there) use this pool. The thread runs
+    /// pool work only while it blocks in the pool — the helping wait of a `join` whose other
+    /// half was stolen, a scope waiting for its tasks, a [`JoinHandle::join`](crate::JoinHandle::join),
+    /// [`yield_now`](crate::yield_now), [`Pool::wait_idle`] — and otherwise runs the
+    /// caller's own code; what it queued is stolen by the other workers meanwhile (with no
+    /// other worker, it runs what it queued as the call that queued it returns). A
+    /// [`broadcast`](Pool::broadcast) call for worker 0 runs when the building thread next
+    /// makes a pool call.
+    ///
+    /// - **Pinning**: the building thread is never pinned, whatever
+    ///   [`pin_workers`](Builder::pin_workers) says — it is the caller's thread, and an
+    ///   affinity set on it would outlast the pool and constrain everything else the thread
+    ///   does; the plan shows worker 0 as [`PinStatus::CallerThread`].
+    ///   The other workers are pinned as usual.
+    /// - **Handlers and names**: the start and exit handlers do not run for worker 0 and
+    ///   [`thread_name`](Builder::thread_name) does not rename the thread (as in rayon).
+    /// - **Shutdown and drop on the building thread** (between pool calls): worker 0 joins
+    ///   in and runs the pool's remaining work with the others until the pool terminates,
+    ///   then the thread is no pool's worker any more. Inside a pool call (a task running on
+    ///   worker 0), shutdown returns at once as it does on any worker.
+    /// - **Shutdown and drop on another thread**: the other workers run everything accepted
+    ///   (worker 0's queued tasks included) and exit; worker 0 does not hold them up unless
+    ///   its thread is inside a pool call or a broadcast call waits for it. With a single CPU
+    ///   worker there is no other worker: tasks queued from outside threads are then rejected
+    ///   as after any shutdown (their handles say so) — shut a one-worker pool down on its
+    ///   building thread to run them. The building thread finds out on its next pool call
+    ///   (which then runs on worker 0 alone), build or exit, and stops being worker 0.
+    /// - A thread that already is a worker — of any pool, including worker 0 of another
+    ///   pool still running — cannot build such a pool: [`BuildError::CurrentThreadInPool`].
+    ///
+    /// ```
+    /// use corepool::{BuildError, PinStatus, Pool, Sizing};
+    ///
+    /// let pool = Pool::builder()
+    ///     .sizing(Sizing::cpu_bound().cores(1).per_core(2).oversubscribe(true))
+    ///     .use_current_thread()
+    ///     .build()?;
+    /// assert_eq!(corepool::current_thread_index(), Some(0));
+    /// assert_eq!(pool.plan().workers()[0].pin, PinStatus::CallerThread);
+    /// let (a, b) = corepool::join(|| 1, || 2); // on this pool, this thread being worker 0
+    /// assert_eq!(a + b, 3);
+    ///
+    /// let again = Pool::builder().use_current_thread().build().unwrap_err();
+    /// assert!(matches!(again, BuildError::CurrentThreadInPool));
+    ///
+    /// drop(pool); // runs what is left, then this thread is no worker any more
+    /// assert_eq!(corepool::current_thread_index(), None);
+    /// # Ok::<(), corepool::BuildError>(())
+    /// ```
+    pub fn use_current_thread(mut self) -> Self {
+        self.use_current_thread = true;
+        self
+    }
+
+    /// Seeds protocol bugs on purpose, for the loom models' and shuttle scenarios' negative
+    /// controls.
+    #[cfg(any(corepool_loom, corepool_shuttle))]
     #[doc(hidden)]
     pub fn seed_bugs(mut self, bugs: SeededBugs) -> Self {
         self.seeded_bugs = bugs;
@@ -400,6 +463,9 @@ impl Builder {
         if self.queue_capacity == Some(0) || self.blocking_queue_capacity == Some(0) {
             return Err(BuildError::ZeroQueueCapacity);
         }
+        if self.use_current_thread && !WorkerThread::caller_seat_free() {
+            return Err(BuildError::CurrentThreadInPool);
+        }
         let detected = detect_cores();
         let resolved = self.sizing.resolve(&detected)?;
         let pin_workers = match self.pin_workers {
@@ -413,11 +479,22 @@ impl Builder {
         let mut plan = Plan::new(resolved, &detected, pin_workers);
         plan.set_spin_before_park(spin_before_park);
         let n = plan.cpu_workers();
+        // Worker 0 on the building thread is never pinned (`use_current_thread` says why).
+        let first_thread = usize::from(self.use_current_thread);
+        if self.use_current_thread {
+            plan.set_pin(0, PinStatus::CallerThread);
+        }
 
         let pinned_cpus: Vec<Option<usize>> = plan
             .workers()
             .iter()
-            .map(|w| if pin_workers { w.cpu } else { None })
+            .map(|w| {
+                if pin_workers && w.index >= first_thread {
+                    w.cpu
+                } else {
+                    None
+                }
+            })
             .collect();
         // Unpinned workers go by ring distance; only pinned ones need the sysfs topology.
         let topology = if pinned_cpus.iter().any(Option::is_some) {
@@ -437,7 +514,14 @@ impl Builder {
         let mut name = self
             .thread_name
             .unwrap_or_else(|| Box::new(|i| format!("corepool-cpu-{i}")));
-        let names: Vec<String> = (0..n).map(&mut name).collect();
+        let mut names: Vec<String> = (0..n).map(&mut name).collect();
+        if self.use_current_thread {
+            // Panic reports name worker 0 by the thread it really is.
+            names[0] = std::thread::current()
+                .name()
+                .unwrap_or("the building thread")
+                .to_owned();
+        }
         if let Some(bad) = names.iter().find(|name| name.contains('\0')) {
             return Err(BuildError::InvalidThreadName { name: bad.clone() });
         }
@@ -470,12 +554,28 @@ impl Builder {
                     seeded_bugs: self.seeded_bugs,
                 },
                 seeded_bugs: self.seeded_bugs,
+                caller_worker: self.use_current_thread,
             },
         );
-        let pins = start::start_threads(&registry, deques, plan.workers(), self.stack_size)
-            .map_err(BuildError::Spawn)?;
-        for (index, pin) in pins.into_iter().flatten().enumerate() {
-            plan.set_pin(index, pin);
+        let mut deques = deques;
+        let caller_deque = if self.use_current_thread {
+            Some(deques.remove(0))
+        } else {
+            None
+        };
+        let pins = start::start_threads(
+            &registry,
+            deques,
+            first_thread,
+            plan.workers(),
+            self.stack_size,
+        )
+        .map_err(BuildError::Spawn)?;
+        for (i, pin) in pins.into_iter().flatten().enumerate() {
+            plan.set_pin(first_thread + i, pin);
+        }
+        if let Some(deque) = caller_deque {
+            start::take_caller_seat(&registry, deque);
         }
         if self.prestart_blocking {
             registry.prestart_lane();

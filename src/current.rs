@@ -1,6 +1,8 @@
 //! What code asks of "the pool it runs on": [`spawn`], [`current_worker`] /
 //! [`current_thread_index`], [`current_num_threads`]. On one of a pool's CPU workers that is
-//! the worker's own pool; on any other thread (including a blocking-lane thread) it is the
+//! the worker's own pool — on the thread that built a pool with
+//! [`Builder::use_current_thread`](crate::Builder::use_current_thread), that pool, whose
+//! worker 0 the thread is; on any other thread (including a blocking-lane thread) it is the
 //! global pool (`global.rs`), built on first use.
 
 use crate::global::global_pool;

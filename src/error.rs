@@ -95,6 +95,10 @@ pub enum BuildError {
     /// pool already existed (built by an earlier `build_global`, or on first use by a free
     /// function such as [`join`](crate::join())).
     GlobalPoolAlreadyBuilt,
+    /// [`Builder::use_current_thread`](crate::Builder::use_current_thread) was asked on a
+    /// thread that already is a pool's worker: a CPU worker of any pool, or worker 0 of
+    /// another such pool that is still running.
+    CurrentThreadInPool,
 }
 
 impl fmt::Display for BuildError {
@@ -136,6 +140,10 @@ impl fmt::Display for BuildError {
             BuildError::GlobalPoolAlreadyBuilt => f.write_str(
                 "the global pool has already been built (by an earlier build_global, or on \
                  first use of a free function such as corepool::join)",
+            ),
+            BuildError::CurrentThreadInPool => f.write_str(
+                "use_current_thread: the calling thread already is a pool's worker (a CPU \
+                 worker, or worker 0 of another use_current_thread pool still running)",
             ),
         }
     }

@@ -61,7 +61,7 @@ where
         // SAFETY: ours; the list is moved out once, here, so it outlives the push.
         let list = unsafe { ManuallyDrop::take(&mut (*this).list) };
         // SAFETY: `Link` is the first field of the `#[repr(C)]` header, itself first.
-        if let Pushed::Closed(link) = unsafe { list.push(this.cast::<Link>()) } {
+        if let Pushed::Closed(link) = unsafe { list.push(this.cast::<Link>(), false) } {
             // SAFETY: the list refused it: still ours, from Box::into_raw in `submit`.
             drop_quietly(
                 unsafe { Box::from_raw(link.cast::<Self>()) },
@@ -277,7 +277,7 @@ impl<T: Send + 'static> JoinSet<T> {
             return None;
         }
         if self.arrived.is_empty() {
-            self.receive(wait_take(&self.list, true));
+            self.receive(wait_take(&self.list, 1, true));
         }
         self.pop_arrived()
     }

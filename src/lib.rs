@@ -105,6 +105,17 @@ pub struct ReadmeDoctests;
 #[cfg(corepool_loom)]
 #[doc(hidden)]
 pub mod __loom {
-    pub use crate::sched::loom_door::{Worker, Workers};
+    pub use crate::sched::loom_door::{
+        set_active_workers_unclamped, submit_bound, submit_here, token_with_bugs, Unqueued, Worker,
+        Workers,
+    };
+    pub use crate::stream::LoomReady;
+    pub use crate::sync::seeded::SeededBugs;
+}
+
+/// Internals for the shuttle scenarios in `shuttle-tests/`; not a public API.
+#[cfg(corepool_shuttle)]
+#[doc(hidden)]
+pub mod __shuttle {
     pub use crate::sync::seeded::SeededBugs;
 }

@@ -49,8 +49,10 @@ struct PoolInner {
 impl Drop for PoolInner {
     fn drop(&mut self) {
         // A failed loom model unwinds outside its execution, where touching any loom object
-        // panics again and aborts the test run: leak the pool instead.
-        #[cfg(corepool_loom)]
+        // panics again and aborts the test run: leak the pool instead. Likewise under
+        // shuttle, where waiting for the workers while a failed schedule unwinds would block
+        // the unwinding thread.
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         if std::thread::panicking() {
             return;
         }
@@ -67,7 +69,7 @@ struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         // As in `PoolInner::drop`.
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         if std::thread::panicking() {
             return;
         }
@@ -183,8 +185,11 @@ impl Pool {
     /// assert!(!pool.is_shut_down()); // still running
     /// ```
     pub fn wait_idle(&self) {
+        // Worker 0 on the building thread (`Builder::use_current_thread`), between pool
+        // calls, is no task: it helps, one round of the find-work order per look.
+        let caller_worker = WorkerThread::is_caller_seat_of(self.registry());
         assert!(
-            !self.registry().is_current(),
+            caller_worker || !self.registry().is_current(),
             "corepool: Pool::wait_idle called from one of the pool's own tasks, which would \
              wait for itself"
         );
@@ -198,7 +203,10 @@ impl Pool {
             if finished == second.submitted {
                 return;
             }
-            std::thread::sleep(pause);
+            if caller_worker && WorkerThread::with_current(|w| w.is_some_and(|w| w.yield_now())) {
+                continue;
+            }
+            crate::sync::pause_between_polls(pause);
             pause = (pause * 2).min(Duration::from_millis(1));
         }
     }
@@ -379,7 +387,12 @@ impl Pool {
     {
         self.submit_waiting(f, Wait::Forever, token)
             .unwrap_or_else(|(f, _)| {
-                let (task, handle) = Task::submit(f, token);
+                // Not bound to the token: a refused call counts as rejected, once, even if
+                // the token was already cancelled — bound to it, the cell would come back
+                // already cancelled and be counted as a cancelled task the pool never
+                // accepted (`submitted < completed + cancelled` at rest; found by the shuttle
+                // scenarios).
+                let (task, handle) = Task::submit(f, None);
                 self.registry().reject(task);
                 handle
             })

@@ -149,9 +149,21 @@ impl<'scope> Scope<'scope> {
     unsafe fn complete_one(this: *const Self) {
         // SAFETY: live on entry (the caller's count keeps it so).
         let pending = unsafe { &(*this).pending };
-        // ORDERING: AcqRel: Release publishes this task's writes; the last one Acquires all
-        // the others' before it sets the latch, whose Release hands them to the owner.
-        if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // SAFETY: as above.
+        let prev = if unsafe { (*this).registry.seeded_bugs() }.scope_count_check_then_act() {
+            // Negative control (loom only): a load and a store, so two tasks finishing
+            // together can both read 2, write 1, and leave the latch unset for ever.
+            // ORDERING: as the RMW below (the bug is the split, not this).
+            let prev = pending.load(Ordering::Acquire);
+            // ORDERING: as above.
+            pending.store(prev - 1, Ordering::Release);
+            prev
+        } else {
+            // ORDERING: AcqRel: Release publishes this task's writes; the last one Acquires
+            // all the others' before it sets the latch, whose Release hands them to the owner.
+            pending.fetch_sub(1, Ordering::AcqRel)
+        };
+        if prev == 1 {
             // SAFETY: the count is 0 but the owner still waits on the latch, which `set`
             // reads before publishing; nothing is touched after.
             unsafe { ScopeLatch::set(std::ptr::addr_of!((*this).latch)) };

@@ -297,6 +297,19 @@ fn cancelled_closures_are_dropped_at_once() {
 }
 
 #[test]
+fn a_refused_submit_on_a_cancelled_token_counts_as_rejected_once() {
+    let pool = pool(1);
+    let token = CancelToken::new();
+    token.cancel();
+    pool.shutdown();
+    let h = pool.submit_with(&token, || 1);
+    assert!(matches!(h.join(), Err(TaskError::Rejected)));
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.cancelled, m.rejected), (0, 0, 1), "{m}");
+    assert_eq!(m.submitted, m.completed + m.panicked + m.cancelled, "{m}");
+}
+
+#[test]
 fn a_token_with_many_finished_tasks_stays_small_and_still_cancels() {
     let pool = pool(2);
     let token = CancelToken::new();

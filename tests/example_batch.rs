@@ -66,13 +66,14 @@ fn hash_all(
     let hashed = Arc::new(AtomicU64::new(0));
     hash_tree::hash_files(
         pool,
-        files,
+        files.iter().cloned(),
         window,
         chunking,
         &progress,
         &hashed,
-        |index, result| {
+        |index, file, result| {
             assert_eq!(index, results.len(), "results arrive in listing order");
+            assert_eq!(file, files[index], "each with its own file");
             results.push(result);
         },
     );
@@ -153,6 +154,31 @@ fn every_digest_matches_sha2_and_sha256sum_body() {
             );
         }
     }
+
+    // Fed by a walk still going (as the main job does): the same files, in the same order,
+    // with the same digests.
+    let progress = Progress::new();
+    let hashed = Arc::new(AtomicU64::new(0));
+    let mut walked = Vec::new();
+    let walk = hash_tree::Walk::new(&[dir.path().to_path_buf()]).map(|found| match found {
+        hash_tree::Found::File(file) => file,
+        other => panic!("only files here: {other:?}"),
+    });
+    hash_tree::hash_files(
+        &pool(2),
+        walk,
+        4,
+        tight(),
+        &progress,
+        &hashed,
+        |i, file, r| {
+            assert_eq!(i, walked.len());
+            walked.push((file, r.unwrap()));
+        },
+    );
+    let (walked_files, walked_digests): (Vec<_>, Vec<_>) = walked.into_iter().unzip();
+    assert_eq!(walked_files, listing.files);
+    assert_eq!(walked_digests, expected);
 
     // One thread, and a one-worker pool (no idle worker to read ahead).
     let mut alone = FileHasher::on_this_thread(tight());

@@ -9,12 +9,14 @@
 //!
 //! Digest lines go to stdout in `sha256sum` format, in listing order, so `sha256sum -c`
 //! checks them. Everything else goes to stderr: a progress bar (on a terminal, for runs over
-//! 32 MB), one line per entry that failed or was skipped, and the closing summary — the plan,
+//! 32 MB), one line per entry that failed (a file as its result comes; an entry that could
+//! not be listed after the digests) or was skipped, and the closing summary — the plan,
 //! files, bytes, wall time and MB/s of each run, the speedup over one thread and the
 //! per-worker metrics table.
 //!
-//! The files go through `pool.stream`: each is opened on this thread as it enters the
-//! stream's window (64 parcels of up to 8 files), then a worker reads and hashes it, with a
+//! The files go through `pool.stream` as the tree is walked, so hashing starts with the first
+//! file listed: each is opened on this thread as it enters the stream's window (64 parcels
+//! of up to 8 files), then a worker reads and hashes it, with a
 //! per-worker [`FileHasher`](hash_tree::FileHasher) whose buffers are reused from file to
 //! file; the stream hands the digests back in listing order. SHA-256 is sequential, so a file
 //! is never split across workers: the parallelism comes from the many files, and with
@@ -44,7 +46,7 @@ use std::time::{Duration, Instant};
 use corepool::{Pool, Progress, Sizing};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use hash_tree::{Chunking, FileEntry, FileHasher, Sha256Digest};
+use hash_tree::{Chunking, FileEntry, FileHasher, Found, Sha256Digest};
 
 const USAGE: &str = "\
 usage: batch [--compare] [--no-progress] PATH...
@@ -197,50 +199,65 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         None => (options.paths.clone(), None),
     };
 
-    let listing = hash_tree::list(&roots);
-    for problem in &listing.problems {
-        say!("batch: {}: {}", problem.path.display(), problem.error);
-    }
-    for skipped in &listing.skipped {
-        say!(
-            "batch: {}: skipped: {}",
-            skipped.path.display(),
-            skipped.reason
-        );
-    }
-    let show_bar = options.progress && listing.bytes() >= PROGRESS_MIN_BYTES;
     let chunking = Chunking::default();
     // Cores detected, k = 1.
     let pool = Pool::builder().sizing(Sizing::cpu_bound()).build()?;
     let workers = pool.plan().cpu_workers();
 
-    let mut full = Run::new(&listing.files, strip, Some(stdout));
+    // The walk feeds the stream as it goes: the first files are hashed while the rest of
+    // the tree is still being listed. Entries that failed or were skipped are said after
+    // the digests.
+    let mut full = Run::new(strip, Some(stdout));
+    let (mut problems, mut skipped) = (Vec::new(), Vec::new());
     let items = Progress::new();
     let wall = time(|| {
         let label = format!("{workers} {}", plural(workers, "worker"));
-        with_bar(show_bar, listing.bytes(), &label, |bar, hashed| {
-            full.bar = bar.clone();
-            let files = &listing.files;
-            hash_tree::hash_files(&pool, files, WINDOW, chunking, &items, hashed, |i, r| {
-                full.hashed(i, r)
+        with_bar(options.progress, &label, |bar, hashed| {
+            full.bar = bar.inner.clone();
+            let walk = hash_tree::Walk::new(&roots).filter_map(|found| match found {
+                Found::File(file) => {
+                    bar.grow(file.len);
+                    Some(file)
+                }
+                Found::Problem(problem) => {
+                    problems.push(problem);
+                    None
+                }
+                Found::Skipped(skip) => {
+                    skipped.push(skip);
+                    None
+                }
+            });
+            hash_tree::hash_files(&pool, walk, WINDOW, chunking, &items, hashed, |i, f, r| {
+                full.hashed(i, f, r)
             });
         });
         full.finish();
     });
     pool.shutdown();
+    for problem in &problems {
+        say!("batch: {}: {}", problem.path.display(), problem.error);
+    }
+    for skip in &skipped {
+        say!("batch: {}: skipped: {}", skip.path.display(), skip.reason);
+    }
+    let files = std::mem::take(&mut full.files);
+    let listed_bytes: u64 = files.iter().map(|f| f.len).sum();
+    let show_bar = options.progress && listed_bytes >= PROGRESS_MIN_BYTES;
     // Read now: the comparison runs must not count as this pool's idle time.
     let metrics = pool.metrics();
 
     // The same work on this thread alone: what a user would compare against.
     let one_thread = (data_dir.is_some() || options.compare).then(|| {
-        let mut run = Run::new(&listing.files, strip, None);
+        let mut run = Run::new(strip, None);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 thread", |_, hashed| {
+            with_bar(show_bar, "1 thread", |bar, hashed| {
+                bar.grow(listed_bytes);
                 let mut hasher = FileHasher::on_this_thread(chunking).counting(hashed);
-                for (index, entry) in listing.files.iter().enumerate() {
+                for (index, entry) in files.iter().enumerate() {
                     let result =
                         hash_tree::open(&entry.path).and_then(|file| hasher.hash(file, entry.len));
-                    run.hashed(index, result);
+                    run.hashed(index, entry.clone(), result);
                 }
             })
         });
@@ -251,12 +268,13 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         let one = Pool::builder()
             .sizing(Sizing::cpu_bound().cores(1).per_core(1))
             .build()?;
-        let mut run = Run::new(&listing.files, strip, None);
+        let mut run = Run::new(strip, None);
         let wall = time(|| {
-            with_bar(show_bar, listing.bytes(), "1 worker", |_, hashed| {
-                let (files, items) = (&listing.files, &Progress::new());
-                hash_tree::hash_files(&one, files, WINDOW, chunking, items, hashed, |i, r| {
-                    run.hashed(i, r)
+            with_bar(show_bar, "1 worker", |bar, hashed| {
+                bar.grow(listed_bytes);
+                let (listed, items) = (files.iter().cloned(), &Progress::new());
+                hash_tree::hash_files(&one, listed, WINDOW, chunking, items, hashed, |i, f, r| {
+                    run.hashed(i, f, r)
                 })
             })
         });
@@ -279,22 +297,21 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
         .sum();
 
     // The summary.
-    let bytes: u64 = listing
-        .files
+    let bytes: u64 = files
         .iter()
         .zip(&full.digests)
         .filter(|(_, d)| d.is_some())
         .map(|(f, _)| f.len)
         .sum();
-    let largest = listing.files.iter().map(|f| f.len).max().unwrap_or(0);
+    let largest = files.iter().map(|f| f.len).max().unwrap_or(0);
     say!();
     say!("{}", pool.plan());
     say!();
     say!(
         "files: {} hashed, {} failed, {} skipped   bytes: {} ({:.1} MB, largest file {:.1} MB)",
         full.digests.iter().filter(|d| d.is_some()).count(),
-        full.failed + listing.problems.len(),
-        listing.skipped.len(),
+        full.failed + problems.len(),
+        skipped.len(),
         bytes,
         mb(bytes),
         mb(largest)
@@ -353,7 +370,7 @@ fn run(options: &Options, stdout: &mut dyn Write) -> Result<usize, Box<dyn Error
     if disagree > 0 {
         say!("batch: the comparison runs disagree on {disagree} digests (files changed?)");
     }
-    let failures = listing.problems.len() + full.failed + disagree;
+    let failures = problems.len() + full.failed + disagree;
     let write_error = full.write_error.take();
     drop((full, one_thread, one_worker));
     if let Some(dir) = data_dir {
@@ -390,41 +407,71 @@ fn generate(dir: &Path, spec: &dataset::Spec) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `work` with a progress bar over `total` bytes (hidden unless `show`), redrawn every
-/// 100 ms by a thread here from the bytes the hashers count as they go. (The stream's
-/// `Progress`, weighed by file size, moves only as whole files finish: during a single huge
-/// file it would stand still.)
-fn with_bar(show: bool, total: u64, label: &str, work: impl FnOnce(&ProgressBar, &Arc<AtomicU64>)) {
+/// Runs `work` with a progress bar (hidden unless `show`), redrawn every 100 ms by a thread
+/// here from the bytes the hashers count as they go. (The stream's `Progress`, weighed by
+/// file size, moves only as whole files finish: during a single huge file it would stand
+/// still.) The bar's length grows as `work` lists files ([`Bar::grow`]), and it is drawn
+/// only once they hold [`PROGRESS_MIN_BYTES`].
+fn with_bar(show: bool, label: &str, work: impl FnOnce(&Bar, &Arc<AtomicU64>)) {
     let hashed = Arc::new(AtomicU64::new(0));
-    if !show {
-        return work(&ProgressBar::hidden(), &hashed);
-    }
     let style = ProgressStyle::with_template(
         "{msg:>10} [{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )
     .map(|s| s.progress_chars("=> "))
     .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bar = ProgressBar::new(total)
-        .with_style(style)
-        .with_message(label.to_owned());
+    let bar = Bar {
+        inner: ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden())
+            .with_style(style)
+            .with_message(label.to_owned()),
+        show,
+    };
+    if !show {
+        return work(&bar, &hashed);
+    }
     std::thread::scope(|scope| {
         let ticker = scope.spawn(|| {
-            while !bar.is_finished() {
+            while !bar.inner.is_finished() {
+                let total = bar.inner.length().unwrap_or(0);
                 // ORDERING: Relaxed — a progress figure only.
-                bar.set_position(hashed.load(Ordering::Relaxed).min(total));
+                bar.inner
+                    .set_position(hashed.load(Ordering::Relaxed).min(total));
                 std::thread::park_timeout(Duration::from_millis(100));
             }
         });
         work(&bar, &hashed);
-        bar.finish_and_clear();
+        bar.inner.finish_and_clear();
         ticker.thread().unpark();
     });
+}
+
+/// A run's progress bar, whose length grows as files are listed.
+struct Bar {
+    inner: ProgressBar,
+    /// Whether to draw it once it is long enough.
+    show: bool,
+}
+
+impl Bar {
+    /// `bytes` more were listed; the bar appears once the total reaches
+    /// [`PROGRESS_MIN_BYTES`] (on a terminal).
+    fn grow(&self, bytes: u64) {
+        if !self.show {
+            return;
+        }
+        let before = self.inner.length().unwrap_or(0);
+        self.inner.inc_length(bytes);
+        if before < PROGRESS_MIN_BYTES && before + bytes >= PROGRESS_MIN_BYTES {
+            self.inner
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
 }
 
 /// One hashing run's results: keeps the digests, prints lines and errors in listing order
 /// (if it has a `stdout`), a batch at a time with the progress bar cleared.
 struct Run<'a> {
-    files: &'a [FileEntry],
+    /// The files hashed so far, in listing order.
+    files: Vec<FileEntry>,
     /// Printed paths are made relative to this (the generated data set's temporary root).
     strip: Option<&'a Path>,
     /// Where digest lines go; `None` for the comparison runs, which print nothing.
@@ -440,17 +487,13 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(
-        files: &'a [FileEntry],
-        strip: Option<&'a Path>,
-        stdout: Option<&'a mut dyn Write>,
-    ) -> Run<'a> {
+    fn new(strip: Option<&'a Path>, stdout: Option<&'a mut dyn Write>) -> Run<'a> {
         Run {
-            files,
+            files: Vec::new(),
             strip,
             stdout,
             bar: ProgressBar::hidden(),
-            digests: Vec::with_capacity(files.len()),
+            digests: Vec::new(),
             failed: 0,
             out: Vec::new(),
             errors: Vec::new(),
@@ -459,16 +502,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn shown_path(&self, path: &'a Path) -> &'a Path {
-        self.strip
-            .and_then(|root| path.strip_prefix(root).ok())
-            .unwrap_or(path)
-    }
-
-    /// File `index` of the listing is done; called in listing order.
-    fn hashed(&mut self, index: usize, result: io::Result<Sha256Digest>) {
+    /// File `index` of the listing, `file`, is done; called in listing order.
+    fn hashed(&mut self, index: usize, file: FileEntry, result: io::Result<Sha256Digest>) {
         debug_assert_eq!(index, self.digests.len(), "results come in listing order");
-        let path = self.shown_path(&self.files[index].path);
+        let path = self
+            .strip
+            .and_then(|root| file.path.strip_prefix(root).ok())
+            .unwrap_or(&file.path);
         match result {
             Ok(digest) => {
                 if self.stdout.is_some() {
@@ -486,6 +526,7 @@ impl<'a> Run<'a> {
                 self.digests.push(None);
             }
         }
+        self.files.push(file);
         if self.out.len() >= 64 << 10
             || !self.errors.is_empty()
             || self.last_flush.elapsed() >= Duration::from_millis(100)

@@ -164,6 +164,7 @@ fn pin_name(pin: PinStatus) -> &'static str {
         PinStatus::Failed => "failed",
         PinStatus::Disabled => "disabled",
         PinStatus::NoSuchCore => "no_such_core",
+        PinStatus::CallerThread => "caller_thread",
     }
 }
 

@@ -1,14 +1,15 @@
-//! Production controls: cancellation racing a worker that picks the task up, and the blocking
-//! lane's handoff to a lazily started thread, its chain of starts, and its close.
+//! Production controls: cancellation racing a worker that picks the task up; the pause gate
+//! (`set_active_workers`) racing a push, a resume and shutdown; and the blocking lane's
+//! handoff to a lazily started thread, its chain of starts, and its close.
 //!
-//! Each model ends in shutdown + join, so a stranded task or thread fails it. Checked by hand:
-//! making the cell's `TAKEN` claim a load followed by a store (check-then-act) makes the cancel
-//! model fail at once, and dropping the fence after a new lane thread clears `starting` (with
+//! Each model ends in shutdown + join, so a stranded task or thread fails it. The cancel
+//! model's seeded twin makes the cell's `TAKEN` claim a load followed by a store
+//! (check-then-act). Checked by hand: dropping the fence after a new lane thread clears `starting` (with
 //! the clear made a plain release) makes the chain model fail at once.
 #![cfg(corepool_loom)]
 
 use common::{check, Bound, Leaky};
-use corepool::__loom::SeededBugs;
+use corepool::__loom::{set_active_workers_unclamped, SeededBugs};
 use corepool::{Pool, Sizing, TaskError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,29 +18,47 @@ mod common;
 
 /// `JoinHandle::cancel` racing the only worker starting the task: the task runs xor is
 /// cancelled, the handle reports which, and the counters agree.
+fn cancel_racing_the_start(bugs: SeededBugs) {
+    let pool = common::pool_with(1, bugs);
+    // std atomics: records only (see handoff.rs).
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let handle = Leaky::new(pool.submit(move || {
+        // ORDERING: SeqCst: a check only.
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let cancelled = handle.cancel();
+    let result = handle.into_inner().join();
+    pool.shutdown();
+    // ORDERING: SeqCst: a check only; shutdown joined the worker.
+    let ran = runs.load(Ordering::SeqCst);
+    assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
+    assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
+    let m = pool.metrics();
+    assert_eq!(
+        (m.completed, m.cancelled),
+        (ran as u64, u64::from(cancelled))
+    );
+}
+
 #[test]
 fn cancel_racing_the_start_runs_xor_cancels() {
+    check(
+        Bound::Env,
+        || cancel_racing_the_start(SeededBugs::default()),
+    );
+}
+
+/// Negative control: a worker that claims the task by a load and a later store (not one
+/// `fetch_or(TAKEN)`) can start it after the cancel took it: both own the closure slot.
+#[test]
+#[should_panic]
+fn cancel_racing_a_split_claim_runs_and_cancels() {
     check(Bound::Env, || {
-        let pool = common::pool(1);
-        // std atomics: records only (see handoff.rs).
-        let runs = Arc::new(AtomicUsize::new(0));
-        let r = runs.clone();
-        let handle = Leaky::new(pool.submit(move || {
-            // ORDERING: SeqCst: a check only.
-            r.fetch_add(1, Ordering::SeqCst);
-        }));
-        let cancelled = handle.cancel();
-        let result = handle.into_inner().join();
-        pool.shutdown();
-        // ORDERING: SeqCst: a check only; shutdown joined the worker.
-        let ran = runs.load(Ordering::SeqCst);
-        assert_eq!(ran, usize::from(!cancelled), "runs xor cancelled");
-        assert_eq!(matches!(result, Err(TaskError::Cancelled)), cancelled);
-        let m = pool.metrics();
-        assert_eq!(
-            (m.completed, m.cancelled),
-            (ran as u64, u64::from(cancelled))
-        );
+        cancel_racing_the_start(SeededBugs {
+            claim_check_then_act: true,
+            ..SeededBugs::default()
+        })
     });
 }
 
@@ -117,4 +136,62 @@ fn blocking_lane_start_without_hand_on_strands_a_task() {
             ..SeededBugs::default()
         })
     });
+}
+
+/// The pause gate (`control.rs`): the main thread pauses the pool's only worker (the public
+/// API keeps one running; the gate is per worker, so this is worker 1 of two with one model
+/// thread fewer), pushes a task while the worker may be on its way into the gate, then
+/// resumes the worker and joins the task, or shuts the pool down (which releases the worker
+/// and runs what was accepted) and then joins it. A resume or release that the worker misses
+/// leaves it waiting at the gate: a reported deadlock.
+fn pause_push_then(resume: bool, bugs: SeededBugs) {
+    let pool = common::pool_with(1, bugs);
+    set_active_workers_unclamped(&pool, 0);
+    let handle = Leaky::new(pool.submit(|| 5));
+    if resume {
+        assert_eq!(set_active_workers_unclamped(&pool, 1), 1);
+        assert_eq!(handle.into_inner().join().unwrap(), 5);
+        pool.shutdown();
+    } else {
+        pool.shutdown();
+        assert_eq!(handle.into_inner().join().unwrap(), 5);
+    }
+    assert_eq!(pool.metrics().completed, 1);
+}
+
+/// Two threads (main and the worker), at the suite's bound: three preemptions are 35k
+/// interleavings for the resume (14 s on a shared 2-core machine); two already catch both
+/// seeded twins.
+const GATE: Bound = Bound::Env;
+
+fn gate_notify_outside_lock() -> SeededBugs {
+    SeededBugs {
+        gate_notify_outside_lock: true,
+        ..SeededBugs::default()
+    }
+}
+
+#[test]
+fn a_paused_worker_resumes_for_a_task_pushed_meanwhile() {
+    check(GATE, || pause_push_then(true, SeededBugs::default()));
+}
+
+#[test]
+fn shutdown_releases_a_paused_worker_and_runs_its_task() {
+    check(GATE, || pause_push_then(false, SeededBugs::default()));
+}
+
+/// Negative control: a resize that changes `active` and notifies without the gate lock can
+/// slip between the worker's check and its wait.
+#[test]
+#[should_panic]
+fn a_resume_outside_the_gate_lock_is_missed() {
+    check(GATE, || pause_push_then(true, gate_notify_outside_lock()));
+}
+
+/// Negative control: the same for shutdown's release of the gate.
+#[test]
+#[should_panic]
+fn a_shutdown_release_outside_the_gate_lock_is_missed() {
+    check(GATE, || pause_push_then(false, gate_notify_outside_lock()));
 }

@@ -5,10 +5,17 @@
 //! The output is a `String`, moved through the cell's loom `UnsafeCell`: a read that does not
 //! happen-after the write is a reported race. A lost wakeup leaves the handle waiting with
 //! the worker asleep: a reported deadlock.
+//!
+//! A helping `join` on a worker: worker 0 (a model thread in a thread-less registry,
+//! `__loom::Workers`) submits a child to its own deque and joins it, running tasks while it
+//! waits, with a thief that may steal the child and complete it elsewhere. The thief's
+//! completion wakes the handle's `FlagWaker`, which sets its flag, fences and wakes the
+//! owner if it sleeps; the owner's sleep rechecks the flag.
 #![cfg(corepool_loom)]
 
 use common::{block_on, check, pool_with, Bound};
-use corepool::__loom::SeededBugs;
+use corepool::__loom::{submit_here, SeededBugs, Workers};
+use loom::thread;
 
 mod common;
 
@@ -60,4 +67,38 @@ fn blocking_join_with_wake_before_publish_hangs() {
 #[should_panic]
 fn awaited_handle_with_wake_before_publish_hangs() {
     check(BOUND, || awaited(wake_before_publish()));
+}
+
+/// Worker 0 joins a child it submitted to its own deque while a thief may steal it.
+fn helping_join_with_a_thief(bugs: SeededBugs) {
+    let workers = Workers::new(1, bugs);
+    let owner = workers.worker(0);
+    let thief = workers.thief();
+    let thief = thread::spawn(move || thief.steal_and_run(0));
+    let output = owner.enter(|| submit_here(|| String::from("child")).join());
+    assert_eq!(output.unwrap(), "child");
+    thief.join().unwrap();
+}
+
+/// Two threads, but the helping wait's find-work and sleep steps make every interleaving
+/// about 120k (half a minute); five preemptions are about 3k (a second), seven 18k (6 s).
+/// The seeded twin fails at three already.
+const HELPING: Bound = Bound::At(5);
+
+#[test]
+fn helping_join_on_a_worker_gets_the_output() {
+    check(HELPING, || helping_join_with_a_thief(SeededBugs::default()));
+}
+
+/// Negative control: a `FlagWaker` that sets its flag without the fence before its wake scan
+/// can miss the owner on its way to sleep while the owner's recheck misses the flag.
+#[test]
+#[should_panic]
+fn helping_join_with_flag_wake_without_fence_sleeps_through() {
+    check(HELPING, || {
+        helping_join_with_a_thief(SeededBugs {
+            flag_wake_without_fence: true,
+            ..SeededBugs::default()
+        })
+    });
 }

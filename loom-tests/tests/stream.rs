@@ -6,12 +6,15 @@
 //! races workers still pushing: each node is freed by exactly one side.
 //!
 //! The consumer is the model's main thread, outside the pool, so it really blocks; the
-//! negative control removes its SeqCst fence between registering its waker and rechecking
-//! the list, and must deadlock.
+//! negative controls remove its SeqCst fence between registering its waker and rechecking
+//! the list, or make a producer compare the count from before its push with the number of
+//! nodes the consumer waits for, and must deadlock. Two models take the list alone
+//! (`__loom::LoomReady`): a consumer waiting for a batch of nodes, and an urgent node that
+//! ends a wait for more.
 #![cfg(corepool_loom)]
 
 use common::{check, pool, pool_with, Bound, Leaky};
-use corepool::__loom::SeededBugs;
+use corepool::__loom::{LoomReady, SeededBugs};
 use corepool::TaskError;
 
 mod common;
@@ -51,6 +54,73 @@ fn a_waiting_consumer_gets_every_result() {
 #[should_panic]
 fn a_consumer_without_its_fence_can_sleep_forever() {
     check(Bound::Env, || two_results(ready_wait_without_fence()));
+}
+
+/// The consumer waits for two nodes at once (a stream waits for a batch of groups, not
+/// for each): pushed by two producers, the one whose push completes the count must wake
+/// it, whatever the interleaving, and no node may be missed or taken twice.
+fn wait_for_two(bugs: SeededBugs) {
+    let ready = LoomReady::new(bugs);
+    let producers: Vec<_> = (1..=2u32)
+        .map(|v| {
+            let ready = ready.clone();
+            loom::thread::spawn(move || ready.push(v, false))
+        })
+        .collect();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.extend(ready.wait(2 - got.len()));
+    }
+    got.sort_unstable();
+    assert_eq!(got, [1, 2]);
+    for p in producers {
+        p.join().unwrap();
+    }
+}
+
+#[test]
+fn a_consumer_waiting_for_a_batch_is_woken_by_its_last_node() {
+    check(Bound::Env, || wait_for_two(SeededBugs::default()));
+}
+
+/// Negative control: a producer that compares the count from before its push never wakes
+/// for the node that completes the batch, and the consumer sleeps forever.
+#[test]
+#[should_panic]
+fn a_producer_comparing_a_stale_count_can_leave_the_consumer_asleep() {
+    check(Bound::Env, || {
+        wait_for_two(SeededBugs {
+            ready_wake_on_stale_count: true,
+            ..SeededBugs::default()
+        })
+    });
+}
+
+/// An urgent node (a stream's failure) ends a wait for more than will come: the consumer
+/// asks for two, the only producer pushes one, urgent.
+fn urgent_ends_the_wait(bugs: SeededBugs) {
+    let ready = LoomReady::new(bugs);
+    let producer = {
+        let ready = ready.clone();
+        loom::thread::spawn(move || ready.push(7, true))
+    };
+    assert_eq!(ready.wait(2), [7]);
+    producer.join().unwrap();
+}
+
+#[test]
+fn an_urgent_node_wakes_a_consumer_waiting_for_more() {
+    check(Bound::Env, || urgent_ends_the_wait(SeededBugs::default()));
+}
+
+/// Negative control: the urgent push and the consumer's look at `urgent` are the same
+/// Dekker pair as the count's; without the consumer's fence both can miss.
+#[test]
+#[should_panic]
+fn an_urgent_node_without_the_consumers_fence_can_go_unseen() {
+    check(Bound::Env, || {
+        urgent_ends_the_wait(ready_wait_without_fence())
+    });
 }
 
 /// The set is dropped while its tasks may be queued, running or pushing: queued ones are

@@ -147,7 +147,7 @@ impl Lane {
     pub(crate) fn new(config: LaneConfig) -> Lane {
         Lane(Arc::new(Shared {
             queue: Injector::new(),
-            bound: Bound::new(config.capacity),
+            bound: Bound::new(config.capacity, config.seeded_bugs),
             word: AtomicU64::new(0),
             max: AtomicUsize::new(config.max),
             state: AtomicU8::new(OPEN),

@@ -36,7 +36,7 @@
 
 use std::time::Instant;
 
-use crate::sync::{fence, wait_until_deadline, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{fence, wait_until_deadline, AtomicUsize, Condvar, Mutex, Ordering, SeededBugs};
 
 /// How long a submitter waits for room.
 #[derive(Debug, Clone, Copy)]
@@ -67,17 +67,20 @@ pub(crate) struct Bound {
     waiters: AtomicUsize,
     lock: Mutex<()>,
     room: Condvar,
+    seeded_bugs: SeededBugs,
 }
 
 impl Bound {
-    /// `None`: unbounded, counts nothing.
-    pub(crate) fn new(capacity: Option<usize>) -> Self {
+    /// `None`: unbounded, counts nothing. `seeded_bugs`: loom's negative controls (none
+    /// outside loom).
+    pub(crate) fn new(capacity: Option<usize>, seeded_bugs: SeededBugs) -> Self {
         Bound {
             capacity,
             queued: AtomicUsize::new(0),
             waiters: AtomicUsize::new(0),
             lock: Mutex::new(()),
             room: Condvar::new(),
+            seeded_bugs,
         }
     }
 
@@ -179,8 +182,10 @@ impl Bound {
         // before the read of `waiters`.
         let prev = self.queued.fetch_sub(n, Ordering::AcqRel);
         debug_assert!(prev >= n, "released {n} slots with only {prev} held");
-        // ORDERING: pairs with the fence in `wait_for_room` (module docs).
-        fence(Ordering::SeqCst);
+        if !self.seeded_bugs.release_without_fence() {
+            // ORDERING: pairs with the fence in `wait_for_room` (module docs).
+            fence(Ordering::SeqCst);
+        }
         // ORDERING: Relaxed: ordered by the fence above.
         if self.waiters.load(Ordering::Relaxed) > 0 {
             self.wake_all();
@@ -202,14 +207,14 @@ impl Bound {
     }
 }
 
-#[cfg(all(test, not(corepool_loom)))]
+#[cfg(all(test, not(any(corepool_loom, corepool_shuttle))))]
 mod tests {
     use super::*;
     use std::time::Duration;
 
     #[test]
     fn a_full_bound_refuses_then_admits_after_release() {
-        let bound = Bound::new(Some(2));
+        let bound = Bound::new(Some(2), SeededBugs::default());
         assert_eq!(bound.admit(Wait::No, || false), Ok(()));
         assert_eq!(bound.admit(Wait::No, || false), Ok(()));
         assert_eq!(bound.admit(Wait::No, || false), Err(Refused::Full));
@@ -226,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_blocked_submitter_wakes_on_release() {
-        let bound = std::sync::Arc::new(Bound::new(Some(1)));
+        let bound = std::sync::Arc::new(Bound::new(Some(1), SeededBugs::default()));
         bound.admit(Wait::No, || false).unwrap();
         let b = bound.clone();
         let waiter = std::thread::spawn(move || b.admit(Wait::Forever, || false));
@@ -238,7 +243,7 @@ mod tests {
 
     #[test]
     fn unbounded_counts_nothing() {
-        let bound = Bound::new(None);
+        let bound = Bound::new(None, SeededBugs::default());
         for _ in 0..1000 {
             bound.admit(Wait::No, || false).unwrap();
         }

@@ -378,6 +378,10 @@ pub enum PinStatus {
     /// More cores were asked for than the process may use; this worker has no CPU and runs
     /// unpinned.
     NoSuchCore,
+    /// Worker 0 is the thread that built the pool
+    /// ([`Builder::use_current_thread`](crate::Builder::use_current_thread)), whose
+    /// affinity corepool leaves alone.
+    CallerThread,
 }
 
 impl PinStatus {
@@ -601,6 +605,7 @@ impl fmt::Display for Plan {
                 PinStatus::Failed => "pin failed, running unpinned",
                 PinStatus::Disabled => "pinning off",
                 PinStatus::NoSuchCore => "running unpinned",
+                PinStatus::CallerThread => "the building thread, left unpinned",
             };
             writeln!(f, " ({status})")?;
         }

@@ -36,7 +36,7 @@
 //! lock before every wait.
 
 use crate::sched::registry::{Producer, Registry};
-use crate::sync::{AtomicUsize, CachePadded, Condvar, Mutex, Ordering};
+use crate::sync::{AtomicUsize, CachePadded, Condvar, Mutex, Ordering, SeededBugs};
 
 const ACTIVE_MASK: usize = u32::MAX as usize;
 const CANCELLING: usize = 1 << (usize::BITS - 1);
@@ -46,14 +46,16 @@ pub(crate) struct Control {
     word: CachePadded<AtomicUsize>,
     gate: Mutex<()>,
     resumed: Condvar,
+    seeded_bugs: SeededBugs,
 }
 
 impl Control {
-    pub(crate) fn new(workers: usize) -> Self {
+    pub(crate) fn new(workers: usize, seeded_bugs: SeededBugs) -> Self {
         Control {
             word: CachePadded::new(AtomicUsize::new(workers)),
             gate: Mutex::new(()),
             resumed: Condvar::new(),
+            seeded_bugs,
         }
     }
 
@@ -83,6 +85,9 @@ impl Control {
 
     /// Sets `active` (already clamped by the caller) and releases the workers it resumes.
     pub(crate) fn set_active(&self, active: usize) {
+        if self.seeded_bugs.gate_notify_outside_lock() {
+            return self.set_active_outside_gate(active);
+        }
         let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let mut cur = self.load();
         loop {
@@ -98,6 +103,18 @@ impl Control {
         }
         self.resumed.notify_all();
         drop(guard);
+    }
+
+    /// Negative control (loom only, `SeededBugs::gate_notify_outside_lock`): the same change and
+    /// notification without the gate lock, so they can fall between a paused worker's check
+    /// and its wait.
+    #[cold]
+    fn set_active_outside_gate(&self, active: usize) {
+        let cur = self.load();
+        // ORDERING: Relaxed, as in `set_active` (the bug is the missing lock, not this).
+        self.word
+            .store((cur & !ACTIVE_MASK) | active, Ordering::Relaxed);
+        self.resumed.notify_all();
     }
 
     /// `shutdown_now`: from now on workers cancel what they take.
@@ -117,6 +134,11 @@ impl Control {
 
     /// Shutdown: every paused worker resumes (the caller has set `SHUTDOWN`).
     pub(crate) fn release_all(&self) {
+        if self.seeded_bugs.gate_notify_outside_lock() {
+            // Negative control (loom only): the notification can fall between a paused
+            // worker's check of `SHUTDOWN` and its wait.
+            return self.resumed.notify_all();
+        }
         let guard = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         self.resumed.notify_all();
         drop(guard);
@@ -157,7 +179,7 @@ mod tests {
 
     #[test]
     fn active_and_cancelling_bits_are_independent() {
-        let c = Control::new(8);
+        let c = Control::new(8, SeededBugs::default());
         assert_eq!(c.active(), 8);
         assert!(!c.pauses(7) && c.pauses(8));
         c.set_active(3);

@@ -30,7 +30,7 @@
 //! # Who writes what
 //!
 //! - The owner pushes and takes back halves (`tail`), promotes (`head`), and clears the flag
-//!   when it promotes with nobody asleep.
+//!   when it promotes.
 //! - Any other worker **knocks** (sets the flag) when, searching, it finds this worker's deque
 //!   empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, step 1) — so
 //!   a worker with private halves learns that a sleeper could take one, and its promotion's
@@ -41,8 +41,10 @@
 //! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
 //! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
-//!    one promotion per knock hands a thief the most. The flag is cleared only if no worker
-//!    sleeps: while one does, the next join promotes again, so each sleeper gets a piece.
+//!    one promotion per knock hands a thief the most. The flag is cleared. Help ramps up
+//!    through the knocks sleepers left: a worker on its way to sleep knocked on every other
+//!    worker, so the one its promotion's push woke promotes in turn at its first join, and
+//!    wakes the next sleeper; a worker that runs dry searches, and knocks again.
 //! 3. `a` runs.
 //! 4. **Take back**: `tail - 1`. If `head <= tail` the half was never promoted: nobody else
 //!    has ever seen it, and the owner runs it inline — no atomics, no latch. Otherwise it

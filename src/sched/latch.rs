@@ -14,6 +14,7 @@
 //!   applies: either the owner's recheck sees `SET`, or the setter's scan sees the owner
 //!   asleep.
 
+use std::mem::ManuallyDrop;
 use std::task::Wake;
 
 use crate::sched::registry::Registry;
@@ -40,7 +41,7 @@ impl Probe for WorkerLatch<'_> {
 pub(crate) struct FlagWaker {
     set: AtomicUsize,
     owner: usize,
-    registry: crate::sync::Arc<Registry>,
+    registry: ManuallyDrop<crate::sync::Arc<Registry>>,
 }
 
 impl FlagWaker {
@@ -48,7 +49,7 @@ impl FlagWaker {
         FlagWaker {
             set: AtomicUsize::new(UNSET),
             owner,
-            registry,
+            registry: ManuallyDrop::new(registry),
         }
     }
 
@@ -56,6 +57,19 @@ impl FlagWaker {
     pub(crate) fn reset(&self) {
         // ORDERING: Relaxed: the poll that follows is an AcqRel RMW on the task's state.
         self.set.store(UNSET, Ordering::Relaxed);
+    }
+}
+
+impl Drop for FlagWaker {
+    fn drop(&mut self) {
+        // A failed loom model unwinds outside its execution, where touching a loom object
+        // panics again and aborts the test run: leak the registry then (as `Pool` does).
+        #[cfg(corepool_loom)]
+        if std::thread::panicking() {
+            return;
+        }
+        // SAFETY: dropped exactly once, here, and never used after.
+        unsafe { ManuallyDrop::drop(&mut self.registry) };
     }
 }
 
@@ -75,7 +89,10 @@ impl Wake for FlagWaker {
         // ORDERING: Release publishes the completion to the owner's Acquire probe.
         self.set.store(SET, Ordering::Release);
         // ORDERING: pairs with the sleeper's fence (`sleep.rs`), as in `WorkerLatch::set`.
-        fence(Ordering::SeqCst);
+        // (A loom negative control can drop it.)
+        if !self.registry.seeded_bugs.flag_wake_without_fence() {
+            fence(Ordering::SeqCst);
+        }
         self.registry.wake_worker(self.owner);
     }
 }

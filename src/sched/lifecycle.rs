@@ -40,11 +40,34 @@
 //! Called from one of the pool's own workers, steps 1–2 happen and the call returns at once:
 //! the calling task itself keeps the pool from terminating until it returns, so waiting would
 //! deadlock. The threads then finish on their own.
+//!
+//! # Worker 0 on the building thread (`Builder::use_current_thread`)
+//!
+//! Worker 0 has no thread of the pool's: `build` starts threads for workers 1.. only, and
+//! `live` never counts worker 0. Shutdown (or the last owner's drop):
+//!
+//! - **on the building thread, between pool calls** — after steps 1–2 worker 0 comes on duty
+//!   and runs the worker loop like a pool thread until the pool terminates (it is the last
+//!   worker to fall asleep, or another is), then gives up its seat; then steps 4–5 as for any
+//!   outside caller. Nothing waits for a thread that cannot come.
+//! - **inside a pool call on that thread** (a task worker 0 runs while it waits) — as from
+//!   any worker: it returns at once.
+//! - **on another thread** — worker 0 is off duty there (counted asleep), so the other
+//!   workers terminate without it and step 4 waits for them only; what worker 0's own deque
+//!   held was stolen by them. A broadcast call waiting in worker 0's inbox holds termination
+//!   until the building thread next waits in the pool. With no other worker (one CPU
+//!   worker, which is the building thread) nothing can run the injector's tasks: step 4
+//!   finds no thread to wait for and the injector is drained (its tasks rejected); worker 0's
+//!   own deque is empty (with no other worker, each pool call on the building thread runs
+//!   what it queued before it returns). The building thread stays worker 0 until its next
+//!   pool call, its next `use_current_thread` build, or its exit, which find the pool shut
+//!   down (and, closing, terminate it) or terminated, and give the seat up.
 
 use std::time::Instant;
 
 use crate::placement::sizing::PinStatus;
 use crate::sched::registry::Registry;
+use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
 use crate::sync::{thread, wait_until_deadline, Condvar, Mutex};
 
@@ -120,13 +143,14 @@ impl Lifecycle {
         self.changed.notify_all();
     }
 
-    /// Waits until the first `started` workers have reported; returns their pin outcomes.
-    pub(crate) fn wait_started(&self, started: usize) -> Vec<PinStatus> {
+    /// Waits until every worker from index `first` on has reported (those before it have no
+    /// thread: worker 0 on the building thread); returns their pin outcomes.
+    pub(crate) fn wait_started(&self, first: usize) -> Vec<PinStatus> {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        while c.pins[..started].iter().any(Option::is_none) {
+        while c.pins[first..].iter().any(Option::is_none) {
             c = self.changed.wait(c).unwrap_or_else(|e| e.into_inner());
         }
-        c.pins[..started].iter().map(|p| p.unwrap()).collect()
+        c.pins[first..].iter().map(|p| p.unwrap()).collect()
     }
 
     /// Waits until every worker has exited, or the deadline passes (false).
@@ -184,7 +208,10 @@ impl Registry {
         self.lane.wake_submitters();
         self.control.release_all();
         self.wake_all();
-        if self.is_current() {
+        // On worker 0's building thread (`use_current_thread`) between pool calls, that
+        // worker comes on duty and runs the loop until the pool terminates, then the caller
+        // waits for the others as any outside caller does.
+        if !WorkerThread::finish_pool_as_caller(self) && self.is_current() {
             return true;
         }
         // Likewise on a blocking-lane thread: it cannot wait for itself. The lane closes

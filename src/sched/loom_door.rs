@@ -6,13 +6,16 @@
 //! checked with two loom threads instead of a whole pool's start, sleep and shutdown, which
 //! lets loom afford more preemptions.
 
+use crate::join_handle::JoinHandle;
 use crate::lane::blocking::LaneConfig;
 use crate::placement::topology::{neighbour_order, Topology};
+use crate::pool::Pool;
 use crate::sched::registry::Registry;
 use crate::sched::start::{self, PoolConfig, Seat};
 use crate::sched::worker::WorkerThread;
 use crate::sync::{Arc, Deque, SeededBugs, Steal};
-use crate::task::slot::Task;
+use crate::task::cancel::CancelToken;
+use crate::task::slot::{Outcome, Task};
 use crate::DEFAULT_BLOCKING_KEEP_ALIVE;
 
 /// A registry of `n` worker slots and no threads (module docs).
@@ -53,6 +56,7 @@ impl Workers {
                     seeded_bugs: bugs,
                 },
                 seeded_bugs: bugs,
+                caller_worker: false,
             },
         );
         Workers {
@@ -123,6 +127,63 @@ impl Thief {
                 true
             }
             Steal::Empty | Steal::Retry => false,
+        }
+    }
+}
+
+/// Inside [`Worker::enter`]: submits `f` to the entered worker's own deque, as
+/// `pool.submit` does on a worker, and returns its handle; a [`Thief`] may then steal it, and
+/// the handle's `join` helps (`JoinHandle::join` on a worker).
+///
+/// # Panics
+/// Outside [`Worker::enter`].
+pub fn submit_here<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (task, handle) = Task::submit(f, None);
+    WorkerThread::with_current(|w| {
+        let w = w.expect("submit_here outside Worker::enter");
+        w.count_submitted();
+        w.push_local(task);
+        handle.run_by(w.registry())
+    })
+}
+
+/// `pool.set_active_workers(n)` without its clamp to at least one, so a model can pause a
+/// one-worker pool's only worker (the gate is per worker: the same code pauses worker 1 of
+/// two, at the cost of a third model thread).
+pub fn set_active_workers_unclamped(pool: &Pool, n: usize) -> usize {
+    pool.registry().set_active_workers(n)
+}
+
+/// A cancel token with `bugs` seeded (the token's own negative controls).
+pub fn token_with_bugs(bugs: SeededBugs) -> CancelToken {
+    CancelToken::with_seeded_bugs(bugs)
+}
+
+/// A task bound to `token` as `pool.submit_with` binds it, but queued nowhere: the model's
+/// own thread starts it ([`Unqueued::run`]) where a worker would.
+pub fn submit_bound<F, T>(token: &CancelToken, f: F) -> (Unqueued, JoinHandle<T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (task, handle) = Task::submit(f, Some(token));
+    (Unqueued(task), handle)
+}
+
+/// A task of [`submit_bound`], not in any queue. Dropped unrun, it is rejected (or stays
+/// cancelled, if it was).
+pub struct Unqueued(Task);
+
+impl Unqueued {
+    /// Starts the task as a worker would: true if it ran, false if a cancel had taken it.
+    pub fn run(self) -> bool {
+        match self.0.run() {
+            Outcome::Completed | Outcome::Panicked(_) => true,
+            Outcome::Cancelled => false,
         }
     }
 }

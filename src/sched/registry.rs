@@ -29,7 +29,7 @@ use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
 use crate::sync::{
-    current_cpu, Arc, AtomicBool, AtomicUsize, CachePadded, Injector, Ordering, SeededBugs, Steal,
+    current_cpu, Arc, AtomicUsize, CachePadded, HintFlag, Injector, Ordering, SeededBugs, Steal,
     Stealer,
 };
 use crate::task::slot::{Discard, Discarded, Task};
@@ -66,7 +66,7 @@ pub(crate) struct WorkerSlot {
     /// pushes here.
     pub(super) inbox: Injector<Task>,
     /// Its heartbeat flag: set by a knock, read by its joins (`heartbeat.rs`).
-    pub(super) heartbeat: Arc<CachePadded<AtomicBool>>,
+    pub(super) heartbeat: Arc<CachePadded<HintFlag>>,
 }
 
 impl WorkerSlot {
@@ -111,6 +111,9 @@ pub(crate) struct Registry {
     cpu_to_worker: Box<[Option<usize>]>,
     handlers: Handlers,
     pub(super) seeded_bugs: SeededBugs,
+    /// Worker 0 is the thread that built the pool (`Builder::use_current_thread`), not a
+    /// thread of the pool: off duty it counts as asleep (`worker.rs`).
+    pub(super) caller_worker: bool,
     /// Workers blocked in `JoinHandle::join_blocking` on a task of this pool that had not
     /// started (debug builds only: the self-deadlock check).
     blocking_joins: AtomicUsize,
@@ -146,9 +149,9 @@ impl Registry {
     ) -> Registry {
         Registry {
             injector: Injector::new(),
-            bound: Bound::new(queue_capacity),
+            bound: Bound::new(queue_capacity, seeded_bugs),
             lifecycle: Lifecycle::new(workers.len()),
-            control: Control::new(workers.len()),
+            control: Control::new(workers.len(), seeded_bugs),
             idle: Idle::new(),
             lane,
             workers,
@@ -157,6 +160,7 @@ impl Registry {
             cpu_to_worker,
             handlers,
             seeded_bugs,
+            caller_worker: false,
             blocking_joins: AtomicUsize::new(0),
         }
     }

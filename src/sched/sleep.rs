@@ -6,8 +6,11 @@
 //! - `searching` — workers looking for work outside their own deque (bits 0..16);
 //! - `sleeping` — workers counted as asleep (bits 16..32);
 //! - `SHUTDOWN` — the pool accepts no outside work (bit 32);
-//! - `TERMINATED` — every worker is asleep, every queue is empty, and shutdown was asked:
-//!   workers exit (bit 33).
+//! - `TERMINATED` — every worker is asleep, every queue is empty, no sleeper holds a task,
+//!   and shutdown was asked: workers exit (bit 33);
+//! - `holding` — sleepers that hold a task open: workers asleep *inside* a helping wait
+//!   (`join`, `scope`, `JoinHandle::join`, `install`), counted from step 1 until they leave
+//!   the sleep (bits 34..50).
 //!
 //! Each worker also has a [`Parker`](crate::sched::park::Parker) whose state says whether it may be
 //! claimed by a waker (`park.rs`).
@@ -16,7 +19,9 @@
 //!
 //! 1. Knock on every other worker (`heartbeat.rs`: a worker running joins then offers a
 //!    private half, whose push wakes a sleeper). Count itself as sleeping, and stop searching
-//!    if it was (one RMW on the word).
+//!    if it was (one RMW on the word); a worker waiting on a latch mid-task also counts
+//!    itself as holding (same RMW), and uncounts that when it leaves the sleep, however it
+//!    leaves.
 //! 2. Become claimable: parker `Awake → Sleepy`.
 //! 3. `fence(SeqCst)` — pairs with the producer's fence (below).
 //! 4. **Final recheck**: look at the injector, every deque and the worker's own broadcast
@@ -25,9 +30,18 @@
 //!    the meantime, the waker already did that accounting.
 //! 5. Reload the word (after the fence, so a shutdown that missed this worker's `Sleepy` is
 //!    seen here — shutdown fences between setting `SHUTDOWN` and waking everyone). If shutdown
-//!    was asked and every worker is asleep, set `TERMINATED` by CAS against exactly the value
-//!    read, and wake everyone, who exit.
+//!    was asked, every worker is asleep and none holds a task, set `TERMINATED` by CAS against
+//!    exactly the value read, and wake everyone, who exit.
+//!    In a pool whose worker 0 is the building thread (`Builder::use_current_thread`),
+//!    termination also waits for worker 0's broadcast inbox to be empty: only that thread
+//!    runs those calls (`worker.rs`).
 //! 6. Park until claimed, then continue as a searcher (the claimer counted it as one).
+//!
+//! Worker 0 on the building thread is counted as sleeping while the thread is outside any
+//! pool call, with its parker left `Awake` (unclaimable); it runs steps 1, 3, 4 and 5 without
+//! parking each time a pool call on that thread ends ([`Registry::transition_seat_off_duty`]),
+//! and leaves the count by one RMW when the next begins ([`Registry::transition_seat_on_duty`]).
+//! `worker.rs` says why no task it leaves on its deque is stranded.
 //!
 //! # Work appears ([`Registry::notify_work`]) — after every push
 //!
@@ -81,8 +95,13 @@
 //! # Why no task is stranded at shutdown
 //!
 //! A worker counts itself asleep only after its own deque came up empty (only the owner pushes
-//! to it), so "all asleep" means no task is running and no deque holds one: what remains can
-//! only be in the injector. Termination is a CAS from the exact value read after the
+//! to it), so "all asleep, none holding" means no task is running and no deque holds one:
+//! what remains can only be in the injector. A worker asleep inside a helping wait has a task
+//! on its stack, and its latch may already be set by a worker that has since gone to sleep
+//! itself — then nobody else is awake, and the waiter is between its step 1 and its recheck.
+//! `holding` keeps such a sleeper from looking like an idle one: without it the last other
+//! worker terminated the pool under the waiter, which then returned from its wait into a
+//! pool whose workers had left (found by the shuttle scenarios, `shuttle-tests/`). Termination is a CAS from the exact value read after the
 //! terminator's fence and empty recheck, so no worker woke in between. An outside producer
 //! checks `SHUTDOWN` before pushing; one that raced past it either is seen by some sleeper's
 //! recheck (which then does not stay asleep), or sees `TERMINATED` in its step 3 or in its
@@ -104,6 +123,9 @@ const SLEEP_ONE: u64 = 1 << SLEEP_SHIFT;
 const SLEEP_MASK: u64 = 0xFFFF << SLEEP_SHIFT;
 const SHUTDOWN: u64 = 1 << 32;
 const TERMINATED: u64 = 1 << 33;
+const HOLD_SHIFT: u32 = 34;
+const HOLD_ONE: u64 = 1 << HOLD_SHIFT;
+const HOLD_MASK: u64 = 0xFFFF << HOLD_SHIFT;
 
 /// One snapshot of the idle word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +147,10 @@ impl IdleWord {
     /// All work is done and the workers are exiting.
     pub(crate) fn is_terminated(self) -> bool {
         self.0 & TERMINATED != 0
+    }
+    /// Sleepers inside a helping wait: their task holds the pool open.
+    pub(crate) fn holding(self) -> usize {
+        ((self.0 & HOLD_MASK) >> HOLD_SHIFT) as usize
     }
 }
 
@@ -185,13 +211,17 @@ impl Idle {
         prev.searching() == 1
     }
 
-    /// Step 1: counts a worker as sleeping (and no longer searching). Returns the new value.
-    pub(crate) fn transition_to_sleeping(&self, was_searching: bool) -> IdleWord {
-        let delta = if was_searching {
+    /// Step 1: counts a worker as sleeping (and no longer searching; and holding, if it
+    /// sleeps inside a helping wait). Returns the new value.
+    pub(crate) fn transition_to_sleeping(&self, was_searching: bool, holding: bool) -> IdleWord {
+        let mut delta = if was_searching {
             SLEEP_ONE.wrapping_sub(SEARCH_ONE)
         } else {
             SLEEP_ONE
         };
+        if holding {
+            delta = delta.wrapping_add(HOLD_ONE);
+        }
         // ORDERING: AcqRel: the release publishes this worker's earlier pushes to whoever reads
         // the word later (the last sleeper's RMW, a producer's load); followed by fence step 3.
         let prev = self.word.fetch_add(delta, Ordering::AcqRel);
@@ -205,6 +235,26 @@ impl Idle {
         let prev = IdleWord(self.word.fetch_add(delta, Ordering::AcqRel));
         debug_assert!(prev.sleeping() > 0, "sleeping underflow: {prev:?}");
         IdleWord(prev.0.wrapping_add(delta))
+    }
+
+    /// A sleeper that held a task leaves its sleep (by itself or claimed): it no longer
+    /// holds the pool open through the word; its task does, as a running one.
+    fn release_hold(&self) {
+        // ORDERING: AcqRel: part of the word's RMW chain; a would-be terminator that read the
+        // hold fails its CAS, and one that reads after this sees the waiter searching (the
+        // claim or the owner moved it there before).
+        let prev = IdleWord(self.word.fetch_sub(HOLD_ONE, Ordering::AcqRel));
+        debug_assert!(prev.holding() > 0, "holding underflow: {prev:?}");
+    }
+
+    /// Worker 0's seat comes on duty (`use_current_thread`, `worker.rs`): it was counted
+    /// as sleeping while off duty and is now awake, not searching. Returns the new value.
+    pub(crate) fn transition_sleeping_to_awake(&self) -> IdleWord {
+        // ORDERING: AcqRel: one RMW of the chain the terminator's CAS compares against, so
+        // either that CAS fails (the word changed) or this RMW reads TERMINATED.
+        let prev = IdleWord(self.word.fetch_sub(SLEEP_ONE, Ordering::AcqRel));
+        debug_assert!(prev.sleeping() > 0, "sleeping underflow: {prev:?}");
+        IdleWord(prev.0.wrapping_sub(SLEEP_ONE))
     }
 
     /// Sets SHUTDOWN; returns the value before.
@@ -233,8 +283,8 @@ impl Registry {
     /// A worker with nothing to do goes to sleep (steps 1–6 in the module docs).
     /// `searching` is the worker's own flag; it is true again when this returns `Search`.
     /// `waiting`: the latch of a `join`/`scope` the worker waits on, mid-task; its recheck
-    /// then also looks at the latch, and it never terminates the pool (its task holds the pool
-    /// open).
+    /// then also looks at the latch, it never terminates the pool, and it counts as holding,
+    /// so no other worker does either while it sleeps (its task holds the pool open).
     #[cold]
     pub(crate) fn sleep(
         &self,
@@ -243,6 +293,8 @@ impl Registry {
         waiting: Option<&dyn Probe>,
     ) -> AfterSleep {
         let parker = &self.workers[index].parker;
+        // A sleeper inside a helping wait holds its task open (module docs, shutdown).
+        let holding = waiting.is_some() && !self.seeded_bugs.sleep_without_hold();
         // Step 1. First a knock on every other worker: one running joins then promotes a
         // private half at its next join, whose push wakes us (`heartbeat.rs`).
         for (i, worker) in self.workers.iter().enumerate() {
@@ -250,7 +302,7 @@ impl Registry {
                 worker.knock();
             }
         }
-        self.idle.transition_to_sleeping(*searching);
+        self.idle.transition_to_sleeping(*searching, holding);
         *searching = false;
         // Step 2.
         parker.transition_to_sleepy();
@@ -263,14 +315,13 @@ impl Registry {
             && (self.has_visible_work() || !self.inbox_is_empty(index) || latch_set())
         {
             *searching = true;
-            return self.leave_sleep(parker.try_cancel_sleep());
+            return self.leave_sleep(parker.try_cancel_sleep(), holding);
         }
         // Step 5.
         let seen = self.idle.load();
-        let all_asleep = seen.sleeping() == self.workers.len() && seen.searching() == 0;
         let may_terminate = waiting.is_none()
             && (seen.is_terminated()
-                || (seen.is_shutdown() && all_asleep && self.idle.try_terminate(seen)));
+                || (self.may_terminate(seen) && self.idle.try_terminate(seen)));
         if may_terminate {
             // Point of no return: the pool is terminated; wake everyone so they exit.
             parker.try_cancel_sleep();
@@ -283,14 +334,70 @@ impl Registry {
         let woken = parker.park();
         counters.park_end(self.counters.epoch);
         *searching = true;
-        self.leave_sleep(woken)
+        self.leave_sleep(woken, holding)
     }
 
-    /// The worker is awake again, as a searcher: finish the accounting and see whether the
-    /// pool terminated meanwhile.
-    fn leave_sleep(&self, how: Woken) -> AfterSleep {
+    /// Step 5's condition, on the word read after the fence and an empty recheck: shutdown
+    /// was asked, every worker is asleep (an off-duty seat counts as asleep), nobody searches
+    /// or holds a task, and — in a pool with a seat — no broadcast call waits in worker 0's inbox: only the
+    /// seat's thread can run it, and it does so when it next waits in the pool.
+    fn may_terminate(&self, seen: IdleWord) -> bool {
+        seen.is_shutdown()
+            && seen.sleeping() == self.workers.len()
+            && seen.searching() == 0
+            && seen.holding() == 0
+            && (!self.caller_worker || self.inbox_is_empty(0))
+    }
+
+    /// Worker 0 on the building thread comes on duty (`worker.rs`, "Worker 0 on the building thread"):
+    /// from counted-asleep to awake. `Terminated` if the pool terminated while it was off
+    /// duty: the seat then counts nowhere any more.
+    pub(crate) fn transition_seat_on_duty(&self) -> Notified {
+        if self.idle.transition_sleeping_to_awake().is_terminated() {
+            Notified::Terminated
+        } else {
+            Notified::Ok
+        }
+    }
+
+    /// Worker 0's seat goes off duty: it leaves the pool's work to the others until its
+    /// thread next waits in the pool. It counts itself asleep (step 1; its parker stays
+    /// `Awake`, so no waker claims it), fences (step 3), and rechecks (step 4) — but does
+    /// not park: what it sees it announces like a producer, whose claim races a would-be
+    /// terminator exactly as a push does. With nothing to see it runs step 5, so a seat
+    /// that leaves last terminates a pool being shut down. `Terminated`: the pool is done.
+    #[cold]
+    pub(crate) fn transition_seat_off_duty(&self, index: usize) -> Notified {
+        // Step 1.
+        self.idle.transition_to_sleeping(false, false);
+        // Step 3. ORDERING: pairs with the fences in notify_work and in `sleep` step 3, as a
+        // sleeper's does.
+        fence(Ordering::SeqCst);
+        // Step 4. Its own deque is among the stealers: work left there is announced.
+        if self.has_visible_work() {
+            return self.wake_if_needed(|| false, || Some(index));
+        }
+        // Step 5.
+        let seen = self.idle.load();
+        if seen.is_terminated() {
+            return Notified::Terminated;
+        }
+        if self.may_terminate(seen) && self.idle.try_terminate(seen) {
+            // Point of no return, as in `sleep`.
+            self.wake_all();
+            return Notified::Terminated;
+        }
+        Notified::Ok
+    }
+
+    /// The worker is awake again, as a searcher: finish the accounting (and drop its hold,
+    /// if it waits mid-task) and see whether the pool terminated meanwhile.
+    fn leave_sleep(&self, how: Woken, holding: bool) -> AfterSleep {
         if how == Woken::ByItself {
             self.idle.transition_sleeping_to_searching();
+        }
+        if holding {
+            self.idle.release_hold();
         }
         if self.idle.load().is_terminated() {
             AfterSleep::Exit
@@ -415,12 +522,15 @@ mod tests {
         assert!(idle.try_transition_to_searching(4));
         assert!(idle.try_transition_to_searching(4));
         assert!(!idle.try_transition_to_searching(4), "at most half search");
-        let c = idle.transition_to_sleeping(true);
+        let c = idle.transition_to_sleeping(true, false);
         assert_eq!((c.searching(), c.sleeping()), (1, 1));
-        let c = idle.transition_to_sleeping(false);
+        let c = idle.transition_to_sleeping(false, false);
         assert_eq!((c.searching(), c.sleeping()), (1, 2));
         let c = idle.transition_sleeping_to_searching();
         assert_eq!((c.searching(), c.sleeping()), (2, 1));
+        let c = idle.transition_sleeping_to_awake();
+        assert_eq!((c.searching(), c.sleeping()), (2, 0));
+        idle.transition_to_sleeping(false, false);
         assert!(!idle.transition_from_searching());
         assert!(idle.transition_from_searching());
         let before = idle.set_shutdown();
@@ -437,11 +547,33 @@ mod tests {
     fn sleeping_field_holds_max_threads() {
         let idle = Idle::new();
         for _ in 0..crate::MAX_THREADS {
-            idle.transition_to_sleeping(false);
+            idle.transition_to_sleeping(false, false);
         }
         let c = idle.load();
         assert_eq!(c.sleeping(), crate::MAX_THREADS);
         assert_eq!(c.searching(), 0);
         assert!(!c.is_shutdown());
+    }
+
+    #[test]
+    fn holding_field_is_independent_and_holds_max_threads() {
+        let idle = Idle::new();
+        for _ in 0..crate::MAX_THREADS {
+            idle.transition_to_sleeping(false, true);
+        }
+        idle.set_shutdown();
+        let c = idle.load();
+        assert_eq!(
+            (c.sleeping(), c.holding(), c.searching()),
+            (crate::MAX_THREADS, crate::MAX_THREADS, 0)
+        );
+        assert!(c.is_shutdown() && !c.is_terminated());
+        idle.release_hold();
+        let c = idle.load();
+        assert_eq!(
+            (c.sleeping(), c.holding()),
+            (crate::MAX_THREADS, crate::MAX_THREADS - 1)
+        );
+        assert!(c.is_shutdown() && !c.is_terminated());
     }
 }

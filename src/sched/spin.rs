@@ -1,9 +1,9 @@
 //! An idle worker's spin before it parks (`worker.rs`, `sleep.rs`): a short backoff, then
 //! either a bounded spin (the last searcher) or a few yields (everyone else).
 
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 use crate::sync::thread;
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 use crate::sync::tuning::{SPIN_BACKOFF_STEPS, SPIN_YIELDS};
 
 /// An idle worker's spin before it parks (`worker.rs`): an exponential backoff (1, 2, 4 …
@@ -16,14 +16,14 @@ use crate::sync::tuning::{SPIN_BACKOFF_STEPS, SPIN_YIELDS};
 /// Its spin is bounded by the window instead. A worker that is not searching is counted
 /// on by nobody, so it yields, letting such a thread (often the one submitting the work)
 /// run, before it sleeps.
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 pub(crate) struct IdleSpin {
     step: std::cell::Cell<u32>,
     /// When the backoff ran out in this idle period.
     since: std::cell::Cell<Option<std::time::Instant>>,
 }
 
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 impl IdleSpin {
     pub(crate) fn new() -> Self {
         IdleSpin {
@@ -83,12 +83,13 @@ impl IdleSpin {
     }
 }
 
-/// Under loom there is no spin phase at all: correctness must not rest on it, and every
-/// spin step multiplies the interleavings (and the preemptions a bug needs to show).
-#[cfg(corepool_loom)]
+/// Under loom and shuttle there is no spin phase at all: correctness must not rest on it, every
+/// spin step multiplies the interleavings (and the preemptions a bug needs to show), and the
+/// searcher's window is wall-clock time, which would make a shuttle schedule unreplayable.
+#[cfg(any(corepool_loom, corepool_shuttle))]
 pub(crate) struct IdleSpin;
 
-#[cfg(corepool_loom)]
+#[cfg(any(corepool_loom, corepool_shuttle))]
 impl IdleSpin {
     pub(crate) fn new() -> Self {
         IdleSpin

@@ -26,7 +26,7 @@ use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
 use crate::sync::{
-    pin_current_thread, thread, Arc, AtomicBool, CachePadded, Deque, Injector, SeededBugs,
+    pin_current_thread, thread, Arc, CachePadded, Deque, HintFlag, Injector, SeededBugs,
 };
 use crate::task::slot::Task;
 
@@ -51,6 +51,9 @@ pub(crate) struct PoolConfig {
     pub(crate) spin_window: Duration,
     pub(crate) lane: LaneConfig,
     pub(crate) seeded_bugs: SeededBugs,
+    /// Worker 0 is the building thread (`Builder::use_current_thread`): no thread is
+    /// started for it; [`take_caller_seat`] makes the caller that worker.
+    pub(crate) caller_worker: bool,
 }
 
 /// The registry for `seats`, and each worker's own deque (its stealer is in the registry);
@@ -69,10 +72,10 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
             name: seat.name,
             fifo: Fifo::new(),
             inbox: Injector::new(),
-            heartbeat: Arc::new(CachePadded::new(AtomicBool::new(false))),
+            heartbeat: Arc::new(CachePadded::new(HintFlag::new(false))),
         })
         .collect();
-    let registry = Arc::new(Registry::new(
+    let mut registry = Registry::new(
         slots,
         config.cpu_to_worker,
         config.handlers,
@@ -80,22 +83,25 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
         config.spin_window,
         Lane::new(config.lane),
         config.seeded_bugs,
-    ));
-    (registry, deques)
+    );
+    registry.caller_worker = config.caller_worker;
+    (Arc::new(registry), deques)
 }
 
-/// Starts a thread per worker (`placements` says where each goes) and, with the start
-/// handshake, waits until each has pinned itself and returns what pinning did; then lets
-/// them run. If a thread cannot be started, the ones already started leave without touching
-/// a task, and the error is returned.
+/// Starts a thread per worker from index `first` on — `deques` holds theirs, from worker
+/// `first` on — (`placements` says where each goes)
+/// and, with the start handshake, waits until each has pinned itself and returns what
+/// pinning did, by worker index from `first`; then lets them run. If a thread cannot be
+/// started, the ones already started leave without touching a task, and the error is
+/// returned.
 pub(crate) fn start_threads(
     registry: &Arc<Registry>,
     deques: Vec<Deque<Task>>,
+    first: usize,
     placements: &[WorkerPlacement],
     stack_size: Option<usize>,
 ) -> io::Result<Option<Vec<PinStatus>>> {
-    let n = deques.len();
-    for (index, deque) in deques.into_iter().enumerate() {
+    for (index, deque) in (first..).zip(deques) {
         let registry_for_thread = Arc::clone(registry);
         let planned = placements[index];
         let mut builder = thread::Builder::new().name(registry.workers[index].name.clone());
@@ -136,7 +142,19 @@ pub(crate) fn start_threads(
     if !START_HANDSHAKE {
         return Ok(None);
     }
-    let pins = registry.lifecycle.wait_started(n);
+    let pins = registry.lifecycle.wait_started(first);
     registry.lifecycle.release(true);
     Ok(Some(pins))
+}
+
+/// Makes the calling thread worker 0 of `registry` (`Builder::use_current_thread`), off
+/// duty: it runs pool work only while it waits in the pool (`worker.rs`, "Worker 0 on the
+/// building thread"). Called by `build` once the other workers run; `deque` is worker 0's.
+/// The caller was checked to be no pool's worker.
+pub(crate) fn take_caller_seat(registry: &Arc<Registry>, deque: Deque<Task>) {
+    debug_assert!(
+        registry.caller_worker,
+        "a caller seat in a pool built without one"
+    );
+    WorkerThread::take_caller_seat(deque, Arc::clone(registry));
 }

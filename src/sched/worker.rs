@@ -25,16 +25,50 @@
 //! most the window; workers that do not search sleep after a few yields. A searcher's spin never yields the CPU (`spin.rs` says why).
 //! A searcher that finds work stops searching, and if it was the last searcher and a queue
 //! still holds work, it wakes a sleeper to take over the search.
+//!
+//! # Worker 0 on the building thread (`Builder::use_current_thread`)
+//!
+//! The thread that builds such a pool becomes its worker 0 without running the loop: the
+//! `WorkerThread` lives in the thread's `CALLER_SEAT`, and its [`Duty`] says what it does.
+//!
+//! - **Off** — the thread runs its own code, outside any pool call. `CURRENT` is null, and the
+//!   idle word counts worker 0 as *sleeping*, so the other workers can terminate without it;
+//!   its parker stays `Awake`, so no waker claims it. Its deque is empty or being drained by
+//!   thieves (every sleeper's recheck looks at it).
+//! - **On** — a *duty window*: any call that asks for the current worker
+//!   ([`with_current`](WorkerThread::with_current): `join`, `scope`, `spawn`, `install`,
+//!   `current_thread_index`, …) finds `CURRENT` null, finds the seat, and runs with worker 0
+//!   on duty for the call: one RMW takes it off the sleeping count, `CURRENT` points at it,
+//!   and it is a worker like the others until the call returns — its helping waits run pool
+//!   work, its pushes go to its own deque. Nested calls see `CURRENT` set and cost nothing
+//!   more.
+//! - Closing the window: run the broadcast inbox dry (only worker 0 may run those; with no
+//!   other worker, its deque too), clear `CURRENT`, then a sleeper's steps 1, 3, 4 and 5
+//!   without parking (`sleep.rs`, `transition_seat_off_duty`): whatever its recheck sees —
+//!   tasks it spawned and left on its deque — is announced like a producer's push, and with
+//!   nothing left a pool being shut down is terminated by it.
+//! - **Released** — the pool terminated: a window opened on it runs the call on worker 0 alone
+//!   (its pushes stay on its deque), then runs what is left there and frees the seat: the
+//!   thread is no pool's worker any more. A seat is freed only when its window closes, or at
+//!   top level (shutdown's help, a new build, thread exit), so no frame still holds it.
+//!
+//! Why nothing is lost: a window's close counts worker 0 asleep *with* work possibly left on
+//! its deque (unlike a sleeper, whose deque is empty). A terminator's CAS compares the whole
+//! idle word, and the close fences and then either sees every worker asleep — and claims one,
+//! changing the word, so the CAS fails — or sees `TERMINATED`: then worker 0 runs the rest
+//! itself (Released). Opening a window is one RMW on the word, so it either fails a racing
+//! terminator's CAS or reads `TERMINATED`. A broadcast call waiting in worker 0's inbox
+//! blocks termination (`sleep.rs` step 5) until the building thread opens a window.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use crate::sched::registry::{Producer, Registry};
-use crate::sched::sleep::AfterSleep;
+use crate::sched::sleep::{AfterSleep, Notified};
 use crate::sched::spin::IdleSpin;
 use crate::sync::seeded::{self, SeededBugs};
 use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
-use crate::sync::{thread_local, Arc, AtomicBool, CachePadded, Deque, Ordering, Steal};
+use crate::sync::{thread_local, Arc, CachePadded, Deque, HintFlag, Ordering, Steal};
 use std::task::{Poll, Waker};
 
 use crate::sched::fifo::Fifo;
@@ -56,9 +90,116 @@ thread_local! {
     static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
 }
 
+#[cfg(not(corepool_loom))]
+thread_local! {
+    /// Worker 0 of the pool this thread built with `Builder::use_current_thread`, while it
+    /// has not been released (module docs).
+    static CALLER_SEAT: CallerSeat = const { CallerSeat(RefCell::new(None)) };
+}
+
+#[cfg(corepool_loom)]
+thread_local! {
+    /// As above; loom's macro takes no `const` init (and no model builds such a pool).
+    static CALLER_SEAT: CallerSeat = CallerSeat(RefCell::new(None));
+}
+
+/// The thread's caller seat; its drop (thread exit) takes worker 0 off duty for good.
+struct CallerSeat(RefCell<Option<Box<WorkerThread>>>);
+
+impl CallerSeat {
+    fn get(&self) -> *const WorkerThread {
+        self.0
+            .borrow()
+            .as_deref()
+            .map_or(std::ptr::null(), |w| w as *const WorkerThread)
+    }
+}
+
+impl Drop for CallerSeat {
+    fn drop(&mut self) {
+        if let Some(seat) = self.0.get_mut().take() {
+            // The thread exits while its pool may live on (owned elsewhere): run what only
+            // worker 0 would run, and leave it counted asleep for good. The window's close
+            // finds the seat already gone from `CALLER_SEAT` and frees nothing.
+            let window = DutyWindow::open(&seat);
+            window.seat.run_own_queues(true);
+            drop(window);
+        }
+    }
+}
+
+/// What a worker does with its thread (module docs, "Worker 0 on the building thread").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Duty {
+    /// A thread of the pool's own, running the worker loop until termination.
+    Loop,
+    /// Worker 0 on the building thread, outside any pool call: counted asleep, unclaimable.
+    Off,
+    /// Worker 0 on the building thread, inside a pool call: a worker like the others.
+    On,
+    /// Worker 0 of a pool that has terminated: counted nowhere.
+    Released,
+}
+
+/// Worker 0 on duty for one call on the building thread (module docs); closing it (drop, so
+/// also on unwind) takes it off duty again.
+struct DutyWindow<'a> {
+    seat: &'a WorkerThread,
+}
+
+impl<'a> DutyWindow<'a> {
+    fn open(seat: &'a WorkerThread) -> Self {
+        debug_assert_eq!(seat.duty.get(), Duty::Off, "a duty window opened twice");
+        let r = &*seat.registry;
+        if r.transition_seat_on_duty() == Notified::Terminated {
+            seat.duty.set(Duty::Released);
+        } else {
+            seat.duty.set(Duty::On);
+            r.workers[seat.index].counters.park_end(r.counters.epoch);
+        }
+        seat.set_current();
+        DutyWindow { seat }
+    }
+}
+
+impl Drop for DutyWindow<'_> {
+    fn drop(&mut self) {
+        let seat = self.seat;
+        let r = &*seat.registry;
+        if seat.duty.get() == Duty::On {
+            // Its inbox only it runs; with no other worker, its deque too.
+            seat.run_own_queues(r.workers.len() == 1);
+            r.workers[seat.index].counters.exit(r.counters.epoch);
+            WorkerThread::clear_current();
+            seat.duty.set(Duty::Off);
+            if r.transition_seat_off_duty(seat.index) != Notified::Terminated {
+                return;
+            }
+            // Terminated after a terminator's recheck missed this deque: nobody else will
+            // run what is on it.
+            seat.duty.set(Duty::Released);
+            seat.set_current();
+        }
+        seat.run_own_queues(true);
+        WorkerThread::clear_current();
+        // Point of no return: the seat is freed (unless thread exit already took it out).
+        // (`try_with`: at thread exit `CALLER_SEAT` itself is being destroyed.)
+        let freed = CALLER_SEAT.try_with(|c| {
+            let mut slot = c.0.borrow_mut();
+            if slot.as_deref().is_some_and(|w| std::ptr::eq(w, seat)) {
+                slot.take()
+            } else {
+                None
+            }
+        });
+        drop(freed);
+    }
+}
+
 /// The state only the worker's own thread touches.
 pub(crate) struct WorkerThread {
     index: usize,
+    duty: Cell<Duty>,
     local: Deque<Task>,
     /// Where a batch from a bounded injector lands first (`steal_from_injector`): no thief
     /// can see this deque, so its length counts exactly the tasks that left the injector.
@@ -71,7 +212,7 @@ pub(crate) struct WorkerThread {
     halves: PrivateHalves,
     /// This worker's heartbeat flag, shared with its `WorkerSlot`: set by a knock, read at
     /// every join (`heartbeat.rs`).
-    heartbeat: Arc<CachePadded<AtomicBool>>,
+    heartbeat: Arc<CachePadded<HintFlag>>,
 }
 
 impl WorkerThread {
@@ -79,6 +220,7 @@ impl WorkerThread {
         let heartbeat = Arc::clone(&registry.workers[index].heartbeat);
         WorkerThread {
             index,
+            duty: Cell::new(Duty::Loop),
             local,
             landing: Deque::new_lifo(),
             registry,
@@ -89,14 +231,121 @@ impl WorkerThread {
         }
     }
 
-    /// Calls `f` with the worker running on this thread, if any.
+    /// Calls `f` with the worker running on this thread, if any — on the building thread of
+    /// a `use_current_thread` pool, its worker 0, on duty for the call (module docs).
     #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
         let ptr = CURRENT.with(|c| c.get());
-        // SAFETY: the pointer is non-null only while `run` executes on this thread, and `run`
-        // borrows the WorkerThread for that whole time, so the pointee is alive; we only
-        // hand out a shared reference, and WorkerThread's mutable state is in Cells.
-        f(unsafe { ptr.as_ref() })
+        if ptr.is_null() {
+            return WorkerThread::with_caller_seat(f);
+        }
+        // SAFETY: the pointer is non-null only while `run` executes on this thread, or a duty
+        // window of worker 0 on the building thread is open, and `run` (the window) borrows
+        // the WorkerThread for that whole time, so the pointee is alive; we only hand out a
+        // shared reference, and WorkerThread's mutable state is in Cells.
+        f(Some(unsafe { &*ptr }))
+    }
+
+    /// [`with_current`](Self::with_current) with no worker current: worker 0 on duty for `f`
+    /// if this thread has a caller seat, else none. Out of line: only threads that are no
+    /// pool's workers come here.
+    #[cold]
+    #[inline(never)]
+    fn with_caller_seat<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
+        let seat = CALLER_SEAT.with(CallerSeat::get);
+        if seat.is_null() {
+            return f(None);
+        }
+        // SAFETY: a seat is freed only when its window closes, at thread exit, or at top
+        // level with no window open (`finish_pool_as_caller`, `caller_seat_free`); this
+        // frame opens the window, so the seat outlives the reference.
+        let seat = unsafe { &*seat };
+        let _window = DutyWindow::open(seat);
+        f(Some(seat))
+    }
+
+    /// Makes the calling thread worker 0 of `registry`, off duty (module docs); `start.rs`
+    /// calls it for `Builder::use_current_thread`, once [`caller_seat_free`](Self::caller_seat_free)
+    /// said yes and the other workers run.
+    pub(crate) fn take_caller_seat(local: Deque<Task>, registry: Arc<Registry>) {
+        let seat = Box::new(WorkerThread::new(0, local, registry));
+        seat.duty.set(Duty::Off);
+        let r = &*seat.registry;
+        // Off duty from the start: asleep as far as the idle word and the busy time go.
+        r.idle.transition_to_sleeping(false, false);
+        r.workers[0].counters.exit(r.counters.epoch);
+        CALLER_SEAT.with(|c| {
+            let previous = c.0.borrow_mut().replace(seat);
+            debug_assert!(previous.is_none(), "a second caller seat");
+        });
+    }
+
+    /// Whether the calling thread may become worker 0 of a new pool: it is no pool's worker
+    /// and inside no pool call. Worker 0 of a pool that terminated meanwhile (dropped on
+    /// another thread) is released first.
+    pub(crate) fn caller_seat_free() -> bool {
+        if !CURRENT.with(|c| c.get()).is_null() {
+            return false;
+        }
+        let seat = CALLER_SEAT.with(CallerSeat::get);
+        // SAFETY: as in `with_caller_seat`; no window is open (CURRENT is null).
+        match unsafe { seat.as_ref() } {
+            None => true,
+            Some(seat) if seat.registry.idle.load().is_terminated() => {
+                // The window finds the pool terminated and frees the seat as it closes.
+                drop(DutyWindow::open(seat));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// `Registry::shutdown` on the building thread of `registry` outside any pool call:
+    /// worker 0 comes on duty and runs the worker loop until the pool terminates, and the
+    /// seat is freed. False if the calling thread is not `registry`'s worker 0 outside any
+    /// pool call (then it is another thread, or a pool call's code, which must not wait).
+    pub(crate) fn finish_pool_as_caller(registry: &Registry) -> bool {
+        if !CURRENT.with(|c| c.get()).is_null() {
+            return false;
+        }
+        let seat = CALLER_SEAT.with(CallerSeat::get);
+        // SAFETY: as in `with_caller_seat`; the window below is this frame's.
+        let Some(seat) = (unsafe { seat.as_ref() }) else {
+            return false;
+        };
+        if !std::ptr::eq(seat.registry(), registry) {
+            return false;
+        }
+        let window = DutyWindow::open(seat);
+        if seat.duty.get() == Duty::On {
+            seat.work_until(None);
+            seat.stop_searching();
+            // The loop returns only once the pool has terminated.
+            seat.duty.set(Duty::Released);
+        }
+        drop(window);
+        true
+    }
+
+    /// Whether the calling thread is `registry`'s worker 0 outside any pool call.
+    pub(crate) fn is_caller_seat_of(registry: &Registry) -> bool {
+        CURRENT.with(|c| c.get()).is_null()
+            && CALLER_SEAT.with(|c| {
+                c.0.borrow()
+                    .as_deref()
+                    .is_some_and(|seat| std::ptr::eq(seat.registry(), registry))
+            })
+    }
+
+    /// Runs this worker's broadcast inbox dry, and with `deque`, its own deque too.
+    fn run_own_queues(&self, deque: bool) {
+        loop {
+            let task = if deque { self.local.pop() } else { None };
+            match task.or_else(|| self.registry.pop_inbox(self.index)) {
+                Some(task) => self.execute(task),
+                None => return,
+            }
+        }
     }
 
     #[inline]
@@ -239,8 +488,12 @@ impl WorkerThread {
             let mut searching = self.searching.get();
             let after = self.registry.sleep(self.index, &mut searching, waiting);
             self.searching.set(searching);
-            if after == AfterSleep::Exit {
-                debug_assert!(waiting.is_none(), "a waiting worker holds the pool open");
+            // A waiting worker does not leave on termination: termination does not look at
+            // what it waits for — a job on another pool (`install` elsewhere), a future, or,
+            // for worker 0 on the building thread, anything: the pool may have terminated
+            // before its window opened. Its latch's setter still wakes it (the parker works
+            // on), so it waits on.
+            if after == AfterSleep::Exit && waiting.is_none() {
                 return;
             }
         }
@@ -372,12 +625,9 @@ impl WorkerThread {
             // SAFETY: the half was private, so no task for it exists; `push_private`'s contract
             // keeps its job alive until it has run (its join takes it back as promoted).
             self.push_public(unsafe { Task::from_id(id) });
-            // While a worker sleeps, the next join promotes again (module docs, step 2).
-            if self.registry.idle.load().sleeping() == 0 {
-                // ORDERING: Relaxed: a hint; a knock racing this store is lost at worst, and
-                // the knocker knocks again while it searches, or was woken by the push.
-                self.heartbeat.store(false, Ordering::Relaxed);
-            }
+            // ORDERING: Relaxed: a hint; a knock racing this store is lost at worst, and the
+            // knocker knocks again while it searches, or was woken by the push.
+            self.heartbeat.store(false, Ordering::Relaxed);
         }
     }
 

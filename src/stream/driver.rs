@@ -6,6 +6,11 @@
 //! back — for `map`, an item is handed back when its output is returned to the caller (or
 //! when it is known never to produce one); for `for_each`, when its group is received. The
 //! feeder takes items only while `outstanding` stays within the window.
+//!
+//! Waking: with nothing at hand, the consumer waits for about half of the groups out
+//! ([`Driver::batch_to_wait_for`]), not for the next one: each wake then hands on, and
+//! refills the window by, a batch of groups, while the other half keeps the workers busy.
+//! A failure is pushed as urgent and wakes it at once (`ready.rs`).
 
 use std::collections::VecDeque;
 
@@ -57,6 +62,8 @@ pub(crate) struct Driver<'p, I: Iterator, U, E> {
     reorder: Option<Reorder<'p, I::Item, U, E>>,
     base_seq: u64,
     max_group: usize,
+    /// Threads that run the groups (CPU workers, or the blocking lane's maximum).
+    workers: usize,
     /// Groups out at most before the first measurement (two per worker).
     ramp_groups: usize,
     /// Wait for every group on drop (work that borrows from the caller) instead of closing.
@@ -110,6 +117,7 @@ where
             // At least two groups per worker fit in the window, so all can be busy.
             max_group: (window / (2 * workers)).max(1),
             ramp_groups: 2 * workers,
+            workers,
             must_drain: options.must_drain,
             closed: false,
         }
@@ -132,11 +140,22 @@ where
         ((TARGET_GROUP_NS / ns) as usize).clamp(1, self.max_group)
     }
 
-    /// Whether a consumer off the pool should spin before it blocks: only while groups are
-    /// measured to finish within a few spins (or not measured yet). Waiting for longer groups
-    /// — a file's hash, a chunk's parse — a spin would only take CPU from the workers.
-    fn worth_spinning(&self) -> bool {
-        let expected = self.control().item_ns() * self.group_size() as u64;
+    /// How many finished groups to wait for with none at hand (and `in_flight` ≥ 1): half
+    /// of those out, so that a wake hands on a batch, but no more than leaves one group per
+    /// worker running meanwhile — and always at least one.
+    fn batch_to_wait_for(&self) -> usize {
+        let out = self.in_flight;
+        let left_running = (out / 2).max(self.workers).min(out - 1);
+        out - left_running
+    }
+
+    /// Whether a consumer off the pool should spin before it blocks for `want` groups: only
+    /// while they are measured to finish within a few spins (or not measured yet). Waiting
+    /// for longer — a file's hash, a chunk's parse — a spin would only take CPU from the
+    /// workers.
+    fn worth_spinning(&self, want: usize) -> bool {
+        let expected =
+            self.control().item_ns() * self.group_size() as u64 * want as u64 / self.workers as u64;
         expected <= 4 * ready::SPIN_BEFORE_BLOCK.as_nanos() as u64
     }
 
@@ -246,7 +265,8 @@ where
             if self.in_flight == 0 {
                 return None;
             }
-            let mut list = ready::wait_take(&self.list, self.worth_spinning());
+            let want = self.batch_to_wait_for();
+            let mut list = ready::wait_take(&self.list, want, self.worth_spinning(want));
             while !list.is_null() {
                 self.arrived.push(list);
                 // SAFETY: taken out of the list: the chain is ours.
@@ -307,7 +327,7 @@ impl<I: Iterator, U, E> Drop for Driver<'_, I, U, E> {
             // Work that borrows from the caller: every group must be back before we return.
             while !self.arrived.is_empty() || self.in_flight > 0 {
                 if self.arrived.is_empty() {
-                    let mut list = ready::wait_take(&self.list, false);
+                    let mut list = ready::wait_take(&self.list, self.in_flight, false);
                     while !list.is_null() {
                         self.arrived.push(list);
                         // SAFETY: taken out of the list: the chain is ours.

@@ -355,8 +355,13 @@ impl<'a, T: Send, U: Send, E: Send> Group<'a, T, U, E> {
         // SAFETY: ours (the contract); the list is moved out once, here, so the reference
         // outlives the push even if the consumer frees the node right after it.
         let list = unsafe { ManuallyDrop::take(&mut (*this).list) };
+        // A failure (or a group that never ran) stops the stream: the consumer should see it
+        // now, not when the batch it waits for is complete.
+        // SAFETY: ours until pushed (the contract).
+        let urgent = unsafe { (*this).ran.as_ref() }
+            .is_some_and(|ran| ran.failure.is_some() || ran.lost.is_some());
         // SAFETY: `Link` is the first field of a `#[repr(C)]` node, ours until pushed.
-        if let Pushed::Closed(node) = unsafe { list.push(this.cast::<Link>()) } {
+        if let Pushed::Closed(node) = unsafe { list.push(this.cast::<Link>(), urgent) } {
             // SAFETY: the list refused it: still ours, from Box::into_raw in `new_raw`.
             drop_quietly(
                 unsafe { Box::from_raw(node.cast::<Self>()) },

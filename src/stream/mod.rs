@@ -33,6 +33,8 @@ use crate::task::cancel::CancelToken;
 use driver::{Driver, Lane, Options, Weigh};
 use group::{Control, Failure, Fns, Payload, Shared};
 
+#[cfg(corepool_loom)]
+pub use ready::LoomReady;
 pub(crate) use ready::{next_of, wait_take, Link, Pushed, ReadyList};
 
 /// Items a stream may hold per CPU worker, by default: the default window is this times the

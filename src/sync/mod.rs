@@ -1,25 +1,29 @@
 //! The facade: the only module that names `std::sync`, `std::thread`, `crossbeam_deque`,
-//! `crossbeam_utils` and `core_affinity`. Types and thin wrappers only; the scheduler's
-//! tuning constants are in `tuning.rs`, the loom negative controls in `seeded.rs`.
+//! `crossbeam_utils`, `core_affinity`, `loom` and `shuttle`. Types and thin wrappers only;
+//! the scheduler's tuning constants are in `tuning.rs`, the negative controls in `seeded.rs`.
 //!
-//! Under `cfg(corepool_loom)` every name maps to a loom type, the crossbeam deque is swapped
-//! for a mock (loom cannot see crossbeam's atomics), and pinning is a no-op. Everything else
-//! in the crate imports from here.
+//! Three modes, one per build:
+//! - the real one: std's atomics, locks and threads, crossbeam's deque, pinning by
+//!   `core_affinity`;
+//! - `cfg(corepool_loom)`: every name maps to a loom type, the crossbeam deque is swapped for
+//!   a mock (`mock_deque.rs`: loom cannot see crossbeam's atomics), nothing is pinned;
+//! - `cfg(corepool_shuttle)`: atomics, `Mutex`/`Condvar`, threads and thread-locals are
+//!   shuttle's (its `Arc` is std's), the deque is the same mock over shuttle's types, and
+//!   nothing is pinned. Shuttle does not model time: its `Condvar::wait_timeout` never times
+//!   out and its `sleep` is a context switch, so a timed wait is an untimed one there too.
 //!
-//! [`OnceLock`] and [`StdMutex`] are std's under both: they only hold the global pool (`global.rs`), which no
-//! loom model builds.
+//! Everything else in the crate imports from here.
+//!
+//! [`OnceLock`] and [`StdMutex`] are std's in every mode: they only hold the global pool
+//! (`global.rs`), which no model builds.
 
+#[cfg(all(corepool_loom, corepool_shuttle))]
+compile_error!("corepool_loom and corepool_shuttle are two different model checkers: set one");
+
+/// `std::cell::UnsafeCell` with loom's closure-based API, so protocol code is written once
+/// (the real and the shuttle builds; shuttle has no cell of its own).
 #[cfg(not(corepool_loom))]
-mod imp {
-    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
-    pub(crate) use std::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
-    };
-    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-    pub(crate) use std::thread;
-    pub(crate) use std::thread_local;
-
-    /// `std::cell::UnsafeCell` with loom's closure-based API, so protocol code is written once.
+mod std_cell {
     #[derive(Debug)]
     pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
@@ -40,6 +44,19 @@ mod imp {
             f(self.0.get())
         }
     }
+}
+
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
+mod imp {
+    pub(crate) use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub(crate) use std::thread;
+    pub(crate) use std::thread_local;
+
+    pub(crate) use super::std_cell::UnsafeCell;
 
     /// Pins the calling thread to OS CPU `cpu`; false if the OS refused.
     pub(crate) fn pin_current_thread(cpu: usize) -> bool {
@@ -74,6 +91,7 @@ mod imp {
 
 #[cfg(corepool_loom)]
 mod imp {
+    pub(crate) use super::mock_deque::{Deque, Injector, Steal, Stealer};
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{
         fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
@@ -81,7 +99,6 @@ mod imp {
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
-    pub(crate) use mock_deque::{Deque, Injector, Steal, Stealer};
 
     /// No pinning under loom.
     pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
@@ -102,149 +119,43 @@ mod imp {
     pub(crate) fn thread_name(_handle: &thread::JoinHandle<()>) -> Option<String> {
         None
     }
+}
 
-    /// A deque loom can see: a loom `Mutex<VecDeque>` plus a length read without the lock, so
-    /// `is_empty` can be stale exactly as crossbeam's is. Same API subset as crossbeam-deque.
-    mod mock_deque {
-        use loom::sync::atomic::{AtomicUsize, Ordering};
-        use loom::sync::{Arc, Mutex};
-        use std::collections::VecDeque;
+#[cfg(corepool_shuttle)]
+mod imp {
+    pub(crate) use super::mock_deque::{Deque, Injector, Steal, Stealer};
+    pub(crate) use super::std_cell::UnsafeCell;
+    pub(crate) use shuttle::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
+    pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub(crate) use shuttle::thread;
+    pub(crate) use shuttle::thread_local;
 
-        /// Outcome of a steal, as in crossbeam-deque.
-        pub(crate) enum Steal<T> {
-            Empty,
-            Success(T),
-            #[allow(dead_code)] // crossbeam's contention signal; the mock never contends
-            Retry,
-        }
+    /// No pinning under shuttle: its threads are coroutines on the test's one OS thread.
+    pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
+        false
+    }
 
-        struct Queue<T> {
-            items: Mutex<VecDeque<T>>,
-            len: AtomicUsize,
-        }
+    /// No CPU under shuttle.
+    pub(crate) fn current_cpu() -> Option<usize> {
+        None
+    }
 
-        impl<T> Queue<T> {
-            fn new() -> Self {
-                Queue {
-                    items: Mutex::new(VecDeque::new()),
-                    len: AtomicUsize::new(0),
-                }
-            }
-            fn push_back(&self, t: T) {
-                let mut q = self.items.lock().unwrap();
-                q.push_back(t);
-                // ORDERING: Release, read by the lock-free `is_empty`: as in crossbeam, a
-                // reader that sees the new length also sees the pushed item.
-                self.len.store(q.len(), Ordering::Release);
-            }
-            fn pop_back(&self) -> Option<T> {
-                let mut q = self.items.lock().unwrap();
-                let t = q.pop_back();
-                // ORDERING: Release, as in push_back.
-                self.len.store(q.len(), Ordering::Release);
-                t
-            }
-            fn pop_front(&self) -> Option<T> {
-                let mut q = self.items.lock().unwrap();
-                let t = q.pop_front();
-                // ORDERING: Release, as in push_back.
-                self.len.store(q.len(), Ordering::Release);
-                t
-            }
-            /// Moves up to half (at least one) from the front of `self` into `dest`, returns one.
-            fn steal_batch_and_pop_into(&self, dest: &Queue<T>) -> Option<T> {
-                let mut q = self.items.lock().unwrap();
-                let first = q.pop_front()?;
-                let extra = q.len() / 2;
-                let moved: Vec<T> = q.drain(..extra).collect();
-                // ORDERING: Release, as in push_back.
-                self.len.store(q.len(), Ordering::Release);
-                drop(q);
-                for t in moved {
-                    dest.push_back(t);
-                }
-                Some(first)
-            }
-            fn is_empty(&self) -> bool {
-                // ORDERING: Acquire pairs with the Release stores; read without the lock, so
-                // it can be stale exactly like crossbeam's.
-                self.len.load(Ordering::Acquire) == 0
-            }
-            fn len(&self) -> usize {
-                // ORDERING: as in is_empty.
-                self.len.load(Ordering::Acquire)
-            }
-        }
+    /// shuttle's handles cannot tell; finished handles are then kept until shutdown joins
+    /// them.
+    pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
+        false
+    }
 
-        fn to_steal<T>(t: Option<T>) -> Steal<T> {
-            t.map_or(Steal::Empty, Steal::Success)
-        }
-
-        /// The owner's end of a LIFO deque.
-        pub(crate) struct Deque<T>(Arc<Queue<T>>);
-        /// A thief's end.
-        pub(crate) struct Stealer<T>(Arc<Queue<T>>);
-        /// The shared FIFO for outside submissions.
-        pub(crate) struct Injector<T>(Queue<T>);
-
-        impl<T> Deque<T> {
-            pub(crate) fn new_lifo() -> Self {
-                Deque(Arc::new(Queue::new()))
-            }
-            pub(crate) fn push(&self, t: T) {
-                self.0.push_back(t)
-            }
-            pub(crate) fn pop(&self) -> Option<T> {
-                self.0.pop_back()
-            }
-            pub(crate) fn len(&self) -> usize {
-                self.0.len()
-            }
-            pub(crate) fn is_empty(&self) -> bool {
-                self.0.is_empty()
-            }
-            pub(crate) fn stealer(&self) -> Stealer<T> {
-                Stealer(self.0.clone())
-            }
-        }
-
-        impl<T> Stealer<T> {
-            pub(crate) fn steal(&self) -> Steal<T> {
-                to_steal(self.0.pop_front())
-            }
-            pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
-                to_steal(self.0.steal_batch_and_pop_into(&dest.0))
-            }
-            pub(crate) fn is_empty(&self) -> bool {
-                self.0.is_empty()
-            }
-            pub(crate) fn len(&self) -> usize {
-                self.0.len()
-            }
-        }
-
-        impl<T> Injector<T> {
-            pub(crate) fn new() -> Self {
-                Injector(Queue::new())
-            }
-            pub(crate) fn push(&self, t: T) {
-                self.0.push_back(t)
-            }
-            pub(crate) fn steal(&self) -> Steal<T> {
-                to_steal(self.0.pop_front())
-            }
-            pub(crate) fn steal_batch_and_pop(&self, dest: &Deque<T>) -> Steal<T> {
-                to_steal(self.0.steal_batch_and_pop_into(&dest.0))
-            }
-            pub(crate) fn is_empty(&self) -> bool {
-                self.0.is_empty()
-            }
-            pub(crate) fn len(&self) -> usize {
-                self.0.len()
-            }
-        }
+    /// The thread's name, for reports.
+    pub(crate) fn thread_name(handle: &thread::JoinHandle<()>) -> Option<String> {
+        handle.thread().name().map(str::to_owned)
     }
 }
+
+#[cfg(any(corepool_loom, corepool_shuttle))]
+mod mock_deque;
 
 pub(crate) use imp::*;
 pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
@@ -290,8 +201,8 @@ pub(crate) fn wait_until_deadline<'a, T>(
 /// Padding to a cache line, for counters and words that must not share one.
 pub(crate) use crossbeam_utils::CachePadded;
 
-/// A small per-thread number for striped statistics counters (not a protocol: under loom, where
-/// model threads share one OS thread, all of them simply use the same stripe).
+/// A small per-thread number for striped statistics counters (not a protocol: under loom or
+/// shuttle, where model threads share one OS thread, all of them simply use the same stripe).
 #[inline]
 pub(crate) fn stripe_index() -> usize {
     use std::cell::Cell;
@@ -311,16 +222,36 @@ pub(crate) fn stripe_index() -> usize {
     })
 }
 
+/// Heartbeat flags (`sched/heartbeat.rs`) are plain std atomics even under loom: a knock is a
+/// hint that orders nothing (the deque push publishes a promoted half), and as a loom atomic
+/// every knock a sleeper makes would be a scheduling point multiplying every model's
+/// interleavings. The heartbeat model sets its knock before the race it checks.
+pub(crate) use std::sync::atomic::AtomicBool as HintFlag;
+
 /// Statistics counters (metrics) are plain std atomics even under loom: they order nothing,
 /// and as loom atomics every increment would be a scheduling point that multiplies the
 /// interleavings a model explores without checking anything.
 pub(crate) use std::sync::atomic::AtomicU64 as StatCounter;
 
-/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`) and use
-/// std atomics even under loom: no model covers them.
+/// Cancel-token lists (`cancel.rs`) hold std `Weak`s of submit cells (see `TaskArc`); their
+/// atomics are the facade's, so loom checks the list protocol (`loom-tests/tests/cancel.rs`).
 pub(crate) mod token {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+    pub(crate) use super::{AtomicBool, AtomicPtr, AtomicUsize};
     pub(crate) use std::sync::Weak;
+}
+
+/// Sleeps about `pause` between two polls (`Pool::wait_idle`). Under shuttle, which does not
+/// model time, a context switch, so the threads being waited for run; under loom a yield.
+pub(crate) fn pause_between_polls(pause: std::time::Duration) {
+    #[cfg(not(any(corepool_loom, corepool_shuttle)))]
+    std::thread::sleep(pause);
+    #[cfg(corepool_shuttle)]
+    shuttle::thread::sleep(pause);
+    #[cfg(corepool_loom)]
+    {
+        let _ = pause;
+        loom::thread::yield_now();
+    }
 }
 
 /// Submit cells are shared between the queue and a handle (as `dyn Completion`), which needs

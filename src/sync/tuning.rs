@@ -29,10 +29,11 @@ pub(crate) const START_HANDSHAKE: bool = true;
 pub(crate) const START_HANDSHAKE: bool = false;
 
 /// An idle worker's backoff (`spin.rs`): step `s` spins 2^s hints, for this many steps
-/// (1, 2, 4 … 64 hints: a few µs). No spin at all under loom (`spin.rs` says why).
-#[cfg(not(corepool_loom))]
+/// (1, 2, 4 … 64 hints: a few µs). No spin at all under loom or shuttle (`spin.rs` says
+/// why).
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 pub(crate) const SPIN_BACKOFF_STEPS: u32 = 7;
 
 /// Yields of a worker that is not searching, after the backoff, before it parks.
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 pub(crate) const SPIN_YIELDS: u32 = 4;

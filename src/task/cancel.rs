@@ -15,9 +15,18 @@
 //! - **Prune**, every so many pushes: count itself in `pruning`, take the whole list out (CAS
 //!   to null), drop the nodes of finished tasks, and splice the rest back by CAS onto whatever
 //!   `head` is now. Finding `CLOSED` there, the pruner cancels the survivors itself. The
-//!   increment of `pruning` and the cancel's swap are SeqCst, as are the pruner's read of
-//!   `head` and the cancel's read of `pruning`: either the cancel waits for the prune, or the
-//!   prune finds `CLOSED` before taking anything.
+//!   pruner increments `pruning`, then a SeqCst fence, then reads `head`; the cancel swaps
+//!   `CLOSED` in, then a SeqCst fence, then reads `pruning` (a Dekker handshake): either the
+//!   cancel sees the prune and waits for it, or the prune finds `CLOSED` before taking
+//!   anything. (Fences, not SeqCst loads, which loom models as Acquire: with SeqCst loads the
+//!   cancel model reports a false alarm.)
+//!
+//! A splice (push, or a prune's splice back) links its chain's last node to the head it read
+//! before its CAS; when the CAS then fails because a cancel swapped `CLOSED` in, that link
+//! points into the list the cancel now owns. So a splice that finds `CLOSED` cuts the link
+//! before it cancels its own chain. (It did not always: the registrant then cancelled and
+//! freed the cancel's nodes too, a double free found by the loom model
+//! `loom-tests/tests/cancel.rs`.)
 //!
 //! # Why no bound task escapes a cancel
 //!
@@ -28,7 +37,7 @@
 //! decides, for each one, between the cancel and a worker starting it (`cell.rs`).
 
 use crate::sync::token::{AtomicBool, AtomicPtr, AtomicUsize, Weak};
-use crate::sync::{Ordering, TaskArc};
+use crate::sync::{fence, thread, Ordering, SeededBugs, TaskArc};
 use std::fmt;
 use std::ptr;
 
@@ -44,7 +53,11 @@ pub(crate) trait Cancel: Send + Sync {
 const CLOSED: *mut Node = ptr::dangling_mut::<Node>();
 
 /// Pushes between prunes, at least (more when many tasks stay live).
+#[cfg(not(corepool_loom))]
 const PRUNE_EVERY: usize = 64;
+/// Under loom every second push prunes, so a model of two pushes reaches a prune.
+#[cfg(corepool_loom)]
+const PRUNE_EVERY: usize = 2;
 
 struct Node {
     task: Weak<dyn Cancel>,
@@ -59,6 +72,8 @@ struct Inner {
     live_after_prune: AtomicUsize,
     /// Prunes in flight, each holding nodes out of the list.
     pruning: AtomicUsize,
+    /// loom's negative controls (none outside loom).
+    seeded_bugs: SeededBugs,
 }
 
 /// Cancels a group of queued tasks at once, like a Go `context`: bind tasks to it with
@@ -106,6 +121,11 @@ impl CancelToken {
     /// assert!(!corepool::CancelToken::new().is_cancelled());
     /// ```
     pub fn new() -> Self {
+        Self::with_seeded_bugs(SeededBugs::default())
+    }
+
+    /// A new token with loom's negative controls `bugs` (`__loom::token_with_bugs`).
+    pub(crate) fn with_seeded_bugs(bugs: SeededBugs) -> Self {
         CancelToken {
             inner: TaskArc::new(Inner {
                 head: AtomicPtr::new(ptr::null_mut()),
@@ -113,6 +133,7 @@ impl CancelToken {
                 pushes: AtomicUsize::new(0),
                 live_after_prune: AtomicUsize::new(0),
                 pruning: AtomicUsize::new(0),
+                seeded_bugs: bugs,
             }),
         }
     }
@@ -142,19 +163,23 @@ impl CancelToken {
     /// assert!(matches!(late.join(), Err(corepool::TaskError::Cancelled)));
     /// ```
     pub fn cancel(&self) {
-        // ORDERING: SeqCst: Acquire takes ownership of the nodes pushed (Released by their
-        // CAS), Release publishes CLOSED, and the total order with a pruner's increment of
-        // `pruning` and its read of `head` means one of us sees the other (module docs).
-        let list = self.inner.head.swap(CLOSED, Ordering::SeqCst);
+        // ORDERING: AcqRel: Acquire takes ownership of the nodes pushed (Released by their
+        // CAS), Release publishes CLOSED; the fence below orders it before the read of
+        // `pruning` (module docs).
+        let list = self.inner.head.swap(CLOSED, Ordering::AcqRel);
         if list != CLOSED {
             // SAFETY: the swap took the list out of `head`: its nodes are ours alone.
             unsafe { cancel_list(list) };
         }
         // A prune in flight holds nodes the swap did not see; it cancels them when it finds
         // CLOSED. Wait for it, so that nothing bound starts once the flag is up.
-        // ORDERING: SeqCst: see the swap above; Acquire of the pruner's decrement.
-        while self.inner.pruning.load(Ordering::SeqCst) != 0 {
-            std::thread::yield_now();
+        // ORDERING: pairs with the fence in `prune`: either this read sees its increment, or
+        // that prune's read of `head` sees CLOSED (module docs).
+        fence(Ordering::SeqCst);
+        // ORDERING: Acquire of the pruner's Release decrement: its cancels happen before ours
+        // returns.
+        while self.inner.pruning.load(Ordering::Acquire) != 0 {
+            thread::yield_now();
         }
         // ORDERING: Release: see is_cancelled.
         self.inner.cancelled.store(true, Ordering::Release);
@@ -179,8 +204,16 @@ impl CancelToken {
     /// Module docs, prune.
     #[cold]
     fn prune(&self) {
-        // ORDERING: SeqCst, paired with `cancel`'s swap and load (module docs).
-        self.inner.pruning.fetch_add(1, Ordering::SeqCst);
+        if self.inner.seeded_bugs.prune_uncounted() {
+            // Negative control (loom only): a prune `cancel` cannot see, so it may return
+            // while this one still holds bound tasks out of the list.
+            return self.prune_list();
+        }
+        // ORDERING: Relaxed: the fence after it orders it before the read of `head`.
+        self.inner.pruning.fetch_add(1, Ordering::Relaxed);
+        // ORDERING: pairs with the fence in `cancel`: either the cancel's read of `pruning`
+        // sees the increment, or this prune's read of `head` sees CLOSED (module docs).
+        fence(Ordering::SeqCst);
         self.prune_list();
         // ORDERING: Release: the cancels this prune made happen before `cancel` returns.
         self.inner.pruning.fetch_sub(1, Ordering::Release);
@@ -189,10 +222,10 @@ impl CancelToken {
     fn prune_list(&self) {
         // ORDERING: Relaxed: pacing only.
         self.inner.pushes.store(0, Ordering::Relaxed);
-        // ORDERING: SeqCst, after the increment of `pruning`: a cancel that did not see the
-        // increment swapped CLOSED in before this load. Acquire on the CAS's success takes
+        // ORDERING: Relaxed: after the fence in `prune`, so a cancel that did not see the
+        // increment has its CLOSED seen here or by the CAS. Acquire on the CAS's success takes
         // ownership of the nodes (see `cancel`).
-        let mut list = self.inner.head.load(Ordering::SeqCst);
+        let mut list = self.inner.head.load(Ordering::Relaxed);
         loop {
             if list.is_null() || list == CLOSED {
                 return;
@@ -243,8 +276,13 @@ impl CancelToken {
         let mut head = self.inner.head.load(Ordering::Relaxed);
         loop {
             if head == CLOSED {
-                // SAFETY: the splice did not happen: the chain is still ours.
-                unsafe { cancel_list(first) };
+                // SAFETY: the splice did not happen: the chain is still ours. A failed CAS
+                // below may have left `last.next` pointing at a list someone else has taken
+                // since: cut it, so only our own nodes are cancelled and freed.
+                unsafe {
+                    (*last).next = ptr::null_mut();
+                    cancel_list(first);
+                }
                 return;
             }
             // SAFETY: the chain is still ours until the CAS below succeeds.
@@ -281,7 +319,9 @@ unsafe fn cancel_list(mut list: *mut Node) {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let list = *self.head.get_mut();
+        // ORDERING: Relaxed: the last owner, so nothing races (what `get_mut` means; the
+        // facade's loom atomics have no `get_mut`).
+        let list = self.head.load(Ordering::Relaxed);
         if list != CLOSED {
             let mut list = list;
             while !list.is_null() {

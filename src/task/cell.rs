@@ -76,15 +76,33 @@ where
 
     /// Step 1: takes the closure, unless a canceller already did.
     fn take_func(&self) -> Option<F> {
-        // ORDERING: AcqRel: the one RMW that finds TAKEN clear owns the closure slot; the
-        // slot was written before the cell was shared, so no other ordering is needed.
-        if self.state.fetch_or(TAKEN, Ordering::AcqRel) & TAKEN != 0 {
+        let prev = if seeded_claim_check_then_act() {
+            self.claim_in_two_steps()
+        } else {
+            // ORDERING: AcqRel: the one RMW that finds TAKEN clear owns the closure slot; the
+            // slot was written before the cell was shared, so no other ordering is needed.
+            self.state.fetch_or(TAKEN, Ordering::AcqRel)
+        };
+        if prev & TAKEN != 0 {
             return None;
         }
         // SAFETY: we set TAKEN first (module docs): the slot is ours alone.
         let f = self.func.with_mut(|f| unsafe { (*f).take() });
         debug_assert!(f.is_some(), "TAKEN was clear but the closure is gone");
         f
+    }
+
+    /// Negative control (loom only, `SeededBugs::claim_check_then_act`): step 1 as a load and
+    /// a later store, so a canceller can claim between the two and both sides take the slot.
+    #[cold]
+    fn claim_in_two_steps(&self) -> usize {
+        // ORDERING: Acquire, as the fetch_or in `take_func` (the bug is the split, not this).
+        let prev = self.state.load(Ordering::Acquire);
+        if prev & TAKEN == 0 {
+            // ORDERING: as above; its result is ignored (the bug).
+            self.state.fetch_or(TAKEN, Ordering::AcqRel);
+        }
+        prev
     }
 
     /// Cancels the task if nobody has taken it yet: the closure is dropped here, at once.
@@ -256,10 +274,17 @@ where
     }
 }
 
+/// True only in a loom model that seeded `claim_check_then_act` on the claiming worker's pool
+/// (a canceller off the pool claims correctly; one side doing it wrong is enough to race).
+#[inline(always)]
+fn seeded_claim_check_then_act() -> bool {
+    cfg!(corepool_loom) && seeded::on_this_thread().claim_check_then_act()
+}
+
 /// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
 #[inline(always)]
 fn seeded_wake_before_publish() -> bool {
-    cfg!(corepool_loom) && seeded::on_this_thread().wake_before_publish()
+    cfg!(any(corepool_loom, corepool_shuttle)) && seeded::on_this_thread().wake_before_publish()
 }
 
 /// The handle side, with the closure's type erased.
