@@ -28,7 +28,10 @@ use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{current_cpu, AtomicUsize, Injector, Ordering, SeededBugs, Steal, Stealer};
+use crate::sync::{
+    current_cpu, Arc, AtomicUsize, CachePadded, HintFlag, Injector, Ordering, SeededBugs, Steal,
+    Stealer,
+};
 use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -62,6 +65,21 @@ pub(crate) struct WorkerSlot {
     /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
     /// pushes here.
     pub(super) inbox: Injector<Task>,
+    /// Its heartbeat flag: set by a knock, read by its joins (`heartbeat.rs`).
+    pub(super) heartbeat: Arc<CachePadded<HintFlag>>,
+}
+
+impl WorkerSlot {
+    /// Asks this worker to promote a private join half at its next join (`heartbeat.rs`).
+    /// Loads first, so knocking on a worker already asked costs no cache-line transfer.
+    #[inline]
+    pub(crate) fn knock(&self) {
+        // ORDERING: Relaxed both: a hint (`heartbeat.rs`); the work it leads to is published
+        // by the deque push.
+        if !self.heartbeat.load(Ordering::Relaxed) {
+            self.heartbeat.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Who pushed the work we are about to announce.
@@ -222,9 +240,10 @@ impl Registry {
         self.workers.len()
     }
 
-    /// True if the calling thread is one of this pool's workers.
+    /// True if the calling thread is one of this pool's workers (worker 0 on the building
+    /// thread included, in a pool call or not: this opens no duty window).
     pub(crate) fn is_current(&self) -> bool {
-        WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self)))
+        WorkerThread::is_worker_of(self)
     }
 
     /// True once outside submissions are refused.
@@ -252,9 +271,16 @@ impl Registry {
     pub(crate) fn push_admitted(&self, route: Route, task: Task) {
         match route {
             Route::Local => WorkerThread::with_current(|w| {
-                let w = w.expect("admitted as local on a worker");
-                w.count_submitted();
-                w.push_local(task);
+                match w.filter(|w| std::ptr::eq(w.registry(), self)) {
+                    Some(w) => {
+                        w.count_submitted();
+                        w.push_local(task);
+                    }
+                    // Admitted as local, so the caller is a worker of this pool; a worker 0
+                    // whose pool terminated meanwhile still gets its window (`worker.rs`),
+                    // which runs the task before it gives the seat up.
+                    None => unreachable!("admitted as local off this pool's workers"),
+                }
             }),
             Route::Injector => {
                 self.counters.add_submitted();
