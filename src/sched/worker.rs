@@ -509,6 +509,13 @@ impl WorkerThread {
             if after == AfterSleep::Exit && waiting.is_none() {
                 return;
             }
+            // Any other waiting worker holds the pool open while it sleeps (`sleep.rs`,
+            // `holding`), so the pool cannot have terminated under it.
+            debug_assert!(
+                after == AfterSleep::Search || (self.index == 0 && self.registry.caller_worker),
+                "the pool terminated under worker {} waiting mid-task",
+                self.index
+            );
         }
     }
 
