@@ -1,6 +1,12 @@
 //! Fork-join cost: fib(n) by `join` with no sequential cutoff, so nearly all of the time is
-//! the join itself (1.6 million joins for n = 30). corepool against rayon, same worker count
-//! (the CPUs this process may use), and the plain sequential recursion as the floor.
+//! the join itself (1.6 million joins for n = 30), and the sum of a balanced binary tree of
+//! 2^20 nodes by `join` (one join per node, chili's own showcase). corepool against rayon and
+//! chili on 2 workers, and the plain sequential recursion as the floor; then fib on 1 worker
+//! against the plain recursion, the price of a join nobody steals.
+//!
+//! chili's pool of 2 threads is its one worker plus the thread that calls into its scope (the
+//! bench thread), as chili counts them; corepool and rayon run 2 workers and the bench thread
+//! waits in `install`.
 //!
 //! tokio and the channel pool are not here: neither has a fork-join primitive. A "join" on
 //! them would be a spawn plus a blocking wait on the result, which on a fixed set of workers
@@ -8,24 +14,102 @@
 //! boxed future and a task per call (tokio) — a different program, not their way of doing
 //! this work. The spawn benches (`spawn_inside`, `spawn_chain`) cover their task overhead.
 //!
-//! Quick run: `cargo bench --bench join -- --warm-up-time 1 --measurement-time 3`.
+//! Quick run: `cargo bench --bench join -- --warm-up-time 1 --measurement-time 3 --noplot`.
 
 #[path = "common/workloads.rs"]
 mod workloads;
 
+use std::num::NonZero;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use workloads::{fib_corepool, fib_rayon, fib_sequential};
 
-fn fib(c: &mut Criterion) {
-    let workers = corepool::detect_cores().cpus().len();
-    let pool = corepool::Pool::builder()
+/// The worker count of the comparison (the setting; the reference machine has 2).
+const WORKERS: usize = 2;
+/// Tree depth: 2^20 − 1 nodes.
+const TREE_LAYERS: usize = 20;
+
+fn corepool_pool(workers: usize) -> corepool::Pool {
+    corepool::Pool::builder()
         .sizing(corepool::Sizing::cpu_bound().cores(workers))
         .build()
-        .expect("corepool pool");
-    let rayon = rayon::ThreadPoolBuilder::new()
+        .expect("corepool pool")
+}
+
+fn rayon_pool(workers: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
         .build()
-        .expect("rayon pool");
+        .expect("rayon pool")
+}
+
+fn chili_pool(threads: usize) -> chili::ThreadPool {
+    chili::ThreadPool::with_config(chili::Config {
+        thread_count: NonZero::new(threads),
+        ..chili::Config::default()
+    })
+}
+
+/// fib by chili's `Scope::join`, no cutoff.
+fn fib_chili(n: u64, scope: &mut chili::Scope<'_>) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = scope.join(|s| fib_chili(n - 1, s), |s| fib_chili(n - 2, s));
+    a + b
+}
+
+/// A node of a balanced binary tree.
+struct Node {
+    val: u64,
+    left: Option<Box<Node>>,
+    right: Option<Box<Node>>,
+}
+
+impl Node {
+    fn tree(layers: usize) -> Node {
+        Node {
+            val: 1,
+            left: (layers > 1).then(|| Box::new(Node::tree(layers - 1))),
+            right: (layers > 1).then(|| Box::new(Node::tree(layers - 1))),
+        }
+    }
+}
+
+fn sum_corepool(node: &Node) -> u64 {
+    let (l, r) = corepool::join(
+        || node.left.as_deref().map_or(0, sum_corepool),
+        || node.right.as_deref().map_or(0, sum_corepool),
+    );
+    node.val + l + r
+}
+
+fn sum_rayon(node: &Node) -> u64 {
+    let (l, r) = rayon::join(
+        || node.left.as_deref().map_or(0, sum_rayon),
+        || node.right.as_deref().map_or(0, sum_rayon),
+    );
+    node.val + l + r
+}
+
+fn sum_chili(node: &Node, scope: &mut chili::Scope<'_>) -> u64 {
+    let (l, r) = scope.join(
+        |s| node.left.as_deref().map_or(0, |n| sum_chili(n, s)),
+        |s| node.right.as_deref().map_or(0, |n| sum_chili(n, s)),
+    );
+    node.val + l + r
+}
+
+fn sum_sequential(node: &Node) -> u64 {
+    node.val
+        + node.left.as_deref().map_or(0, sum_sequential)
+        + node.right.as_deref().map_or(0, sum_sequential)
+}
+
+fn fib(c: &mut Criterion) {
+    let pool = corepool_pool(WORKERS);
+    let rayon = rayon_pool(WORKERS);
+    let chili = chili_pool(WORKERS);
     let mut group = c.benchmark_group("fib_join");
     group.sample_size(20);
     for n in [25u64, 30] {
@@ -35,6 +119,9 @@ fn fib(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("rayon", n), &n, |b, &n| {
             b.iter(|| rayon.install(|| fib_rayon(std::hint::black_box(n))))
         });
+        group.bench_with_input(BenchmarkId::new("chili", n), &n, |b, &n| {
+            b.iter(|| fib_chili(std::hint::black_box(n), &mut chili.scope()))
+        });
         group.bench_with_input(BenchmarkId::new("sequential", n), &n, |b, &n| {
             b.iter(|| fib_sequential(std::hint::black_box(n)))
         });
@@ -42,5 +129,49 @@ fn fib(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fib);
+fn tree(c: &mut Criterion) {
+    let pool = corepool_pool(WORKERS);
+    let rayon = rayon_pool(WORKERS);
+    let chili = chili_pool(WORKERS);
+    let tree = Node::tree(TREE_LAYERS);
+    let nodes = (1u64 << TREE_LAYERS) - 1;
+    assert_eq!(sum_sequential(&tree), nodes);
+    let mut group = c.benchmark_group("tree_sum");
+    group.sample_size(20);
+    group.bench_function(BenchmarkId::new("corepool", nodes), |b| {
+        b.iter(|| pool.install(|| sum_corepool(std::hint::black_box(&tree))))
+    });
+    group.bench_function(BenchmarkId::new("rayon", nodes), |b| {
+        b.iter(|| rayon.install(|| sum_rayon(std::hint::black_box(&tree))))
+    });
+    group.bench_function(BenchmarkId::new("chili", nodes), |b| {
+        b.iter(|| sum_chili(std::hint::black_box(&tree), &mut chili.scope()))
+    });
+    group.bench_function(BenchmarkId::new("sequential", nodes), |b| {
+        b.iter(|| sum_sequential(std::hint::black_box(&tree)))
+    });
+    group.finish();
+}
+
+/// One worker: every join's half comes back unstolen, so this is the join's own cost over a
+/// plain call.
+fn fib_one_worker(c: &mut Criterion) {
+    let pool = corepool_pool(1);
+    let chili = chili_pool(1);
+    let mut group = c.benchmark_group("fib_1_worker");
+    group.sample_size(20);
+    let n = 30u64;
+    group.bench_with_input(BenchmarkId::new("corepool", n), &n, |b, &n| {
+        b.iter(|| pool.install(|| fib_corepool(std::hint::black_box(n))))
+    });
+    group.bench_with_input(BenchmarkId::new("chili", n), &n, |b, &n| {
+        b.iter(|| fib_chili(std::hint::black_box(n), &mut chili.scope()))
+    });
+    group.bench_with_input(BenchmarkId::new("sequential", n), &n, |b, &n| {
+        b.iter(|| fib_sequential(std::hint::black_box(n)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fib, tree, fib_one_worker);
 criterion_main!(benches);

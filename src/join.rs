@@ -1,18 +1,24 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker: `join_on`, and `join_slow` for the uncommon cases)
+//! # Protocol (on a worker: `join_on`, and `join_promoted` / `join_slow` for the uncommon
+//! cases)
 //!
-//! 1. `b` becomes a [`StackJob`] on the caller's stack with a
-//!    [`WorkerLatch`], pushed onto the worker's own deque, where
-//!    thieves may take it (oldest first). No allocation.
+//! 1. `b` becomes a [`StackJob`] on the caller's stack with a [`WorkerLatch`]. No
+//!    allocation. Its id goes on the worker's stack of *private* halves, which only this
+//!    thread sees (`sched/heartbeat.rs`); if another worker has knocked (it looked for work
+//!    and found none, or went to sleep), the oldest private half — this one, or an outer
+//!    join's — is promoted onto the worker's own deque, where thieves may take it (oldest
+//!    first). With the private stack full (very deep nesting) `b` goes onto the deque at
+//!    once (`join_public`).
 //! 2. `a` runs here, under `catch_unwind`.
-//! 3. The worker pops its deque: its own `b` (recognised by [`Task::is`](crate::task::slot)) is
-//!    taken back and run inline — the common, unstolen case, which costs a push, a pop and a
-//!    compare, and is all that `join_on` itself holds. Everything else is in the
-//!    out-of-line `join_slow`: anything popped instead (tasks `a` left behind) is run, until
-//!    `b` comes back or its latch is set (a task popped after that is pushed back where it
-//!    was). An empty deque means a thief has `b`: the worker helps (`wait_until`) until the
-//!    latch is set.
+//! 3. The worker takes `b` back from the private stack. Never promoted — the common case,
+//!    which costs a few plain loads and stores and is all that `join_on` itself holds — it
+//!    runs inline: nobody else ever saw it. Promoted, it follows the public protocol, out of
+//!    line in `join_promoted` / `join_slow`: the worker pops its deque, and its own `b`
+//!    (recognised by [`Task::is`](crate::task::slot)) is run inline; anything popped instead
+//!    (tasks `a` left behind) is run, until `b` comes back or its latch is set (a task popped
+//!    after that is pushed back where it was). An empty deque means a thief has `b`: the
+//!    worker helps (`wait_until`) until the latch is set.
 //! 4. Both halves are finished before anything is resumed: a panic in either is re-raised
 //!    here after the other has completed (the first, `a`'s, wins when both panic). A panic in
 //!    an inline `b` unwinds straight out: `a` has finished and `b`'s task is no longer
@@ -28,6 +34,7 @@
 use std::marker::PhantomData;
 
 use crate::global::on_global_worker;
+use crate::sched::heartbeat::TakenBack;
 use crate::sched::latch::WorkerLatch;
 use crate::sched::worker::WorkerThread;
 use crate::task::job::{StackJob, StackResult};
@@ -184,10 +191,66 @@ where
 
 /// `join` on `worker` (module docs).
 ///
-/// Only the common case is here — `b` pushed, `a` run, `b` popped back and run — so the
-/// frame stays small; everything else is in [`join_slow`].
+/// Only the common case is here — `b` kept private, `a` run, `b` taken back and run — so the
+/// frame stays small; everything else is in [`join_promoted`] and [`join_slow`].
 #[inline]
 fn join_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    if !worker.has_private_room() {
+        return join_public(worker, a, b);
+    }
+    let job_b = StackJob::new(b, WorkerLatch::new(worker.index(), worker.registry()));
+    let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
+    let id_b = Task::id_of(job_b_ptr);
+    // Step 1. SAFETY: this frame does not return before job_b has run — inline below, or,
+    // once promoted, by whoever takes its task (`join_promoted` waits for the latch) — so the
+    // job outlives any task made from its id; only the private stack queues it, once.
+    unsafe { worker.push_private(id_b) };
+    // Step 2: run a here.
+    let result_a = catch(a);
+    // Step 3, the common case: nobody asked for b.
+    match worker.take_back_private() {
+        TakenBack::Private => {
+            // SAFETY: b was never promoted, so no task for it exists and the closure is
+            // still in the job.
+            let b = unsafe { job_b.take_func_unchecked() };
+            match result_a {
+                // `a` is done, so `b` may simply run; a panic in it unwinds from here
+                // with both halves finished.
+                Ok(ra) => (ra, b()),
+                Err(payload) => resume_after(payload, b),
+            }
+        }
+        TakenBack::Promoted => join_promoted(worker, &job_b, id_b, result_a),
+    }
+}
+
+/// Step 3 for a promoted `b`: pop the deque; our own `b` on top is run inline.
+#[cold]
+#[inline(never)]
+fn join_promoted<F, RA, RB>(
+    worker: &WorkerThread,
+    job_b: &StackJob<WorkerLatch<'_>, F, RB>,
+    id_b: TaskId,
+    result_a: Result<RA, Payload>,
+) -> (RA, RB)
+where
+    F: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    join_slow(worker, job_b, id_b, result_a, worker.pop_local())
+}
+
+/// `join` with the private stack full: `b` goes onto the deque at once (the public protocol
+/// of the module docs, without steps 1's private stack).
+#[cold]
+#[inline(never)]
+fn join_public<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
     B: FnOnce() -> RB + Send,
@@ -200,11 +263,11 @@ where
     // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
     // task; it is queued once.
     let task_b = unsafe { Task::from_raw(job_b_ptr) };
-    // Step 1: offer b to thieves.
+    // Offer b to thieves.
     worker.push_local(task_b);
     // Step 2: run a here.
     let result_a = catch(a);
-    // Step 3, the common case: b is on top of the deque, unstolen.
+    // b is on top of the deque, unstolen, or join_slow sorts it out.
     let id_b = Task::id_of(job_b_ptr);
     match worker.pop_local() {
         Some(task) if task.is(id_b) => {

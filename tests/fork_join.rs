@@ -139,6 +139,8 @@ fn a_stolen_b_with_tasks_left_above_it_still_completes_everything() {
             if start.elapsed() > std::time::Duration::from_millis(100) {
                 return false; // not stolen this round: b runs after a, here
             }
+            // A join point: where a knock from the idle worker gets b promoted.
+            corepool::join(|| (), || ());
             std::hint::spin_loop();
         }
         true
@@ -331,8 +333,11 @@ fn join_context_reports_a_stolen_b_as_migrated() {
             corepool::join_context(
                 |c| {
                     // a holds its worker until b has started, so b can only run on the
-                    // other worker: it was stolen.
+                    // other worker: it was stolen. b is offered to the idle worker at a's
+                    // next join once that worker knocks (a bare spin would keep it private
+                    // and wait forever): the empty joins are a's join points.
                     while !b_started.load(Ordering::Acquire) {
+                        corepool::join(|| (), || ());
                         std::hint::spin_loop();
                     }
                     (c.migrated(), home)

@@ -31,6 +31,8 @@ fn join_with_a_thief(bugs: SeededBugs) {
     let workers = Workers::new(1, bugs);
     let owner = workers.worker(0);
     let thief = workers.thief();
+    // A knock first, so the join offers its half on the deque (`heartbeat.rs`).
+    thief.knock(0);
     let thief = thread::spawn(move || thief.steal_and_run(0));
     let (a, b) = owner.enter(|| corepool::join(|| 1, || String::from("two")));
     assert_eq!((a, b.as_str()), (1, "two"));

@@ -109,6 +109,13 @@ impl Worker {
 pub struct Thief(Kept<Arc<Registry>>);
 
 impl Thief {
+    /// Knocks on worker `victim`, as a searcher that found its deque empty does
+    /// (`heartbeat.rs`): the victim's next join promotes its oldest private half onto its
+    /// deque, where [`steal_and_run`](Self::steal_and_run) can find it.
+    pub fn knock(&self, victim: usize) {
+        self.0.workers[victim].knock();
+    }
+
     /// Takes the oldest task from worker `victim`'s deque and runs it on the calling thread.
     /// False if there was none.
     pub fn steal_and_run(&self, victim: usize) -> bool {

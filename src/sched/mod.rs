@@ -4,6 +4,7 @@
 pub(crate) mod control;
 pub(crate) mod counters;
 pub(crate) mod fifo;
+pub(crate) mod heartbeat;
 pub(crate) mod latch;
 pub(crate) mod lifecycle;
 #[cfg(corepool_loom)]

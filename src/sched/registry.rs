@@ -28,7 +28,10 @@ use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
-use crate::sync::{current_cpu, AtomicUsize, Injector, Ordering, SeededBugs, Steal, Stealer};
+use crate::sync::{
+    current_cpu, Arc, AtomicUsize, CachePadded, HintFlag, Injector, Ordering, SeededBugs, Steal,
+    Stealer,
+};
 use crate::task::slot::{Discard, Discarded, Task};
 
 /// Receives the payload of a fire-and-forget task's panic.
@@ -62,6 +65,21 @@ pub(crate) struct WorkerSlot {
     /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
     /// pushes here.
     pub(super) inbox: Injector<Task>,
+    /// Its heartbeat flag: set by a knock, read by its joins (`heartbeat.rs`).
+    pub(super) heartbeat: Arc<CachePadded<HintFlag>>,
+}
+
+impl WorkerSlot {
+    /// Asks this worker to promote a private join half at its next join (`heartbeat.rs`).
+    /// Loads first, so knocking on a worker already asked costs no cache-line transfer.
+    #[inline]
+    pub(crate) fn knock(&self) {
+        // ORDERING: Relaxed both: a hint (`heartbeat.rs`); the work it leads to is published
+        // by the deque push.
+        if !self.heartbeat.load(Ordering::Relaxed) {
+            self.heartbeat.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Who pushed the work we are about to announce.

@@ -17,9 +17,11 @@
 //!
 //! # A worker goes to sleep ([`Registry::sleep`]) — numbered steps
 //!
-//! 1. Count itself as sleeping, and stop searching if it was (one RMW on the word); a worker
-//!    waiting on a latch mid-task also counts itself as holding (same RMW), and uncounts
-//!    that when it leaves the sleep, however it leaves.
+//! 1. Knock on every other worker (`heartbeat.rs`: a worker running joins then offers a
+//!    private half, whose push wakes a sleeper). Count itself as sleeping, and stop searching
+//!    if it was (one RMW on the word); a worker waiting on a latch mid-task also counts
+//!    itself as holding (same RMW), and uncounts that when it leaves the sleep, however it
+//!    leaves.
 //! 2. Become claimable: parker `Awake → Sleepy`.
 //! 3. `fence(SeqCst)` — pairs with the producer's fence (below).
 //! 4. **Final recheck**: look at the injector, every deque and the worker's own broadcast
@@ -293,7 +295,13 @@ impl Registry {
         let parker = &self.workers[index].parker;
         // A sleeper inside a helping wait holds its task open (module docs, shutdown).
         let holding = waiting.is_some() && !self.seeded_bugs.sleep_without_hold();
-        // Step 1.
+        // Step 1. First a knock on every other worker: one running joins then promotes a
+        // private half at its next join, whose push wakes us (`heartbeat.rs`).
+        for (i, worker) in self.workers.iter().enumerate() {
+            if i != index {
+                worker.knock();
+            }
+        }
         self.idle.transition_to_sleeping(*searching, holding);
         *searching = false;
         // Step 2.

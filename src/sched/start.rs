@@ -25,7 +25,9 @@ use crate::sched::park::Parker;
 use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
-use crate::sync::{pin_current_thread, thread, Arc, Deque, Injector, SeededBugs};
+use crate::sync::{
+    pin_current_thread, thread, Arc, CachePadded, Deque, HintFlag, Injector, SeededBugs,
+};
 use crate::task::slot::Task;
 
 /// One worker as the builder planned it.
@@ -70,6 +72,7 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
             name: seat.name,
             fifo: Fifo::new(),
             inbox: Injector::new(),
+            heartbeat: Arc::new(CachePadded::new(HintFlag::new(false))),
         })
         .collect();
     let mut registry = Registry::new(

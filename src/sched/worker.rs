@@ -68,13 +68,14 @@ use crate::sched::sleep::{AfterSleep, Notified};
 use crate::sched::spin::IdleSpin;
 use crate::sync::seeded::{self, SeededBugs};
 use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
-use crate::sync::{thread_local, Arc, Deque, Steal};
+use crate::sync::{thread_local, Arc, CachePadded, Deque, HintFlag, Ordering, Steal};
 use std::task::{Poll, Waker};
 
 use crate::sched::fifo::Fifo;
+use crate::sched::heartbeat::{PrivateHalves, TakenBack};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
-use crate::task::slot::{Discard, Outcome, Task};
+use crate::task::slot::{Discard, Outcome, Task, TaskId};
 
 #[cfg(not(corepool_loom))]
 thread_local! {
@@ -207,10 +208,16 @@ pub(crate) struct WorkerThread {
     registry: Arc<Registry>,
     tick: Cell<u32>,
     searching: Cell<bool>,
+    /// The halves of the joins in progress here that nobody else has seen (`heartbeat.rs`).
+    halves: PrivateHalves,
+    /// This worker's heartbeat flag, shared with its `WorkerSlot`: set by a knock, read at
+    /// every join (`heartbeat.rs`).
+    heartbeat: Arc<CachePadded<HintFlag>>,
 }
 
 impl WorkerThread {
     pub(crate) fn new(index: usize, local: Deque<Task>, registry: Arc<Registry>) -> Self {
+        let heartbeat = Arc::clone(&registry.workers[index].heartbeat);
         WorkerThread {
             index,
             duty: Cell::new(Duty::Loop),
@@ -219,6 +226,8 @@ impl WorkerThread {
             registry,
             tick: Cell::new(0),
             searching: Cell::new(false),
+            halves: PrivateHalves::new(),
+            heartbeat,
         }
     }
 
@@ -373,8 +382,21 @@ impl WorkerThread {
     /// non-empty edge is enough: a woken searcher that finds work hands the search on
     /// (`sleep.rs`), so help ramps up while the deque stays busy. This keeps the fence of
     /// `notify_work` off the common path of `join` and of bursts of inside spawns.
+    ///
+    /// Every private join half is promoted first (`heartbeat.rs`: nothing on the deque is
+    /// newer than a private half), so a task spawned inside a join's `a` lands above `b`, as
+    /// it would if `b` had been pushed at once.
     #[inline]
     pub(crate) fn push_local(&self, task: Task) {
+        if self.halves.has_private() {
+            self.promote_all();
+        }
+        self.push_public(task);
+    }
+
+    /// `push_local` without the promotion: for the promotions themselves.
+    #[inline]
+    fn push_public(&self, task: Task) {
         let was_empty = self.local.is_empty();
         self.local.push(task);
         if was_empty {
@@ -389,6 +411,7 @@ impl WorkerThread {
         self.registry.run_thread_handler(self.index, false);
         self.work_until(None);
         self.registry.run_thread_handler(self.index, true);
+        debug_assert!(self.halves.is_empty(), "a join outlived its task");
         // What the exit handler spawned onto this deque: nobody else will look any more.
         while let Some(task) = self.local.pop() {
             self.execute(task);
@@ -425,7 +448,11 @@ impl WorkerThread {
     /// worker. It also means the waiting task's stack hosts unrelated tasks meanwhile: code
     /// that holds a lock while it waits may see another task take the same lock on this
     /// thread (re-entrancy), and very deep chains of waits deepen one thread's stack.
+    ///
+    /// Every private join half of this worker is promoted first (`heartbeat.rs`, step 5): the
+    /// wait may be for one of them.
     pub(crate) fn wait_until(&self, latch: &dyn Probe) {
+        self.promote_all();
         self.work_until(Some(latch));
         // Back to the waiting task's own work: stop counting as a searcher.
         self.stop_searching();
@@ -522,6 +549,8 @@ impl WorkerThread {
 
     /// One round of the find-work order, run here (`yielding.rs`); true if a task ran.
     pub(crate) fn yield_now(&self) -> bool {
+        // A yield lets other work progress: that includes this worker's private join halves.
+        self.promote_all();
         let found = self.find_task();
         // A yield is not a search: hand it on if this round made us a searcher.
         self.stop_searching();
@@ -536,6 +565,7 @@ impl WorkerThread {
 
     /// The own deque only (`yielding.rs`); true if a task ran.
     pub(crate) fn yield_local(&self) -> bool {
+        self.promote_all();
         match self.local.pop() {
             Some(task) => {
                 self.execute(task);
@@ -567,6 +597,60 @@ impl WorkerThread {
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Task> {
         self.local.pop()
+    }
+
+    /// True if another join half fits on the private stack (`heartbeat.rs`, step 1).
+    #[inline]
+    pub(crate) fn has_private_room(&self) -> bool {
+        self.halves.has_room()
+    }
+
+    /// `heartbeat.rs`, step 1: `id` becomes this worker's newest private join half, and if
+    /// somebody knocked, the oldest private half is promoted.
+    ///
+    /// # Safety
+    /// `id` is `Task::id_of(job)` for a stack job that meets `Task::from_raw`'s contract until
+    /// the matching [`take_back_private`](Self::take_back_private) (and, if that finds it
+    /// promoted, until the job has run); nothing else queues it. There is room
+    /// ([`has_private_room`](Self::has_private_room)).
+    #[inline]
+    pub(crate) unsafe fn push_private(&self, id: TaskId) {
+        self.halves.push(id);
+        // ORDERING: Relaxed: a hint (`heartbeat.rs`); the promoted task is published by the
+        // deque push, which pairs with the thief's steal.
+        if self.heartbeat.load(Ordering::Relaxed) {
+            self.promote_on_heartbeat();
+        }
+    }
+
+    /// `heartbeat.rs`, step 4: takes back this worker's newest private join half.
+    #[inline]
+    pub(crate) fn take_back_private(&self) -> TakenBack {
+        self.halves.take_back(self.registry.seeded_bugs)
+    }
+
+    /// `heartbeat.rs`, step 2: somebody knocked; promote the oldest private half.
+    #[cold]
+    #[inline(never)]
+    fn promote_on_heartbeat(&self) {
+        if let Some(id) = self.halves.promote_oldest() {
+            // SAFETY: the half was private, so no task for it exists; `push_private`'s contract
+            // keeps its job alive until it has run (its join takes it back as promoted).
+            self.push_public(unsafe { Task::from_id(id) });
+            // ORDERING: Relaxed: a hint; a knock racing this store is lost at worst, and the
+            // knocker knocks again while it searches, or was woken by the push.
+            self.heartbeat.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// `heartbeat.rs`, step 5: promotes every private half, oldest first.
+    #[cold]
+    #[inline(never)]
+    fn promote_all(&self) {
+        while let Some(id) = self.halves.promote_oldest() {
+            // SAFETY: as in `promote_on_heartbeat`.
+            self.push_public(unsafe { Task::from_id(id) });
+        }
     }
 
     /// Steps 1–4 of the module docs.
@@ -650,7 +734,11 @@ impl WorkerThread {
                         me.counters.add_stolen(1 + moved as u64);
                         return Some(task);
                     }
-                    Steal::Empty => break,
+                    Steal::Empty => {
+                        // Nothing public there: ask it to promote a private join half.
+                        registry.workers[victim].knock();
+                        break;
+                    }
                     Steal::Retry => std::hint::spin_loop(),
                 }
             }

@@ -55,6 +55,10 @@ pub struct SeededBugs {
     /// (`sched/sleep.rs`, step 1), so the last other worker to sleep can terminate the pool
     /// under it.
     pub sleep_without_hold: bool,
+    /// A join that takes back a promoted half leaves the private stack's `head` where it was
+    /// (`sched/heartbeat.rs`, step 4), so the next join at that depth takes its private half
+    /// for a promoted one and waits for a latch nobody sets.
+    pub take_back_keeps_head: bool,
 }
 
 /// In the real build no bug can be seeded: every switch below is `const false`.
@@ -124,48 +128,56 @@ impl SeededBugs {
 
     #[inline(always)]
     pub(crate) const fn claim_check_then_act(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.claim_check_then_act;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn release_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.release_without_fence;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn gate_notify_outside_lock(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.gate_notify_outside_lock;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn prune_uncounted(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.prune_uncounted;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn scope_count_check_then_act(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.scope_count_check_then_act;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn flag_wake_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.flag_wake_without_fence;
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) const fn take_back_keeps_head(&self) -> bool {
+        #[cfg(corepool_loom)]
+        return self.take_back_keeps_head;
         #[cfg(not(corepool_loom))]
         false
     }

@@ -92,6 +92,20 @@ pub(crate) trait RawJob: Send {
 #[derive(Clone, Copy)]
 pub(crate) struct TaskId(usize, &'static VTable);
 
+impl TaskId {
+    /// True if both name the same job.
+    #[cfg(test)]
+    pub(crate) fn same(self, other: TaskId) -> bool {
+        self.0 == other.0 && std::ptr::eq(self.1, other.1)
+    }
+
+    /// An id naming address `addr`, for tests that only compare and count ids.
+    #[cfg(test)]
+    pub(crate) fn for_tests(addr: usize) -> TaskId {
+        TaskId(addr, &InlineSpawn::<fn(), true>::VTABLE)
+    }
+}
+
 /// A task's storage: the closure itself, or a pointer to a heap or stack job. Sixteen bytes,
 /// two words on 64-bit targets (an index plus an `Arc`, or two references, fit); a larger or
 /// more aligned closure goes to the heap.
@@ -196,6 +210,23 @@ impl Task {
     #[inline]
     pub(crate) fn id_of<J: RawJob>(job: *const J) -> TaskId {
         TaskId(job as usize, &PointedJob::<J>::VTABLE)
+    }
+
+    /// The task `from_raw(job)` makes, rebuilt from `Task::id_of(job)`: a join's private
+    /// half being promoted (`sched/heartbeat.rs`).
+    ///
+    /// # Safety
+    /// `id` came from `Task::id_of(job)`, `job` meets `from_raw`'s contract, and no other task
+    /// for it exists (it is queued once).
+    #[inline]
+    pub(crate) unsafe fn from_id(id: TaskId) -> Task {
+        let mut slot = Slot::uninit();
+        // The job's address was exposed by `id_of`'s cast; this cast takes that provenance
+        // back, so the pointer `run` reads out of the slot may be used.
+        let job = id.0 as *const ();
+        // SAFETY: a thin pointer is one word: within the slot, and word-aligned.
+        unsafe { slot.as_mut_ptr().cast::<*const ()>().write(job) };
+        Task { vtable: id.1, slot }
     }
 
     /// The owner of a stack job takes its own task back unrun, to run the closure inline.

@@ -1,0 +1,239 @@
+//! Heartbeat joins: a `join`'s second half stays private to its worker until somebody could
+//! use it, and is only then promoted to the worker's deque, where thieves look.
+//!
+//! The idea is heartbeat scheduling (Acar, Charguéraud, Guatto, Rainey, Sieczkowski, PLDI
+//! 2018) made demand-driven, as in lazy binary splitting (Tzannes et al., PPoPP 2010):
+//! publishing a half costs a deque push with its fence and a pop with a SeqCst fence, about
+//! 20 ns a join, and is wasted whenever nobody steals. Here a join pays that only after
+//! another worker asked for work; until then its half sits on a plain, non-atomic stack.
+//!
+//! # State
+//!
+//! Per worker, in [`PrivateHalves`] (only the worker's own thread touches it: `Cell`s, no
+//! atomics, no fences):
+//! - `slots[0..tail)`: the `b` halves of the joins in progress on this worker's stack,
+//!   oldest (outermost) first, as [`TaskId`]s of the jobs on their callers' frames;
+//! - `head`: the halves in `slots[0..head)` were **promoted** — handed to the worker's deque
+//!   as tasks; those in `slots[head..tail)` are **private**: nobody else knows them. Always
+//!   `head <= tail`.
+//!
+//! **Invariant**: every task on the worker's deque is older than every private half. A push
+//! onto the deque (a task spawned inside `a`, a FIFO marker) promotes all private halves
+//! first (step 5), and a promotion pushes the oldest private half, above which only private
+//! halves remain. So the deque's order is the order the halves would have had if each join
+//! had pushed its half at once: tasks `a` leaves behind lie above `b`, and the owner still
+//! runs them before it takes `b` back (`join.rs`, step 3).
+//!
+//! Per worker, in its `WorkerSlot` (shared): the **heartbeat flag**, one `AtomicBool` on its
+//! own cache line. It is a hint, never a correctness condition, so every access is Relaxed.
+//!
+//! # Who writes what
+//!
+//! - The owner pushes and takes back halves (`tail`), promotes (`head`), and clears the flag
+//!   when it promotes.
+//! - Any other worker **knocks** (sets the flag) when, searching, it finds this worker's deque
+//!   empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, step 1) — so
+//!   a worker with private halves learns that a sleeper could take one, and its promotion's
+//!   push wakes it (`push_local` announces an empty deque's first task, as before).
+//!
+//! # Steps (`join.rs` runs 1, 3 and 4; the worker's waits run 5)
+//!
+//! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
+//! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
+//!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
+//!    one promotion per knock hands a thief the most. The flag is cleared. Help ramps up
+//!    through the knocks sleepers left: a worker on its way to sleep knocked on every other
+//!    worker, so the one its promotion's push woke promotes in turn at its first join, and
+//!    wakes the next sleeper; a worker that runs dry searches, and knocks again.
+//! 3. `a` runs.
+//! 4. **Take back**: `tail - 1`. If `head <= tail` the half was never promoted: nobody else
+//!    has ever seen it, and the owner runs it inline — no atomics, no latch. Otherwise it
+//!    was promoted (it is `slots[tail]` and `head == tail + 1`): `head = tail`, and the join
+//!    follows the public protocol of `join.rs` (pop the deque; run it if it is still there;
+//!    else wait, helping, for the latch a thief sets).
+//! 5. **Promote all** before a push onto the deque (the invariant), a helping wait or a
+//!    yield (`worker.rs`): code that waits inside `a` for something `b` does, through the
+//!    pool, must not wait behind a half nobody can see. A wait that does not go through the
+//!    pool (a bare spin, a channel's blocking `recv`) promotes nothing: `b` then runs after
+//!    `a` on this worker, unless `a` joins again after a knock — as it would on a 1-worker
+//!    pool, and as `join`'s docs say (`b` is *potentially* parallel).
+//!
+//! A full stack (more nested joins than [`CAPACITY`]) is no error: the join then publishes
+//! its half at once, the protocol of `join.rs`, and leaves the private stack alone.
+//!
+//! # Why a promoted half runs exactly once, and its owner sees the result
+//!
+//! Only the owner moves a half from private to promoted, and only the owner reads `head`
+//! and `tail`, all on one thread: no race on the private stack. A half is promoted at most
+//! once (`head` only passes a slot once before the slot is taken back). From the moment its
+//! task is on the deque it is exactly the task `join.rs` used to push: the deque hands it to
+//! one consumer (the owner's pop or a thief's steal), which is the existing join latch
+//! protocol (loom-checked in `join_latch.rs`), so it runs once and the owner reads its result
+//! only after the latch's Release store. The owner takes a promoted half back only through
+//! that protocol, because step 4 tells it was promoted from `head` alone.
+//!
+//! Step 4 restores `head` to `tail` when it finds its half promoted: the slots above were
+//! taken back already (they are inner joins, finished first), so every half below is
+//! promoted too, and the next push starts private again. Leaving `head` high would make the
+//! next join at this depth think its private half was promoted and wait for a latch nobody
+//! sets (the loom model `heartbeat.rs` has that bug seeded).
+//!
+//! # Why nothing is lost
+//!
+//! A private half is run by its owner at step 4, always: the join frame does not return
+//! before (see `join.rs`), and panics in `a` are caught first. A promoted half is a task like
+//! any other. Every join takes back its own half before anything can unwind out of it, so
+//! the stack is balanced whenever a task ends, and a worker's main loop sees it empty.
+
+use std::cell::Cell;
+
+use crate::task::slot::TaskId;
+
+/// How many nested joins keep their halves private; deeper ones publish theirs at once.
+/// Deep enough for any balanced recursion (2^64 leaves need 64), small enough to be a few
+/// cache lines per worker.
+pub(crate) const CAPACITY: usize = 128;
+
+/// What [`PrivateHalves::take_back`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakenBack {
+    /// The half was never promoted: the owner runs it inline.
+    Private,
+    /// It was promoted: follow the public join protocol.
+    Promoted,
+}
+
+/// One worker's stack of private join halves (module docs).
+pub(crate) struct PrivateHalves {
+    slots: Box<[Cell<Option<TaskId>>]>,
+    head: Cell<usize>,
+    tail: Cell<usize>,
+}
+
+impl PrivateHalves {
+    pub(crate) fn new() -> Self {
+        PrivateHalves {
+            slots: (0..CAPACITY).map(|_| Cell::new(None)).collect(),
+            head: Cell::new(0),
+            tail: Cell::new(0),
+        }
+    }
+
+    /// True if another half fits (step 1 may run).
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        self.tail.get() < self.slots.len()
+    }
+
+    /// Step 1 (without the flag check): `id` becomes the newest private half.
+    ///
+    /// # Panics
+    /// In debug builds, if there is no room ([`has_room`](Self::has_room) first).
+    #[inline]
+    pub(crate) fn push(&self, id: TaskId) {
+        let tail = self.tail.get();
+        debug_assert!(tail < self.slots.len(), "private halves full: {tail}");
+        if let Some(slot) = self.slots.get(tail) {
+            slot.set(Some(id));
+            self.tail.set(tail + 1);
+        }
+    }
+
+    /// Step 4: takes back the newest half, and tells whether it had been promoted.
+    #[inline]
+    pub(crate) fn take_back(&self, bugs: crate::sync::SeededBugs) -> TakenBack {
+        let tail = self.tail.get();
+        debug_assert!(tail > 0, "take_back on an empty private stack");
+        let tail = tail.wrapping_sub(1);
+        self.tail.set(tail);
+        if self.head.get() <= tail {
+            TakenBack::Private
+        } else {
+            // Promoted: every half below is too (module docs, step 4).
+            if !bugs.take_back_keeps_head() {
+                self.head.set(tail);
+            }
+            TakenBack::Promoted
+        }
+    }
+
+    /// Step 2's bookkeeping: the oldest private half, now counted as promoted; `None` if no
+    /// half is private.
+    #[inline]
+    pub(crate) fn promote_oldest(&self) -> Option<TaskId> {
+        let head = self.head.get();
+        if head >= self.tail.get() {
+            return None;
+        }
+        self.head.set(head + 1);
+        self.slots[head].get()
+    }
+
+    /// True if some half is private (not yet promoted).
+    #[inline]
+    pub(crate) fn has_private(&self) -> bool {
+        self.head.get() < self.tail.get()
+    }
+
+    /// True if no half is on the stack, private or promoted (a task's end, the main loop).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tail.get() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are only compared and counted here, never made into tasks.
+    fn ids(n: usize) -> Vec<TaskId> {
+        (1..=n).map(|i| TaskId::for_tests(i * 64)).collect()
+    }
+
+    #[test]
+    fn unpromoted_halves_come_back_private() {
+        let halves = PrivateHalves::new();
+        let ids = ids(3);
+        for &id in &ids {
+            halves.push(id);
+        }
+        let bugs = crate::sync::SeededBugs::default();
+        for _ in 0..3 {
+            assert_eq!(halves.take_back(bugs), TakenBack::Private);
+        }
+        assert!(halves.is_empty());
+    }
+
+    #[test]
+    fn promotion_takes_the_oldest_and_take_back_sees_it() {
+        let halves = PrivateHalves::new();
+        let ids = ids(3);
+        for &id in &ids {
+            halves.push(id);
+        }
+        let promoted = halves.promote_oldest().expect("a private half");
+        assert!(promoted.same(ids[0]), "the oldest is promoted first");
+        let second = halves.promote_oldest().expect("a private half");
+        assert!(second.same(ids[1]));
+        let bugs = crate::sync::SeededBugs::default();
+        assert_eq!(halves.take_back(bugs), TakenBack::Private); // ids[2]
+        assert_eq!(halves.take_back(bugs), TakenBack::Promoted); // ids[1]
+                                                                 // A new join at this depth starts private again.
+        halves.push(ids[2]);
+        assert_eq!(halves.take_back(bugs), TakenBack::Private);
+        assert_eq!(halves.take_back(bugs), TakenBack::Promoted); // ids[0]
+        assert!(halves.is_empty());
+        assert!(halves.promote_oldest().is_none(), "nothing left to promote");
+    }
+
+    #[test]
+    fn capacity_is_reported() {
+        let halves = PrivateHalves::new();
+        let id = ids(1)[0];
+        for _ in 0..CAPACITY {
+            assert!(halves.has_room());
+            halves.push(id);
+        }
+        assert!(!halves.has_room());
+    }
+}
