@@ -122,8 +122,8 @@ pub fn max_num_threads() -> usize {
     crate::placement::sizing::MAX_THREADS
 }
 
-/// Whether the calling worker's own deque holds tasks (spawned here and not yet taken by
-/// anyone), or `None` off any CPU worker — rayon's `current_thread_has_pending_tasks`.
+/// Whether the calling worker holds tasks (spawned here, or halves of its joins, not yet
+/// taken by anyone), or `None` off any CPU worker — rayon's `current_thread_has_pending_tasks`.
 ///
 /// ```
 /// assert_eq!(corepool::current_thread_has_pending_tasks(), None);
@@ -131,12 +131,12 @@ pub fn max_num_threads() -> usize {
 /// assert_eq!(pool.install(corepool::current_thread_has_pending_tasks), Some(false));
 /// ```
 pub fn current_thread_has_pending_tasks() -> Option<bool> {
-    WorkerThread::with_current(|w| w.map(|w| !w.local_is_empty()))
+    WorkerThread::with_current(|w| w.map(|w| !w.offers_nothing()))
 }
 
 impl crate::Pool {
-    /// Whether the calling worker's own deque holds tasks (spawned here and not yet taken
-    /// by anyone), or `None` if the calling thread is not one of this pool's CPU workers —
+    /// Whether the calling worker holds tasks (spawned here, or halves of its joins, not yet
+    /// taken by anyone), or `None` if the calling thread is not one of this pool's CPU workers —
     /// rayon's `ThreadPool::current_thread_has_pending_tasks`.
     ///
     /// ```
@@ -157,7 +157,7 @@ impl crate::Pool {
         let registry = self.registry();
         WorkerThread::with_current(|w| {
             w.filter(|w| std::ptr::eq(w.registry(), registry))
-                .map(|w| !w.local_is_empty())
+                .map(|w| !w.offers_nothing())
         })
     }
 }

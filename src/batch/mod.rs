@@ -11,7 +11,8 @@
 //! 1. **Up front**, until pieces are at most `len / (4 × workers)`, so every worker starts
 //!    with something to steal.
 //! 2. **Then lazily**: a piece is worked through in chunks of `min_len` items; before each
-//!    chunk, if this worker's own deque is empty — thieves took all it offered, so others are
+//!    chunk, if this worker offers nothing — its deque is empty and no earlier half waits
+//!    privately for a knock (`sched/heartbeat.rs`): thieves took all it had, so others are
 //!    hungry — and at least two chunks remain, the rest is split in half again (the right half
 //!    offered to thieves). Pieces nobody steals stop splitting; the tail of an irregular batch
 //!    keeps being divided where the idle workers are.
@@ -770,12 +771,12 @@ fn fold_range<A: Send>(acc: A, range: Range<usize>, fold: &Fold<'_, A>) -> A {
     if range.len() > fold.split.max_piece && range.len() >= 2 {
         return halves(acc, range, fold);
     }
-    // Step 2: chunks, splitting again when this worker's deque ran dry.
+    // Step 2: chunks, splitting again when this worker has nothing left to offer.
     let mut acc = acc;
     let mut start = range.start;
     while start < range.end && !fold.stops_before(start) {
         let remaining = range.end - start;
-        if remaining >= 2 * fold.split.min_len && own_deque_is_empty() {
+        if remaining >= 2 * fold.split.min_len && offers_nothing() {
             return halves(acc, start..range.end, fold);
         }
         let chunk_end = start + fold.split.min_len.min(remaining);
@@ -796,7 +797,10 @@ fn halves<A: Send>(acc: A, range: Range<usize>, fold: &Fold<'_, A>) -> A {
     (fold.combine)(left, right)
 }
 
-/// True if the calling worker offers nothing to thieves right now.
-fn own_deque_is_empty() -> bool {
-    WorkerThread::with_current(|w| w.is_some_and(WorkerThread::local_is_empty))
+/// True if the calling worker has nothing a thief could get right now: its deque is empty
+/// and no half of an earlier split waits privately for a knock (`sched/heartbeat.rs`). A
+/// private half is as good as an offered one — it is promoted as soon as another worker
+/// asks — so splitting again then would only multiply pieces.
+fn offers_nothing() -> bool {
+    WorkerThread::with_current(|w| w.is_some_and(WorkerThread::offers_nothing))
 }

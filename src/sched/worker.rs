@@ -365,9 +365,10 @@ impl WorkerThread {
         self.index
     }
 
-    /// True if this worker's own deque offers nothing to thieves right now.
-    pub(crate) fn local_is_empty(&self) -> bool {
-        self.local.is_empty()
+    /// True if this worker has nothing another worker could get: its own deque is empty and
+    /// no join half waits privately to be promoted on a knock (`heartbeat.rs`).
+    pub(crate) fn offers_nothing(&self) -> bool {
+        self.local.is_empty() && !self.halves.has_private()
     }
 
     #[inline]
