@@ -557,10 +557,10 @@ impl Pool {
         R: Send,
     {
         let registry = self.registry();
-        if registry.is_current() {
-            return Ok(f());
-        }
         let ran = WorkerThread::with_current(|worker| match worker {
+            // One of this pool's workers (worker 0 on the building thread of a
+            // `use_current_thread` pool: on duty while `f` runs) runs `f` right here.
+            Some(worker) if std::ptr::eq(worker.registry(), registry) => Some(f()),
             // A worker of another pool helps its own pool while it waits.
             Some(worker) => worker.run_elsewhere(f, |task| registry.inject(task)),
             None => StackJob::run_and_wait(f, |task| registry.inject(task)),

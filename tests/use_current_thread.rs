@@ -417,3 +417,50 @@ fn shutdown_racing_outside_submitters_and_worker_zero_loses_nothing() {
         assert_eq!(settle_threads("uct-race", 0), 0);
     });
 }
+
+#[test]
+fn submissions_from_the_building_thread_racing_a_shutdown_elsewhere_run_or_come_back() {
+    watchdog("building-thread submits vs shutdown", LIMIT, || {
+        for round in 0..30 {
+            let pool = caller_pool(2, "uct-submit-race");
+            let barrier = Arc::new(Barrier::new(2));
+            let stopper = {
+                let (pool, barrier) = (pool.clone(), barrier.clone());
+                thread::spawn(move || {
+                    barrier.wait();
+                    pool.shutdown();
+                })
+            };
+            let ran = Arc::new(AtomicUsize::new(0));
+            let (mut accepted, mut handles) = (0u64, Vec::new());
+            barrier.wait();
+            for i in 0..1_000u64 {
+                let r = ran.clone();
+                let task = move || {
+                    r.fetch_add(1, Ordering::Relaxed);
+                };
+                if i % 2 == 0 {
+                    accepted += u64::from(pool.try_spawn(task).is_ok());
+                } else {
+                    handles.push(pool.submit(task));
+                }
+            }
+            stopper.join().unwrap();
+            // Each handle has its answer: ran, or rejected by the shut-down pool.
+            for h in handles {
+                match h.join() {
+                    Ok(()) => accepted += 1,
+                    Err(TaskError::Rejected) => {}
+                    Err(e) => panic!("round {round}: {e:?}"),
+                }
+            }
+            drop(pool);
+            assert_eq!(
+                ran.load(Ordering::Relaxed) as u64,
+                accepted,
+                "round {round}"
+            );
+            assert_eq!(corepool::current_thread_index(), None, "round {round}");
+        }
+    });
+}

@@ -11,8 +11,9 @@
 use common::{check, Bound, Leaky};
 use corepool::__loom::SeededBugs;
 use corepool::{Pool, Sizing, TaskError};
-use loom::sync::{Arc, Condvar, Mutex};
+use loom::sync::{Condvar, Mutex};
 use loom::thread;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
@@ -99,7 +100,8 @@ fn a_lane_release_without_fence_strands_the_blocked_submitter() {
     });
 }
 
-/// A gate the main thread opens: the task holding the worker waits at it.
+/// A gate the main thread opens: the task holding the worker waits at it. Loom's lock and
+/// condvar in a std `Arc`, whose clones and drops are no scheduling points.
 type Gate = Arc<(Mutex<bool>, Condvar)>;
 
 fn wait_at(gate: &Gate) {

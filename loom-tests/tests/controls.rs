@@ -96,7 +96,10 @@ fn lane_rendezvous(bugs: SeededBugs) {
             .build()
             .unwrap(),
     );
-    let met = Leaky::new(loom::sync::Arc::new((
+    // A std `Arc` around loom's lock and condvar: the rendezvous itself is what loom must
+    // see; as a loom `Arc`, each clone and drop was one more scheduling point on the lane
+    // threads' paths, multiplying the interleavings for nothing.
+    let met = Leaky::new(Arc::new((
         loom::sync::Mutex::new(false),
         loom::sync::Condvar::new(),
     )));

@@ -1,10 +1,10 @@
 //! Whole pools under shuttle's randomized (`check_random`) and PCT (`check_pct`) schedules:
-//! three workers, two submitters and a controller (seven threads with the test's own), a few
-//! hundred tasks mixing `try_spawn`, `submit`, `submit_with` a token, handle `join` and `cancel`,
-//! `install` with a `scope` and a `join` inside, tasks that spawn children and join a
-//! submitted one on the worker (a helping `JoinHandle::join`), `set_active_workers`, the
-//! token's `cancel`, and — in the second scenario — a bounded injector and `shutdown_now` in
-//! the middle of it all. loom cannot reach a pool this size; shuttle does not prove anything
+//! three workers, a blocking-lane thread, two submitters and a controller (eight threads with
+//! the test's own), a few hundred tasks mixing `try_spawn`, `submit`, `submit_with` a token,
+//! `spawn_blocking`, handle `join` and `cancel`, `install` with a `scope` or `scope_fifo` and
+//! a `join` inside, tasks that spawn children and join a submitted one on the worker (a
+//! helping `JoinHandle::join`), `set_active_workers`, the token's `cancel`, and — in the
+//! second scenario — a bounded injector and `shutdown_now` in the middle of it all. loom cannot reach a pool this size; shuttle does not prove anything
 //! either, it samples schedules, but thousands of them per run.
 //!
 //! Every task closure carries a [`Probe`] that records in a [`Ledger`] whether it ran or was
@@ -31,6 +31,8 @@ use std::time::Instant;
 
 /// CPU workers in every scenario.
 const WORKERS: usize = 3;
+/// The blocking lane's threads (started when a blocking task comes).
+const BLOCKING_THREADS: usize = 1;
 /// Outside threads submitting work.
 const SUBMITTERS: usize = 2;
 /// Operations each submitter performs (a few tasks each).
@@ -229,10 +231,10 @@ fn submit_loop(pool: PoolHandle, ledger: Arc<Ledger>, token: CancelToken) -> Vec
             0 => drop(pool.try_spawn(spawned(&ledger))),
             1 | 2 => {
                 let (id, t) = task(&ledger);
-                let handle = if rng.gen_bool(0.5) {
-                    pool.submit(t)
-                } else {
-                    pool.submit_with(&token, t)
+                let handle = match rng.gen_range(0..3) {
+                    0 => pool.submit(t),
+                    1 => pool.submit_with(&token, t),
+                    _ => pool.spawn_blocking(t),
                 };
                 pending.push(Pending { id, handle });
             }
@@ -249,16 +251,28 @@ fn submit_loop(pool: PoolHandle, ledger: Arc<Ledger>, token: CancelToken) -> Vec
             }
             5 => {
                 let l = ledger.clone();
+                let fifo = rng.gen_bool(0.5);
                 // Refused only after shutdown; the probes are made inside, so none is lost.
                 let installed = pool.try_install(move || {
-                    corepool::scope(|s| {
-                        for _ in 0..3 {
-                            let (_, t) = task(&l);
-                            s.spawn(move |_| {
-                                t();
-                            });
-                        }
-                    });
+                    if fifo {
+                        corepool::scope_fifo(|s| {
+                            for _ in 0..3 {
+                                let (_, t) = task(&l);
+                                s.spawn_fifo(move |_| {
+                                    t();
+                                });
+                            }
+                        });
+                    } else {
+                        corepool::scope(|s| {
+                            for _ in 0..3 {
+                                let (_, t) = task(&l);
+                                s.spawn(move |_| {
+                                    t();
+                                });
+                            }
+                        });
+                    }
                     let (a, b) = (Probe::new(&l, false), Probe::new(&l, false));
                     corepool::join(move || a.run(), move || b.run());
                 });
@@ -299,7 +313,12 @@ fn control_loop(pool: PoolHandle, token: CancelToken, stop_after: Option<usize>)
 /// Builds the pool, runs the submitters and the controller, shuts down, and checks.
 fn scenario(bugs: SeededBugs, queue_capacity: Option<usize>, shutdown_now: bool) {
     let mut builder = Pool::builder()
-        .sizing(Sizing::cpu_bound().cores(WORKERS).oversubscribe(true))
+        .sizing(
+            Sizing::cpu_bound()
+                .cores(WORKERS)
+                .oversubscribe(true)
+                .blocking_io(BLOCKING_THREADS),
+        )
         .pin_workers(false)
         .seed_bugs(bugs);
     if let Some(capacity) = queue_capacity {

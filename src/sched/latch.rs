@@ -63,8 +63,9 @@ impl FlagWaker {
 impl Drop for FlagWaker {
     fn drop(&mut self) {
         // A failed loom model unwinds outside its execution, where touching a loom object
-        // panics again and aborts the test run: leak the registry then (as `Pool` does).
-        #[cfg(corepool_loom)]
+        // panics again and aborts the test run: leak the registry then (as `Pool` does, and
+        // under shuttle too).
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         if std::thread::panicking() {
             return;
         }

@@ -240,9 +240,10 @@ impl Registry {
         self.workers.len()
     }
 
-    /// True if the calling thread is one of this pool's workers.
+    /// True if the calling thread is one of this pool's workers (worker 0 on the building
+    /// thread included, in a pool call or not: this opens no duty window).
     pub(crate) fn is_current(&self) -> bool {
-        WorkerThread::with_current(|w| w.is_some_and(|w| std::ptr::eq(w.registry(), self)))
+        WorkerThread::is_worker_of(self)
     }
 
     /// True once outside submissions are refused.
@@ -270,9 +271,16 @@ impl Registry {
     pub(crate) fn push_admitted(&self, route: Route, task: Task) {
         match route {
             Route::Local => WorkerThread::with_current(|w| {
-                let w = w.expect("admitted as local on a worker");
-                w.count_submitted();
-                w.push_local(task);
+                match w.filter(|w| std::ptr::eq(w.registry(), self)) {
+                    Some(w) => {
+                        w.count_submitted();
+                        w.push_local(task);
+                    }
+                    // Admitted as local, so the caller is a worker of this pool; a worker 0
+                    // whose pool terminated meanwhile still gets its window (`worker.rs`),
+                    // which runs the task before it gives the seat up.
+                    None => unreachable!("admitted as local off this pool's workers"),
+                }
             }),
             Route::Injector => {
                 self.counters.add_submitted();

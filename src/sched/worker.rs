@@ -327,6 +327,18 @@ impl WorkerThread {
         true
     }
 
+    /// Whether the calling thread is one of `registry`'s workers: its current worker, or —
+    /// outside any pool call — its worker 0 on the building thread. Opens no duty window.
+    #[inline]
+    pub(crate) fn is_worker_of(registry: &Registry) -> bool {
+        let ptr = CURRENT.with(|c| c.get());
+        // SAFETY: as in `with_current`.
+        match unsafe { ptr.as_ref() } {
+            Some(w) => std::ptr::eq(w.registry(), registry),
+            None => WorkerThread::is_caller_seat_of(registry),
+        }
+    }
+
     /// Whether the calling thread is `registry`'s worker 0 outside any pool call.
     pub(crate) fn is_caller_seat_of(registry: &Registry) -> bool {
         CURRENT.with(|c| c.get()).is_null()

@@ -128,49 +128,49 @@ impl SeededBugs {
 
     #[inline(always)]
     pub(crate) const fn claim_check_then_act(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.claim_check_then_act;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn release_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.release_without_fence;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn gate_notify_outside_lock(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.gate_notify_outside_lock;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn prune_uncounted(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.prune_uncounted;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn scope_count_check_then_act(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.scope_count_check_then_act;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 
     #[inline(always)]
     pub(crate) const fn flag_wake_without_fence(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.flag_wake_without_fence;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 

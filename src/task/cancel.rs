@@ -53,10 +53,11 @@ pub(crate) trait Cancel: Send + Sync {
 const CLOSED: *mut Node = ptr::dangling_mut::<Node>();
 
 /// Pushes between prunes, at least (more when many tasks stay live).
-#[cfg(not(corepool_loom))]
+#[cfg(not(any(corepool_loom, corepool_shuttle)))]
 const PRUNE_EVERY: usize = 64;
-/// Under loom every second push prunes, so a model of two pushes reaches a prune.
-#[cfg(corepool_loom)]
+/// Under loom every second push prunes, so a model of two pushes reaches a prune; under
+/// shuttle too, so a scenario's few dozen bound tasks give prunes racing the cancel.
+#[cfg(any(corepool_loom, corepool_shuttle))]
 const PRUNE_EVERY: usize = 2;
 
 struct Node {

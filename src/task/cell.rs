@@ -278,7 +278,7 @@ where
 /// (a canceller off the pool claims correctly; one side doing it wrong is enough to race).
 #[inline(always)]
 fn seeded_claim_check_then_act() -> bool {
-    cfg!(corepool_loom) && seeded::on_this_thread().claim_check_then_act()
+    cfg!(any(corepool_loom, corepool_shuttle)) && seeded::on_this_thread().claim_check_then_act()
 }
 
 /// True only in a loom model that seeded `wake_before_publish` on the completing worker's pool.
