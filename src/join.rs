@@ -47,10 +47,13 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 /// On a corepool worker, `a` runs here while `b` waits on the worker's private stack; once an
 /// idle worker asks for work, the worker's next `join` (one inside `a`, say) offers the
 /// oldest waiting half to it. If nobody took `b`, it runs here too, right after `a`. Both
-/// closures may borrow from the caller's stack. `b` is only *potentially* parallel: code in
-/// `a` that waits for `b` must wait through the pool (a `join`, [`yield_now`](crate::yield_now),
-/// a scope or a helping [`JoinHandle::join`](crate::JoinHandle::join), which all offer `b`),
-/// not by a bare spin or a blocking channel, after which `b` would only run once `a` returned.
+/// closures may borrow from the caller's stack. `b` is only *potentially* parallel: a wait
+/// inside `a` that goes through the pool (a `join`, [`yield_now`](crate::yield_now), a scope,
+/// a helping [`JoinHandle::join`](crate::JoinHandle::join)) offers this worker's waiting
+/// halves, but a bare spin or a blocking channel offers nothing, and deep in a recursion (8
+/// or more joins nested on one worker) 63 joins in 64 run `b` after `a` as plain calls,
+/// offering it to nobody — a thief takes the outer, bigger halves first. So `a` must not
+/// wait for something only `b` does.
 /// While it waits for a stolen `b`, the worker runs other tasks (see
 /// [`Pool::install`](crate::Pool::install) for what that implies). On any other thread it
 /// runs on the global pool (built on first use, see
