@@ -109,7 +109,11 @@ fn deep_joins_run_both_halves_before_a_panic_resumes() {
             }))
             .unwrap_err();
             assert_eq!(corepool::panic_message(&*err), "bottom");
-            assert_eq!(ran.load(Ordering::SeqCst), depth, "every b ran (depth {depth})");
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                depth,
+                "every b ran (depth {depth})"
+            );
         }
     }
 }
