@@ -607,6 +607,12 @@ impl WorkerThread {
         self.local.pop()
     }
 
+    /// `heartbeat.rs`, step 0: true if this join runs its halves as plain calls.
+    #[inline]
+    pub(crate) fn skip_registration(&self) -> bool {
+        self.halves.skip_registration()
+    }
+
     /// True if another join half fits on the private stack (`heartbeat.rs`, step 1).
     #[inline]
     pub(crate) fn has_private_room(&self) -> bool {
