@@ -1,6 +1,7 @@
 //! Batch efficiency: 20,000 items of integer work (about 20 µs each on average), uniform or
-//! heavy-tailed, through `pool.for_each` and rayon's `par_iter().for_each`, on 1 worker and on
-//! every CPU this process may use, plus the sequential loop.
+//! heavy-tailed, through `pool.for_each`, rayon's `par_iter().for_each` and chili's `join`
+//! (halves down to single items: it has no parallel iterator), on 1 worker and on every CPU
+//! this process may use, plus the sequential loop.
 //!
 //! Efficiency = sequential time ÷ (parallel time × workers); compute it from the medians in
 //! `target/criterion/batch_*/`.
@@ -57,8 +58,31 @@ fn batch(c: &mut Criterion) {
                     })
                 })
             });
+            drop(rayon);
+            let chili = chili::ThreadPool::with_config(chili::Config {
+                thread_count: std::num::NonZero::new(workers),
+                ..chili::Config::default()
+            });
+            group.bench_with_input(BenchmarkId::new("chili", workers), &workers, |b, _| {
+                b.iter(|| for_each_chili(&items, &mut chili.scope()))
+            });
         }
         group.finish();
+    }
+}
+
+/// chili has no parallel iterator: the batch is split in halves by its `join` down to single
+/// items, as its README's examples do with their trees.
+fn for_each_chili(items: &[u64], scope: &mut chili::Scope<'_>) {
+    match items {
+        [] => {}
+        [s] => {
+            std::hint::black_box(work(*s));
+        }
+        _ => {
+            let (l, r) = items.split_at(items.len() / 2);
+            scope.join(|s| for_each_chili(l, s), |s| for_each_chili(r, s));
+        }
     }
 }
 

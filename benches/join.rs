@@ -6,7 +6,10 @@
 //!
 //! chili's pool of 2 threads is its one worker plus the thread that calls into its scope (the
 //! bench thread), as chili counts them; corepool and rayon run 2 workers and the bench thread
-//! waits in `install`.
+//! waits in `install`, which costs a wake-up each way. `corepool_caller` is corepool built
+//! with `use_current_thread`, chili's arrangement: the bench thread is worker 0, and the
+//! computation starts on it without a wake-up — on a loaded machine, where a wake-up waits
+//! for a CPU, that difference can outweigh the joins themselves.
 //!
 //! tokio and the channel pool are not here: neither has a fork-join primitive. A "join" on
 //! them would be a spawn plus a blocking wait on the result, which on a fixed set of workers
@@ -34,6 +37,16 @@ fn corepool_pool(workers: usize) -> corepool::Pool {
         .sizing(corepool::Sizing::cpu_bound().cores(workers))
         .build()
         .expect("corepool pool")
+}
+
+/// A pool whose worker 0 is the calling (bench) thread, as chili's is. One at a time per
+/// thread: each bench function drops its own before the next builds one.
+fn corepool_caller_pool(workers: usize) -> corepool::Pool {
+    corepool::Pool::builder()
+        .sizing(corepool::Sizing::cpu_bound().cores(workers))
+        .use_current_thread()
+        .build()
+        .expect("corepool pool on the bench thread")
 }
 
 fn rayon_pool(workers: usize) -> rayon::ThreadPool {
@@ -108,6 +121,7 @@ fn sum_sequential(node: &Node) -> u64 {
 
 fn fib(c: &mut Criterion) {
     let pool = corepool_pool(WORKERS);
+    let caller = corepool_caller_pool(WORKERS);
     let rayon = rayon_pool(WORKERS);
     let chili = chili_pool(WORKERS);
     let mut group = c.benchmark_group("fib_join");
@@ -115,6 +129,9 @@ fn fib(c: &mut Criterion) {
     for n in [25u64, 30] {
         group.bench_with_input(BenchmarkId::new("corepool", n), &n, |b, &n| {
             b.iter(|| pool.install(|| fib_corepool(std::hint::black_box(n))))
+        });
+        group.bench_with_input(BenchmarkId::new("corepool_caller", n), &n, |b, &n| {
+            b.iter(|| caller.install(|| fib_corepool(std::hint::black_box(n))))
         });
         group.bench_with_input(BenchmarkId::new("rayon", n), &n, |b, &n| {
             b.iter(|| rayon.install(|| fib_rayon(std::hint::black_box(n))))
@@ -131,6 +148,7 @@ fn fib(c: &mut Criterion) {
 
 fn tree(c: &mut Criterion) {
     let pool = corepool_pool(WORKERS);
+    let caller = corepool_caller_pool(WORKERS);
     let rayon = rayon_pool(WORKERS);
     let chili = chili_pool(WORKERS);
     let tree = Node::tree(TREE_LAYERS);
@@ -140,6 +158,9 @@ fn tree(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function(BenchmarkId::new("corepool", nodes), |b| {
         b.iter(|| pool.install(|| sum_corepool(std::hint::black_box(&tree))))
+    });
+    group.bench_function(BenchmarkId::new("corepool_caller", nodes), |b| {
+        b.iter(|| caller.install(|| sum_corepool(std::hint::black_box(&tree))))
     });
     group.bench_function(BenchmarkId::new("rayon", nodes), |b| {
         b.iter(|| rayon.install(|| sum_rayon(std::hint::black_box(&tree))))
@@ -157,12 +178,16 @@ fn tree(c: &mut Criterion) {
 /// plain call.
 fn fib_one_worker(c: &mut Criterion) {
     let pool = corepool_pool(1);
+    let caller = corepool_caller_pool(1);
     let chili = chili_pool(1);
     let mut group = c.benchmark_group("fib_1_worker");
     group.sample_size(20);
     let n = 30u64;
     group.bench_with_input(BenchmarkId::new("corepool", n), &n, |b, &n| {
         b.iter(|| pool.install(|| fib_corepool(std::hint::black_box(n))))
+    });
+    group.bench_with_input(BenchmarkId::new("corepool_caller", n), &n, |b, &n| {
+        b.iter(|| caller.install(|| fib_corepool(std::hint::black_box(n))))
     });
     group.bench_with_input(BenchmarkId::new("chili", n), &n, |b, &n| {
         b.iter(|| fib_chili(std::hint::black_box(n), &mut chili.scope()))

@@ -28,7 +28,7 @@ fi
 
 # Most expensive first (minutes, then about a minute, then seconds); any binary not named
 # here runs after these.
-order=(sleep_wake controls handoff admission stream join_handle shutdown join_latch cancel)
+order=(sleep_wake controls handoff admission stream join_handle shutdown join_latch cancel heartbeat)
 queue=()
 for name in "${order[@]}"; do
     for b in "${binaries[@]}"; do

@@ -3,6 +3,8 @@
 //! # Protocol (on a worker: `join_on`, and `join_promoted` / `join_slow` for the uncommon
 //! cases)
 //!
+//! 0. Deep in a recursion (8 or more halves on the private stack), 63 joins in 64 run `a`
+//!    then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0).
 //! 1. `b` becomes a [`StackJob`] on the caller's stack with a [`WorkerLatch`]. No
 //!    allocation. Its id goes on the worker's stack of *private* halves, which only this
 //!    thread sees (`sched/heartbeat.rs`); if another worker has knocked (it looked for work
@@ -42,8 +44,16 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 
 /// Runs `a` and `b`, potentially in parallel, and returns both results.
 ///
-/// On a corepool worker, `b` is offered to idle workers while `a` runs here; if nobody took
-/// it, it runs here too, right after `a`. Both closures may borrow from the caller's stack.
+/// On a corepool worker, `a` runs here while `b` waits on the worker's private stack; once an
+/// idle worker asks for work, the worker's next `join` (one inside `a`, say) offers the
+/// oldest waiting half to it. If nobody took `b`, it runs here too, right after `a`. Both
+/// closures may borrow from the caller's stack. `b` is only *potentially* parallel: a wait
+/// inside `a` that goes through the pool (a `join`, [`yield_now`](crate::yield_now), a scope,
+/// a helping [`JoinHandle::join`](crate::JoinHandle::join)) offers this worker's waiting
+/// halves, but a bare spin or a blocking channel offers nothing, and deep in a recursion (8
+/// or more joins nested on one worker) 63 joins in 64 run `b` after `a` as plain calls,
+/// offering it to nobody — a thief takes the outer, bigger halves first. So `a` must not
+/// wait for something only `b` does.
 /// While it waits for a stolen `b`, the worker runs other tasks (see
 /// [`Pool::install`](crate::Pool::install) for what that implies). On any other thread it
 /// runs on the global pool (built on first use, see
@@ -201,6 +211,14 @@ where
     RA: Send,
     RB: Send,
 {
+    if worker.skip_registration() {
+        // Deep in a recursion (`sched/heartbeat.rs`, step 0): plain calls, both halves
+        // finishing before a panic resumes.
+        return match catch(a) {
+            Ok(ra) => (ra, b()),
+            Err(payload) => resume_after(payload, b),
+        };
+    }
     if !worker.has_private_room() {
         return join_public(worker, a, b);
     }

@@ -348,6 +348,9 @@ fn join_blocking_on_the_last_free_worker_is_detected_in_debug_builds() {
             err.panic_message().unwrap().contains("would deadlock"),
             "{err}"
         );
+        // When the outer task's wait was the refused one, X still waits for Y, which the
+        // freed worker runs next: let that finish before the next case takes a worker.
+        two.wait_idle();
 
         // Waiting on the blocking lane is not counted.
         let (go, gate) = std::sync::mpsc::channel::<()>();

@@ -83,6 +83,41 @@ fn join_waits_for_both_halves_then_resumes_the_first_panic() {
     assert_eq!(pool.install(|| fib(15)), 610);
 }
 
+/// Joins nested `depth` deep, the innermost `a` panicking: counts every `b` that ran.
+fn nested_with_a_panic_at_the_bottom(depth: usize, ran: &AtomicUsize) {
+    if depth == 0 {
+        panic!("bottom");
+    }
+    corepool::join(
+        || nested_with_a_panic_at_the_bottom(depth - 1, ran),
+        || {
+            ran.fetch_add(1, Ordering::SeqCst);
+        },
+    );
+}
+
+#[test]
+fn deep_joins_run_both_halves_before_a_panic_resumes() {
+    // Past 8 nested joins most run as plain calls (`sched/heartbeat.rs`, step 0); their
+    // halves must still both finish before the panic goes on up, on one worker and on two.
+    for workers in [1, 2] {
+        let pool = pool(workers);
+        for depth in [3, 20, 200] {
+            let ran = AtomicUsize::new(0);
+            let err = catch_unwind(AssertUnwindSafe(|| {
+                pool.install(|| nested_with_a_panic_at_the_bottom(depth, &ran))
+            }))
+            .unwrap_err();
+            assert_eq!(corepool::panic_message(&*err), "bottom");
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                depth,
+                "every b ran (depth {depth})"
+            );
+        }
+    }
+}
+
 #[test]
 fn join_runs_what_a_left_on_its_deque_before_taking_b_back() {
     // One worker: nobody steals, so the tasks `a` spawns sit above `b` and are popped first.

@@ -380,8 +380,8 @@ fn graceful_without_final_recheck() {
 
 /// The graceful scenario with a sleeper inside a helping wait not counted as holding
 /// (`sleep.rs`, step 1): the last other worker to sleep terminates the pool under a worker
-/// whose latch is set but not yet seen, which then leaves its wait through the pool's exit
-/// (a debug assertion, reported as a task panic).
+/// whose latch is set but not yet seen, which the worker loop's debug assertion reports
+/// (a task panic, so `panicked` is 1).
 fn graceful_without_hold() {
     let bugs = SeededBugs {
         sleep_without_hold: true,

@@ -36,8 +36,17 @@
 //!   a worker with private halves learns that a sleeper could take one, and its promotion's
 //!   push wakes it (`push_local` announces an empty deque's first task, as before).
 //!
-//! # Steps (`join.rs` runs 1, 3 and 4; the worker's waits run 5)
+//! # Steps (`join.rs` runs 0, 1, 3 and 4; the worker's waits run 5)
 //!
+//! 0. **Deep joins mostly register nothing.** With [`REGISTERED_DEPTH`] (8) or more halves on
+//!    the stack, only every [`DEEP_REGISTER_EVERY`]th (64th) join goes on to step 1; the
+//!    others run `a`, then `b`, as plain calls (panics as in `join.rs`). A thief always gets
+//!    the oldest half, so the halves deep in a recursion are the last it would take, and
+//!    the ones registered every 64th keep a deep, unbalanced recursion shareable. Plain calls
+//!    let the compiler treat the recursion as it treats sequential code (a pointer-chasing
+//!    tree walk keeps several loads in flight), which bookkeeping on every join prevents.
+//!    (chili and spice do the same: their join checks the heartbeat on 1 call in 64 once
+//!    their queue is 3 deep.)
 //! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
 //! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
@@ -94,6 +103,13 @@ use crate::task::slot::TaskId;
 /// cache lines per worker.
 pub(crate) const CAPACITY: usize = 128;
 
+/// Below this many private halves every join keeps its half on the stack; deeper, only every
+/// [`DEEP_REGISTER_EVERY`]th does, and the others run their halves as plain calls (step 0).
+pub(crate) const REGISTERED_DEPTH: usize = 8;
+
+/// How often a join past [`REGISTERED_DEPTH`] still registers its half.
+pub(crate) const DEEP_REGISTER_EVERY: u32 = 64;
+
 /// What [`PrivateHalves::take_back`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TakenBack {
@@ -108,6 +124,8 @@ pub(crate) struct PrivateHalves {
     slots: Box<[Cell<Option<TaskId>>]>,
     head: Cell<usize>,
     tail: Cell<usize>,
+    /// Joins past [`REGISTERED_DEPTH`] so far (step 0), wrapping.
+    deep_joins: Cell<u32>,
 }
 
 impl PrivateHalves {
@@ -116,7 +134,20 @@ impl PrivateHalves {
             slots: (0..CAPACITY).map(|_| Cell::new(None)).collect(),
             head: Cell::new(0),
             tail: Cell::new(0),
+            deep_joins: Cell::new(0),
         }
+    }
+
+    /// Step 0: true if this join runs its halves as plain calls, registering nothing — it is
+    /// at least [`REGISTERED_DEPTH`] deep and not the [`DEEP_REGISTER_EVERY`]th such join.
+    #[inline]
+    pub(crate) fn skip_registration(&self) -> bool {
+        if self.tail.get() < REGISTERED_DEPTH {
+            return false;
+        }
+        let n = self.deep_joins.get().wrapping_add(1);
+        self.deep_joins.set(n);
+        n % DEEP_REGISTER_EVERY != 0
     }
 
     /// True if another half fits (step 1 may run).
@@ -224,6 +255,20 @@ mod tests {
         assert_eq!(halves.take_back(bugs), TakenBack::Promoted); // ids[0]
         assert!(halves.is_empty());
         assert!(halves.promote_oldest().is_none(), "nothing left to promote");
+    }
+
+    #[test]
+    fn deep_joins_register_one_in_sixty_four() {
+        let halves = PrivateHalves::new();
+        let id = ids(1)[0];
+        for _ in 0..REGISTERED_DEPTH {
+            assert!(!halves.skip_registration(), "shallow joins always register");
+            halves.push(id);
+        }
+        let registered = (0..2 * DEEP_REGISTER_EVERY)
+            .filter(|_| !halves.skip_registration())
+            .count();
+        assert_eq!(registered, 2);
     }
 
     #[test]

@@ -49,7 +49,9 @@
 //! - **on the building thread, between pool calls** — after steps 1–2 worker 0 comes on duty
 //!   and runs the worker loop like a pool thread until the pool terminates (it is the last
 //!   worker to fall asleep, or another is), then gives up its seat; then steps 4–5 as for any
-//!   outside caller. Nothing waits for a thread that cannot come.
+//!   outside caller. Nothing waits for a thread that cannot come. A deadline
+//!   (`shutdown_timeout`) bounds steps 4–5 only: worker 0's loop runs until termination, as
+//!   a pool thread's does, so a stuck task elsewhere holds it there.
 //! - **inside a pool call on that thread** (a task worker 0 runs while it waits) — as from
 //!   any worker: it returns at once.
 //! - **on another thread** — worker 0 is off duty there (counted asleep), so the other

@@ -100,9 +100,10 @@
 //! on its stack, and its latch may already be set by a worker that has since gone to sleep
 //! itself — then nobody else is awake, and the waiter is between its step 1 and its recheck.
 //! `holding` keeps such a sleeper from looking like an idle one: without it the last other
-//! worker terminated the pool under the waiter, which then returned from its wait into a
-//! pool whose workers had left (found by the shuttle scenarios, `shuttle-tests/`). Termination is a CAS from the exact value read after the
-//! terminator's fence and empty recheck, so no worker woke in between. An outside producer
+//! worker terminated the pool under the waiter, and every other worker left while a task
+//! still ran (found by the shuttle scenarios, `shuttle-tests/`; the worker loop asserts it in
+//! debug builds). Termination is a CAS from the exact value read after the terminator's fence
+//! and empty recheck, so no worker woke in between. An outside producer
 //! checks `SHUTDOWN` before pushing; one that raced past it either is seen by some sleeper's
 //! recheck (which then does not stay asleep), or sees `TERMINATED` in its step 3 or in its
 //! claim RMW — and then drains the injector, rejecting what it finds.

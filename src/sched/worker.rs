@@ -509,6 +509,13 @@ impl WorkerThread {
             if after == AfterSleep::Exit && waiting.is_none() {
                 return;
             }
+            // Any other waiting worker holds the pool open while it sleeps (`sleep.rs`,
+            // `holding`), so the pool cannot have terminated under it.
+            debug_assert!(
+                after == AfterSleep::Search || (self.index == 0 && self.registry.caller_worker),
+                "the pool terminated under worker {} waiting mid-task",
+                self.index
+            );
         }
     }
 
@@ -598,6 +605,12 @@ impl WorkerThread {
     #[inline]
     pub(crate) fn pop_local(&self) -> Option<Task> {
         self.local.pop()
+    }
+
+    /// `heartbeat.rs`, step 0: true if this join runs its halves as plain calls.
+    #[inline]
+    pub(crate) fn skip_registration(&self) -> bool {
+        self.halves.skip_registration()
     }
 
     /// True if another join half fits on the private stack (`heartbeat.rs`, step 1).

@@ -176,9 +176,9 @@ impl SeededBugs {
 
     #[inline(always)]
     pub(crate) const fn take_back_keeps_head(&self) -> bool {
-        #[cfg(corepool_loom)]
+        #[cfg(any(corepool_loom, corepool_shuttle))]
         return self.take_back_keeps_head;
-        #[cfg(not(corepool_loom))]
+        #[cfg(not(any(corepool_loom, corepool_shuttle)))]
         false
     }
 }
