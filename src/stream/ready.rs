@@ -440,6 +440,7 @@ impl LoomReady {
 #[cfg(all(test, not(any(corepool_loom, corepool_shuttle))))]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering as StdOrdering;
 
     #[repr(C)]
     struct Node {
@@ -494,18 +495,25 @@ mod tests {
         }
     }
 
+    /// Counts its wakes.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            // ORDERING: SeqCst: a test's counter, read after the pushes on the same thread.
+            self.0.fetch_add(1, StdOrdering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (std::sync::Arc<Count>, Waker) {
+        let count = std::sync::Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        (count, waker)
+    }
+
     #[test]
     fn a_registered_waker_is_woken_by_the_next_push_only() {
-        use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: std::sync::Arc<Self>) {
-                self.0.fetch_add(1, StdOrdering::SeqCst);
-            }
-        }
-        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let list = ReadyList::new(crate::sync::SeededBugs::default());
         assert!(list.poll_take(&waker, 1).is_pending());
         // SAFETY: fresh nodes, pushed once.
@@ -525,16 +533,7 @@ mod tests {
 
     #[test]
     fn a_consumer_waiting_for_three_nodes_is_woken_by_the_third_push_only() {
-        use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: std::sync::Arc<Self>) {
-                self.0.fetch_add(1, StdOrdering::SeqCst);
-            }
-        }
-        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (count, waker) = counting_waker();
         let list = ReadyList::new(crate::sync::SeededBugs::default());
         // One node taken first, so the wait counts from there.
         // SAFETY: fresh nodes, pushed once.
