@@ -49,6 +49,11 @@ fn run_fleet() {
     wait_until("a quarter of the results", limit, || {
         xlen(&mut con, &q.results) >= JOBS / 4
     });
+    // On a loaded machine w0 may have been slow to start taking jobs: kill it only once it
+    // holds some, or the kill tests nothing.
+    wait_until("w0 holding jobs", limit, || {
+        !pending_of(&mut con, &q, "w0").is_empty()
+    });
     workers[0].signal(libc::SIGKILL).expect("SIGKILL w0");
     let status = workers[0].wait().expect("reap w0");
     assert_eq!(
