@@ -214,10 +214,7 @@ where
     if worker.skip_registration() {
         // Deep in a recursion (`sched/heartbeat.rs`, step 0): plain calls, both halves
         // finishing before a panic resumes.
-        return match catch(a) {
-            Ok(ra) => (ra, b()),
-            Err(payload) => resume_after(payload, b),
-        };
+        return then_b(catch(a), b);
     }
     if !worker.has_private_room() {
         return join_public(worker, a, b);
@@ -237,12 +234,7 @@ where
             // SAFETY: b was never promoted, so no task for it exists and the closure is
             // still in the job.
             let b = unsafe { job_b.take_func_unchecked() };
-            match result_a {
-                // `a` is done, so `b` may simply run; a panic in it unwinds from here
-                // with both halves finished.
-                Ok(ra) => (ra, b()),
-                Err(payload) => resume_after(payload, b),
-            }
+            then_b(result_a, b)
         }
         TakenBack::Promoted => join_promoted(worker, &job_b, id_b, result_a),
     }
@@ -293,12 +285,7 @@ where
             // SAFETY: we took our own task back unrun, so the closure is still in the job
             // and nobody else can reach it.
             let b = unsafe { job_b.take_func_unchecked() };
-            match result_a {
-                // `a` is done, so `b` may simply run; a panic in it unwinds from here
-                // with both halves finished.
-                Ok(ra) => (ra, b()),
-                Err(payload) => resume_after(payload, b),
-            }
+            then_b(result_a, b)
         }
         popped => join_slow(worker, &job_b, id_b, result_a, popped),
     }
@@ -355,6 +342,16 @@ where
 fn resume_after<RB>(payload: Payload, b: impl FnOnce() -> RB) -> ! {
     let (never, _) = both(Err::<std::convert::Infallible, _>(payload), catch(b));
     match never {}
+}
+
+/// `a` is done (`result_a`) and `b` runs here, inline: its panic unwinds from here with both
+/// halves finished, and a panic of `a` resumes after `b` has run.
+#[inline(always)]
+fn then_b<RA, RB>(result_a: Result<RA, Payload>, b: impl FnOnce() -> RB) -> (RA, RB) {
+    match result_a {
+        Ok(ra) => (ra, b()),
+        Err(payload) => resume_after(payload, b),
+    }
 }
 
 /// A finished stack job's result as `catch` gives it.
