@@ -100,20 +100,7 @@ mod imp {
     pub(crate) use loom::thread;
     pub(crate) use loom::thread_local;
 
-    /// No pinning under loom.
-    pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
-        false
-    }
-
-    /// No CPU under loom.
-    pub(crate) fn current_cpu() -> Option<usize> {
-        None
-    }
-
-    /// loom's handles cannot tell; finished handles are then kept until shutdown joins them.
-    pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
-        false
-    }
+    pub(crate) use super::model_threads::{current_cpu, pin_current_thread, thread_is_finished};
 
     /// loom's handles carry no name.
     pub(crate) fn thread_name(_handle: &thread::JoinHandle<()>) -> Option<String> {
@@ -132,21 +119,7 @@ mod imp {
     pub(crate) use shuttle::thread;
     pub(crate) use shuttle::thread_local;
 
-    /// No pinning under shuttle: its threads are coroutines on the test's one OS thread.
-    pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
-        false
-    }
-
-    /// No CPU under shuttle.
-    pub(crate) fn current_cpu() -> Option<usize> {
-        None
-    }
-
-    /// shuttle's handles cannot tell; finished handles are then kept until shutdown joins
-    /// them.
-    pub(crate) fn thread_is_finished(_handle: &thread::JoinHandle<()>) -> bool {
-        false
-    }
+    pub(crate) use super::model_threads::{current_cpu, pin_current_thread, thread_is_finished};
 
     /// The thread's name, for reports.
     pub(crate) fn thread_name(handle: &thread::JoinHandle<()>) -> Option<String> {
@@ -156,6 +129,24 @@ mod imp {
 
 #[cfg(any(corepool_loom, corepool_shuttle))]
 mod mock_deque;
+
+/// What both model checkers' threads lack: a CPU to pin to or report (loom's threads and
+/// shuttle's coroutines all run on the test's one OS thread), and a handle that can say it
+/// has finished (finished handles are then kept until shutdown joins them).
+#[cfg(any(corepool_loom, corepool_shuttle))]
+mod model_threads {
+    pub(crate) fn pin_current_thread(_cpu: usize) -> bool {
+        false
+    }
+
+    pub(crate) fn current_cpu() -> Option<usize> {
+        None
+    }
+
+    pub(crate) fn thread_is_finished(_handle: &super::imp::thread::JoinHandle<()>) -> bool {
+        false
+    }
+}
 
 pub(crate) use imp::*;
 pub(crate) use std::sync::{Mutex as StdMutex, OnceLock};
