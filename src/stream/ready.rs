@@ -42,7 +42,7 @@
 //!
 //! Consumer ([`ReadyList::poll_take`], waiting for `want` more nodes):
 //! 1. Swap `head` with null (Acquire); anything there is ready: take it. (Every swap that
-//!    takes nodes first clears `urgent` (Acquire swap), so an urgent node that set it is in
+//!    takes nodes first clears a set `urgent` (Acquire swap), so an urgent node that set it is in
 //!    that swap, or leaves `urgent` set for the next wait.)
 //! 2. Otherwise lock, store the waker, `wake_at = taken + want` and set `waiting`, unlock.
 //! 3. `fence(SeqCst)`.
@@ -228,9 +228,13 @@ impl ReadyList {
 
     /// Swaps the whole list out and counts what it took in `taken`.
     fn swap_out(&self) -> *mut Link {
-        // ORDERING: Acquire pairs with an urgent producer's Release store: its node is in
-        // the swap below.
-        self.urgent.swap(false, Ordering::Acquire);
+        // ORDERING: Relaxed look first, so a take costs no extra RMW when nothing urgent
+        // came (almost always); finding it set, the Acquire swap pairs with the urgent
+        // producer's Release store: its node is in the swap below. A set flag missed here
+        // stays set for the next wait, which then looks at the list (step 4).
+        if self.urgent.load(Ordering::Relaxed) {
+            self.urgent.swap(false, Ordering::Acquire);
+        }
         // ORDERING: Acquire pairs with the producers' Release CAS: the nodes' contents are
         // visible.
         let list = self.head.swap(std::ptr::null_mut(), Ordering::Acquire);
