@@ -33,19 +33,19 @@ stop_loom() {
 }
 trap stop_loom EXIT
 
-echo "== docs (private items too: the protocol specs' links are part of the spec)"
+echo "== docs (private items too: the protocol specs' links are part of the spec); $((SECONDS - start)) s so far"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items
 
-echo "== lints"
+echo "== lints; $((SECONDS - start)) s so far"
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== unit, integration and doc tests"
+echo "== unit, integration and doc tests; $((SECONDS - start)) s so far"
 cargo test --workspace
 
-echo "== stress (release; ignored in debug builds)"
+echo "== stress (release; ignored in debug builds); $((SECONDS - start)) s so far"
 cargo test --release --test stress -- --nocapture
 
-echo "== shuttle scenarios (release, debug assertions on, own target dir)"
+echo "== shuttle scenarios (release, debug assertions on, own target dir); $((SECONDS - start)) s so far"
 RUSTFLAGS="--cfg corepool_shuttle -C debug_assertions" \
 CARGO_TARGET_DIR=target/shuttle \
     cargo test -p shuttle-tests --release

@@ -131,6 +131,20 @@ impl DetectedCores {
 /// assert!(detected.cpus().len() >= 1);
 /// ```
 pub fn detect_cores() -> DetectedCores {
+    // Under the model checkers every interleaving builds its pool again, and these reads
+    // (a dozen system calls) were half a model's time: read once per test binary. The
+    // models pin nothing, so only the count matters, and it cannot change under them.
+    #[cfg(any(corepool_loom, corepool_shuttle))]
+    {
+        static ONCE: crate::sync::OnceLock<DetectedCores> = crate::sync::OnceLock::new();
+        ONCE.get_or_init(read_cores).clone()
+    }
+    #[cfg(not(any(corepool_loom, corepool_shuttle)))]
+    read_cores()
+}
+
+/// [`detect_cores`]'s reads.
+fn read_cores() -> DetectedCores {
     let mask = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|core| core.id).collect::<Vec<_>>())
         .filter(|ids| !ids.is_empty());
