@@ -4,6 +4,16 @@
 //! chili on 2 workers, and the plain sequential recursion as the floor; then fib on 1 worker
 //! against the plain recursion, the price of a join nobody steals.
 //!
+//! The tree is summed in two memory layouts, because the walk is bound by memory, not by the
+//! joins, and the layout decides which walk streams. `tree_sum` allocates the nodes level by
+//! level, root first: a walk that runs `a` (the left child) first and one that runs `b` first
+//! see mirror-image address patterns, so only the joins differ. `tree_sum_post_order` is
+//! chili's showcase as written: the tree built by recursion, so every node is allocated after
+//! its two subtrees. chili's join runs `b` (the right child) before `a`, which visits exactly
+//! the reverse of that allocation order — one descending stream the prefetcher follows —
+//! while corepool and rayon run `a` first and the plain recursion goes left first, as each
+//! promises, and jump back and forth in it.
+//!
 //! chili's pool of 2 threads is its one worker plus the thread that calls into its scope (the
 //! bench thread), as chili counts them; corepool and rayon run 2 workers and the bench thread
 //! waits in `install`, which costs a wake-up each way. `corepool_caller` is corepool built
@@ -25,7 +35,7 @@ mod workloads;
 use std::num::NonZero;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use workloads::{fib_corepool, fib_rayon, fib_sequential};
+use workloads::{fib_corepool, fib_rayon, fib_sequential, fib_two_calls};
 
 /// The worker count of the comparison (the setting; the reference machine has 2).
 const WORKERS: usize = 2;
@@ -80,12 +90,37 @@ struct Node {
 }
 
 impl Node {
-    fn tree(layers: usize) -> Node {
+    /// Built by recursion (chili's showcase): each node is allocated after its subtrees.
+    fn post_order(layers: usize) -> Node {
         Node {
             val: 1,
-            left: (layers > 1).then(|| Box::new(Node::tree(layers - 1))),
-            right: (layers > 1).then(|| Box::new(Node::tree(layers - 1))),
+            left: (layers > 1).then(|| Box::new(Node::post_order(layers - 1))),
+            right: (layers > 1).then(|| Box::new(Node::post_order(layers - 1))),
         }
+    }
+
+    /// The same tree with its nodes allocated level by level, root first, each level left to
+    /// right: the children of the `i`th node allocated are the `2i + 1`th and `2i + 2`th.
+    fn level_order(layers: usize) -> Node {
+        let n = (1usize << layers) - 1;
+        let mut nodes: Vec<Option<Box<Node>>> = (0..n)
+            .map(|_| {
+                Some(Box::new(Node {
+                    val: 1,
+                    left: None,
+                    right: None,
+                }))
+            })
+            .collect();
+        // Link bottom-up; moving a `Box` leaves its node where it was allocated.
+        for i in (0..n / 2).rev() {
+            let left = nodes[2 * i + 1].take();
+            let right = nodes[2 * i + 2].take();
+            let node = nodes[i].as_mut().expect("linked once");
+            node.left = left;
+            node.right = right;
+        }
+        *nodes[0].take().expect("the root")
     }
 }
 
@@ -151,31 +186,36 @@ fn tree(c: &mut Criterion) {
     let caller = corepool_caller_pool(WORKERS);
     let rayon = rayon_pool(WORKERS);
     let chili = chili_pool(WORKERS);
-    let tree = Node::tree(TREE_LAYERS);
     let nodes = (1u64 << TREE_LAYERS) - 1;
-    assert_eq!(sum_sequential(&tree), nodes);
-    let mut group = c.benchmark_group("tree_sum");
-    group.sample_size(20);
-    group.bench_function(BenchmarkId::new("corepool", nodes), |b| {
-        b.iter(|| pool.install(|| sum_corepool(std::hint::black_box(&tree))))
-    });
-    group.bench_function(BenchmarkId::new("corepool_caller", nodes), |b| {
-        b.iter(|| caller.install(|| sum_corepool(std::hint::black_box(&tree))))
-    });
-    group.bench_function(BenchmarkId::new("rayon", nodes), |b| {
-        b.iter(|| rayon.install(|| sum_rayon(std::hint::black_box(&tree))))
-    });
-    group.bench_function(BenchmarkId::new("chili", nodes), |b| {
-        b.iter(|| sum_chili(std::hint::black_box(&tree), &mut chili.scope()))
-    });
-    group.bench_function(BenchmarkId::new("sequential", nodes), |b| {
-        b.iter(|| sum_sequential(std::hint::black_box(&tree)))
-    });
-    group.finish();
+    for (name, tree) in [
+        ("tree_sum", Node::level_order(TREE_LAYERS)),
+        ("tree_sum_post_order", Node::post_order(TREE_LAYERS)),
+    ] {
+        assert_eq!(sum_sequential(&tree), nodes);
+        let mut group = c.benchmark_group(name);
+        group.sample_size(20);
+        group.bench_function(BenchmarkId::new("corepool", nodes), |b| {
+            b.iter(|| pool.install(|| sum_corepool(std::hint::black_box(&tree))))
+        });
+        group.bench_function(BenchmarkId::new("corepool_caller", nodes), |b| {
+            b.iter(|| caller.install(|| sum_corepool(std::hint::black_box(&tree))))
+        });
+        group.bench_function(BenchmarkId::new("rayon", nodes), |b| {
+            b.iter(|| rayon.install(|| sum_rayon(std::hint::black_box(&tree))))
+        });
+        group.bench_function(BenchmarkId::new("chili", nodes), |b| {
+            b.iter(|| sum_chili(std::hint::black_box(&tree), &mut chili.scope()))
+        });
+        group.bench_function(BenchmarkId::new("sequential", nodes), |b| {
+            b.iter(|| sum_sequential(std::hint::black_box(&tree)))
+        });
+        group.finish();
+    }
 }
 
 /// One worker: every join's half comes back unstolen, so this is the join's own cost over a
-/// plain call.
+/// plain call — against the plain recursion as compiled (`sequential`, half its calls turned
+/// into a loop) and with both calls kept (`sequential_two_calls`).
 fn fib_one_worker(c: &mut Criterion) {
     let pool = corepool_pool(1);
     let caller = corepool_caller_pool(1);
@@ -194,6 +234,9 @@ fn fib_one_worker(c: &mut Criterion) {
     });
     group.bench_with_input(BenchmarkId::new("sequential", n), &n, |b, &n| {
         b.iter(|| fib_sequential(std::hint::black_box(n)))
+    });
+    group.bench_with_input(BenchmarkId::new("sequential_two_calls", n), &n, |b, &n| {
+        b.iter(|| fib_two_calls(std::hint::black_box(n)))
     });
     group.finish();
 }

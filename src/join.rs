@@ -201,8 +201,9 @@ where
 
 /// `join` on `worker` (module docs).
 ///
-/// Only the common case is here — `b` kept private, `a` run, `b` taken back and run — so the
-/// frame stays small; everything else is in [`join_promoted`] and [`join_slow`].
+/// Only the commonest case is here — deep in a recursion with nobody asking for work, `a`
+/// then `b` as plain calls — so a recursion's frame holds no job; a join that registers its
+/// `b` goes through [`join_registered`].
 #[inline]
 fn join_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
 where
@@ -216,6 +217,20 @@ where
         // finishing before a panic resumes.
         return then_b(catch(a), b);
     }
+    join_registered(worker, a, b)
+}
+
+/// `join` with `b` on the private stack (module docs, steps 1–3): `a` run, `b` taken back
+/// and run inline unless it was promoted meanwhile ([`join_promoted`]), or published at once
+/// when the private stack is full ([`join_public`]). Out of line: its frame holds the job.
+#[inline(never)]
+fn join_registered<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
     if !worker.has_private_room() {
         return join_public(worker, a, b);
     }

@@ -52,10 +52,21 @@ pub fn fib_rayon(n: u64) -> u64 {
     a + b
 }
 
-/// The plain recursion: the floor.
+/// The plain recursion: the floor. The compiler turns its second call into a loop (it keeps
+/// a running sum), so it makes about half the calls its source says.
 pub fn fib_sequential(n: u64) -> u64 {
     if n < 2 {
         return n;
     }
     fib_sequential(n - 1) + fib_sequential(n - 2)
+}
+
+/// The same recursion with both of its calls kept (the arguments pass through `black_box`,
+/// so the compiler cannot fold one call into a loop): what a join that nobody steals is
+/// compared with when the question is the price of the join over a call.
+pub fn fib_two_calls(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    fib_two_calls(black_box(n - 1)) + fib_two_calls(black_box(n - 2))
 }

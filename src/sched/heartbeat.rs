@@ -30,27 +30,32 @@
 //! # Who writes what
 //!
 //! - The owner pushes and takes back halves (`tail`), promotes (`head`), and clears the flag
-//!   when it promotes.
+//!   when it promotes, just before the push.
 //! - Any other worker **knocks** (sets the flag) when, searching, it finds this worker's deque
-//!   empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, step 1) — so
-//!   a worker with private halves learns that a sleeper could take one, and its promotion's
-//!   push wakes it (`push_local` announces an empty deque's first task, as before).
+//!   empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, steps 1 and
+//!   6) — so a worker with private halves learns that a sleeper could take one, and its
+//!   promotion's push wakes it (`push_local` announces an empty deque's first task, as
+//!   before).
 //!
 //! # Steps (`join.rs` runs 0, 1, 3 and 4; the worker's waits run 5)
 //!
-//! 0. **Deep joins mostly register nothing.** With [`REGISTERED_DEPTH`] (8) or more halves on
-//!    the stack, only every [`DEEP_REGISTER_EVERY`]th (64th) join goes on to step 1; the
-//!    others run `a`, then `b`, as plain calls (panics as in `join.rs`). A thief always gets
-//!    the oldest half, so the halves deep in a recursion are the last it would take, and
-//!    the ones registered every 64th keep a deep, unbalanced recursion shareable. Plain calls
-//!    let the compiler treat the recursion as it treats sequential code (a pointer-chasing
-//!    tree walk keeps several loads in flight), which bookkeeping on every join prevents.
-//!    (chili and spice do the same: their join checks the heartbeat on 1 call in 64 once
-//!    their queue is 3 deep.)
+//! 0. **Deep joins register nothing unless asked.** With [`REGISTERED_DEPTH`] (3) or more
+//!    halves on the stack and the flag clear, the join runs `a`, then `b`, as plain calls
+//!    (panics as in `join.rs`) — two loads (`tail`, the flag) and no store. A thief always
+//!    gets the oldest half, so the three outermost pending halves are the ones worth
+//!    offering; a deeper join registers only once somebody knocked, and since step 2 promotes
+//!    the oldest private half, it then hands over one of those, or — when none is private
+//!    any more, deep in an unbalanced recursion — its own. The count is of *pending* halves,
+//!    not of depth: running a taken-back `b` pops a slot, so in a balanced tree the joins
+//!    under the right-hand side of the top levels have few halves below them; with 8 instead
+//!    of 3, 60 % of a 2^16-node tree's joins registered. (chili registers below 3 queued jobs
+//!    too, and deeper checks its heartbeat on one join in 64: a counter stored on every join,
+//!    a dependency from each join to the next that the flag's load does not have.)
 //! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
 //! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
-//!    one promotion per knock hands a thief the most. The flag is cleared. Help ramps up
+//!    one promotion per knock hands a thief the most. The flag is cleared before the push
+//!    (*Knocks*, below). Help ramps up
 //!    through the knocks sleepers left: a worker on its way to sleep knocked on every other
 //!    worker, so the one its promotion's push woke promotes in turn at its first join, and
 //!    wakes the next sleeper; a worker that runs dry searches, and knocks again.
@@ -87,6 +92,22 @@
 //! next join at this depth think its private half was promoted and wait for a latch nobody
 //! sets (the loom model `heartbeat.rs` has that bug seeded).
 //!
+//! # Knocks
+//!
+//! A knock is only a hint: a lost one costs parallelism, never a task (a private half is
+//! always run by its owner). But a knock lost by a worker on its way to sleep can cost all of
+//! it: nobody else asks that owner again, and a recursion — or every later call into a
+//! `use_current_thread` pool, which wakes nobody by itself — runs on one worker. The race:
+//! the sleeper's knock finds the flag still set by an earlier knock that the owner is about
+//! to answer; the owner pushes the half while the sleeper still counts as searching (so the
+//! push's announcement wakes nobody), takes it back unstolen before the sleeper's final
+//! recheck looks, and the sleeper parks. Two rules close it. The owner clears the flag
+//! *before* its push, so a knock that finds it set is followed by that push. And the sleeper
+//! knocks once more after its recheck found nothing (`sleep.rs`, step 6): a flag clear by now
+//! is set again, and the promotion it leads to pushes after the sleeper counted itself
+//! asleep, so its announcement wakes it; a flag still set means the owner's push is still to
+//! come, after the same count.
+//!
 //! # Why nothing is lost
 //!
 //! A private half is run by its owner at step 4, always: the join frame does not return
@@ -103,12 +124,10 @@ use crate::task::slot::TaskId;
 /// cache lines per worker.
 pub(crate) const CAPACITY: usize = 128;
 
-/// Below this many private halves every join keeps its half on the stack; deeper, only every
-/// [`DEEP_REGISTER_EVERY`]th does, and the others run their halves as plain calls (step 0).
-pub(crate) const REGISTERED_DEPTH: usize = 8;
-
-/// How often a join past [`REGISTERED_DEPTH`] still registers its half.
-pub(crate) const DEEP_REGISTER_EVERY: u32 = 64;
+/// Below this many pending private halves every join keeps its half on the stack; from here
+/// on, only a join that finds its worker knocked does, and the others run their halves as
+/// plain calls (step 0).
+pub(crate) const REGISTERED_DEPTH: usize = 3;
 
 /// What [`PrivateHalves::take_back`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +143,6 @@ pub(crate) struct PrivateHalves {
     slots: Box<[Cell<Option<TaskId>>]>,
     head: Cell<usize>,
     tail: Cell<usize>,
-    /// Joins past [`REGISTERED_DEPTH`] so far (step 0), wrapping.
-    deep_joins: Cell<u32>,
 }
 
 impl PrivateHalves {
@@ -134,20 +151,13 @@ impl PrivateHalves {
             slots: (0..CAPACITY).map(|_| Cell::new(None)).collect(),
             head: Cell::new(0),
             tail: Cell::new(0),
-            deep_joins: Cell::new(0),
         }
     }
 
-    /// Step 0: true if this join runs its halves as plain calls, registering nothing — it is
-    /// at least [`REGISTERED_DEPTH`] deep and not the [`DEEP_REGISTER_EVERY`]th such join.
+    /// Step 0's depth test: at least [`REGISTERED_DEPTH`] private halves wait on the stack.
     #[inline]
-    pub(crate) fn skip_registration(&self) -> bool {
-        if self.tail.get() < REGISTERED_DEPTH {
-            return false;
-        }
-        let n = self.deep_joins.get().wrapping_add(1);
-        self.deep_joins.set(n);
-        n % DEEP_REGISTER_EVERY != 0
+    pub(crate) fn is_deep(&self) -> bool {
+        self.tail.get() - self.head.get() >= REGISTERED_DEPTH
     }
 
     /// True if another half fits (step 1 may run).
@@ -249,7 +259,8 @@ mod tests {
         let bugs = crate::sync::SeededBugs::default();
         assert_eq!(halves.take_back(bugs), TakenBack::Private); // ids[2]
         assert_eq!(halves.take_back(bugs), TakenBack::Promoted); // ids[1]
-                                                                 // A new join at this depth starts private again.
+
+        // A new join at this depth starts private again.
         halves.push(ids[2]);
         assert_eq!(halves.take_back(bugs), TakenBack::Private);
         assert_eq!(halves.take_back(bugs), TakenBack::Promoted); // ids[0]
@@ -258,17 +269,17 @@ mod tests {
     }
 
     #[test]
-    fn deep_joins_register_one_in_sixty_four() {
+    fn depth_counts_pending_halves() {
         let halves = PrivateHalves::new();
         let id = ids(1)[0];
         for _ in 0..REGISTERED_DEPTH {
-            assert!(!halves.skip_registration(), "shallow joins always register");
+            assert!(!halves.is_deep(), "the outermost halves always register");
             halves.push(id);
         }
-        let registered = (0..2 * DEEP_REGISTER_EVERY)
-            .filter(|_| !halves.skip_registration())
-            .count();
-        assert_eq!(registered, 2);
+        assert!(halves.is_deep());
+        // Taking one back (its `b` runs next) makes the joins under it shallow again.
+        let _ = halves.take_back(crate::sync::SeededBugs::default());
+        assert!(!halves.is_deep());
     }
 
     #[test]

@@ -35,7 +35,12 @@
 //!    In a pool whose worker 0 is the building thread (`Builder::use_current_thread`),
 //!    termination also waits for worker 0's broadcast inbox to be empty: only that thread
 //!    runs those calls (`worker.rs`).
-//! 6. Park until claimed, then continue as a searcher (the claimer counted it as one).
+//! 6. Knock on every other worker again. A knock of step 1 can be absorbed by a promotion
+//!    already under way whose half its owner took back before step 4 looked; nobody would
+//!    then ask that owner again while this worker sleeps (`heartbeat.rs`, *Knocks*). A flag
+//!    found clear now is set, and the promotion it leads to pushes after this worker counted
+//!    itself asleep, so its announcement wakes it. A hint like step 1's: no task depends on it.
+//! 7. Park until claimed, then continue as a searcher (the claimer counted it as one).
 //!
 //! Worker 0 on the building thread is counted as sleeping while the thread is outside any
 //! pool call, with its parker left `Awake` (unclaimable); it runs steps 1, 3, 4 and 5 without
@@ -298,11 +303,7 @@ impl Registry {
         let holding = waiting.is_some() && !self.seeded_bugs.sleep_without_hold();
         // Step 1. First a knock on every other worker: one running joins then promotes a
         // private half at its next join, whose push wakes us (`heartbeat.rs`).
-        for (i, worker) in self.workers.iter().enumerate() {
-            if i != index {
-                worker.knock();
-            }
-        }
+        self.knock_on_others(index);
         self.idle.transition_to_sleeping(*searching, holding);
         *searching = false;
         // Step 2.
@@ -329,13 +330,24 @@ impl Registry {
             self.wake_all();
             return AfterSleep::Exit;
         }
-        // Step 6.
+        // Step 6: the recheck found nothing, so knock again (module docs).
+        self.knock_on_others(index);
+        // Step 7.
         let counters = &self.workers[index].counters;
         counters.park_begin(self.counters.epoch);
         let woken = parker.park();
         counters.park_end(self.counters.epoch);
         *searching = true;
         self.leave_sleep(woken, holding)
+    }
+
+    /// Steps 1 and 6: asks every other worker to promote a private join half.
+    fn knock_on_others(&self, index: usize) {
+        for (i, worker) in self.workers.iter().enumerate() {
+            if i != index {
+                worker.knock();
+            }
+        }
     }
 
     /// Step 5's condition, on the word read after the fence and an empty recheck: shutdown

@@ -610,7 +610,9 @@ impl WorkerThread {
     /// `heartbeat.rs`, step 0: true if this join runs its halves as plain calls.
     #[inline]
     pub(crate) fn skip_registration(&self) -> bool {
-        self.halves.skip_registration()
+        // ORDERING: Relaxed: a hint (`heartbeat.rs`); a knock missed here is seen by the next
+        // join that looks.
+        self.halves.is_deep() && !self.heartbeat.load(Ordering::Relaxed)
     }
 
     /// True if another join half fits on the private stack (`heartbeat.rs`, step 1).
@@ -648,12 +650,13 @@ impl WorkerThread {
     #[inline(never)]
     fn promote_on_heartbeat(&self) {
         if let Some(id) = self.halves.promote_oldest() {
+            // Cleared before the push (`heartbeat.rs`, *Knocks*): a knock that still finds
+            // the flag set is answered by the push that follows.
+            // ORDERING: Relaxed: a hint; the push publishes the task.
+            self.heartbeat.store(false, Ordering::Relaxed);
             // SAFETY: the half was private, so no task for it exists; `push_private`'s contract
             // keeps its job alive until it has run (its join takes it back as promoted).
             self.push_public(unsafe { Task::from_id(id) });
-            // ORDERING: Relaxed: a hint; a knock racing this store is lost at worst, and the
-            // knocker knocks again while it searches, or was woken by the push.
-            self.heartbeat.store(false, Ordering::Relaxed);
         }
     }
 
