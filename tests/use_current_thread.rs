@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -461,6 +461,40 @@ fn submissions_from_the_building_thread_racing_a_shutdown_elsewhere_run_or_come_
                 "round {round}"
             );
             assert_eq!(corepool::current_thread_index(), None, "round {round}");
+        }
+    });
+}
+
+/// A join's `b` on worker 0 reaches the idle worker in every call into the pool. Between
+/// calls the other worker sleeps, and it asked worker 0 for work on its way there; that ask
+/// must not be lost to a promotion worker 0 took back itself (`sched/heartbeat.rs`,
+/// *Knocks*), since nothing else wakes it: a call on the building thread pushes nothing
+/// anywhere until worker 0 promotes. Here `a` waits for `b` to start on the other worker,
+/// joining as it waits (a join is where worker 0 answers a knock): with the ask lost, it
+/// would wait forever.
+#[test]
+fn a_join_on_worker_zero_reaches_the_idle_worker_in_every_call() {
+    watchdog("knocks are not lost", LIMIT, || {
+        let pool = caller_pool(2, "uct-knock");
+        for _ in 0..2_000 {
+            let started = AtomicBool::new(false);
+            let (_, b_ran_on) = pool.install(|| {
+                corepool::join(
+                    || {
+                        // ORDERING: Acquire pairs with b's Release store.
+                        while !started.load(Ordering::Acquire) {
+                            corepool::join(|| (), || ());
+                            std::hint::spin_loop();
+                        }
+                    },
+                    || {
+                        // ORDERING: Release: publishes that b started.
+                        started.store(true, Ordering::Release);
+                        corepool::current_thread_index()
+                    },
+                )
+            });
+            assert_eq!(b_ran_on, Some(1), "a waits, so b runs on the other worker");
         }
     });
 }
