@@ -1,10 +1,11 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker: `join_on`, and `join_promoted` / `join_slow` for the uncommon
-//! cases)
+//! # Protocol (on a worker: `join_on`, `join_registered`, and `join_promoted` / `join_slow`
+//! for the uncommon cases)
 //!
-//! 0. Deep in a recursion (8 or more halves on the private stack), 63 joins in 64 run `a`
-//!    then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0).
+//! 0. With 3 private halves already waiting on the worker's stack and no knock, the join
+//!    runs `a` then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0);
+//!    this is all `join_on` holds, so a deep recursion's frames hold no job.
 //! 1. `b` becomes a [`StackJob`] on the caller's stack with a [`WorkerLatch`]. No
 //!    allocation. Its id goes on the worker's stack of *private* halves, which only this
 //!    thread sees (`sched/heartbeat.rs`); if another worker has knocked (it looked for work
@@ -13,9 +14,9 @@
 //!    first). With the private stack full (very deep nesting) `b` goes onto the deque at
 //!    once (`join_public`).
 //! 2. `a` runs here, under `catch_unwind`.
-//! 3. The worker takes `b` back from the private stack. Never promoted — the common case,
-//!    which costs a few plain loads and stores and is all that `join_on` itself holds — it
-//!    runs inline: nobody else ever saw it. Promoted, it follows the public protocol, out of
+//! 3. The worker takes `b` back from the private stack. Never promoted — the common case
+//!    of a registered join, a few plain loads and stores in `join_registered` — it runs
+//!    inline: nobody else ever saw it. Promoted, it follows the public protocol, out of
 //!    line in `join_promoted` / `join_slow`: the worker pops its deque, and its own `b`
 //!    (recognised by [`Task::is`](crate::task::slot)) is run inline; anything popped instead
 //!    (tasks `a` left behind) is run, until `b` comes back or its latch is set (a task popped
