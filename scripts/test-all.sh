@@ -42,8 +42,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== unit, integration and doc tests; $((SECONDS - start)) s so far"
 cargo test --workspace
 
-echo "== stress (release; ignored in debug builds); $((SECONDS - start)) s so far"
-cargo test --release --test stress -- --nocapture
+echo "== stress (release, its own package; ignored in debug builds); $((SECONDS - start)) s so far"
+cargo test --release -p stress-tests -- --nocapture
 
 echo "== shuttle scenarios (release, debug assertions on, own target dir); $((SECONDS - start)) s so far"
 RUSTFLAGS="--cfg corepool_shuttle -C debug_assertions" \

@@ -36,7 +36,7 @@ log="$CARGO_TARGET_DIR/tsan.log"
 : >"$log"
 run() {
     echo "== cargo test $*" | tee -a "$log"
-    cargo +nightly test "${build_std[@]}" --target "$target" -p corepool "$@" 2>&1 | tee -a "$log"
+    cargo +nightly test "${build_std[@]}" --target "$target" "$@" 2>&1 | tee -a "$log"
 }
 
 # One test at a time: several tests count the OS threads named like their pools', which a
@@ -45,9 +45,9 @@ run() {
 # sizes its groups by measured time per item, and instrumented code is 5-20x slower per
 # item, so the groups come out smaller than the test allows; it has no concurrency of its
 # own that the other stream tests do not have.
-run --lib --tests -- --test-threads=1 --skip many_small_items_are_grouped_into_far_fewer_tasks "$@"
+run -p corepool --lib --tests -- --test-threads=1 --skip many_small_items_are_grouped_into_far_fewer_tasks "$@"
 # The stress tests run in release builds only (they are ignored in debug ones).
-run --release --test stress -- --test-threads=1 --nocapture "$@"
+run --release -p stress-tests -- --test-threads=1 --nocapture "$@"
 
 reports=$(grep -c '^WARNING: ThreadSanitizer' "$log" || true)
 echo "== ThreadSanitizer reports: $reports (log: $log)"

@@ -1,9 +1,11 @@
 //! Stress: ten million tasks with panics and cancellations, shutdown_now in the middle of a
 //! submit storm, pool churn, a saturated and resized blocking lane, and blocked submitters
 //! released by shutdown. Release mode only (`scripts/test-all.sh` runs it with
-//! `cargo test --release --test stress`); each test prints its figures (`-- --nocapture`)
-//! and runs under a watchdog that fails it rather than hanging CI.
+//! `cargo test --release -p stress-tests`); each test prints its figures (`-- --nocapture`)
+//! and runs under a watchdog that fails it rather than hanging CI. A package of its own, so
+//! that release build compiles corepool alone, not corepool's dev-dependencies.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
