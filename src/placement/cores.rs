@@ -132,8 +132,9 @@ impl DetectedCores {
 /// ```
 pub fn detect_cores() -> DetectedCores {
     // Under the model checkers every interleaving builds its pool again, and these reads
-    // (a dozen system calls) were half a model's time: read once per test binary. The
-    // models pin nothing, so only the count matters, and it cannot change under them.
+    // (about thirty system calls) were a third of a whole-pool model's time: read once per
+    // test binary. The models pin nothing, so only the count matters, and it cannot change
+    // under them.
     #[cfg(any(corepool_loom, corepool_shuttle))]
     {
         static ONCE: crate::sync::OnceLock<DetectedCores> = crate::sync::OnceLock::new();

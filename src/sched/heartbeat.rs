@@ -40,17 +40,21 @@
 //! # Steps (`join.rs` runs 0, 1, 3 and 4; the worker's waits run 5)
 //!
 //! 0. **Deep joins register nothing unless asked.** With [`REGISTERED_DEPTH`] (3) or more
-//!    halves on the stack and the flag clear, the join runs `a`, then `b`, as plain calls
-//!    (panics as in `join.rs`) — two loads (`tail`, the flag) and no store. A thief always
-//!    gets the oldest half, so the three outermost pending halves are the ones worth
-//!    offering; a deeper join registers only once somebody knocked, and since step 2 promotes
-//!    the oldest private half, it then hands over one of those, or — when none is private
-//!    any more, deep in an unbalanced recursion — its own. The count is of *pending* halves,
-//!    not of depth: running a taken-back `b` pops a slot, so in a balanced tree the joins
-//!    under the right-hand side of the top levels have few halves below them; with 8 instead
-//!    of 3, 60 % of a 2^16-node tree's joins registered. (chili registers below 3 queued jobs
-//!    too, and deeper checks its heartbeat on one join in 64: a counter stored on every join,
-//!    a dependency from each join to the next that the flag's load does not have.)
+//!    *private* halves on the stack (`tail - head`) and the flag clear, the join runs `a`,
+//!    then `b`, as plain calls (panics as in `join.rs`) — three loads and no store. A thief
+//!    always gets the oldest half, so the three outermost private halves are the ones worth
+//!    offering; a deeper join registers only once somebody knocked, and since step 2
+//!    promotes the oldest private half, it then hands over one of those, or — when none is
+//!    private any more, deep in an unbalanced recursion — its own. The count is of halves,
+//!    not of depth: a taken-back `b` pops its slot, so in a balanced tree the joins under
+//!    the right-hand side of the top levels have few halves below them (with 8 instead of 3,
+//!    60 % of a 2^16-node tree's joins registered). And of *private* halves, not of every
+//!    pending one: once the outer halves are promoted, the worker offers nothing privately,
+//!    and code that splits its work again whenever that is so (`batch/`, `offers_nothing`)
+//!    must see its next split's half kept private, not run as a plain call — else it splits
+//!    down to single chunks. (chili registers below 3 queued jobs too, and deeper checks its
+//!    heartbeat on one join in 64: a counter stored on every join, a dependency from each
+//!    join to the next that the flag's load does not have.)
 //! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
 //! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
@@ -124,8 +128,7 @@ use crate::task::slot::TaskId;
 /// cache lines per worker.
 pub(crate) const CAPACITY: usize = 128;
 
-/// Below this many pending private halves every join keeps its half on the stack; from here
-/// on, only a join that finds its worker knocked does, and the others run their halves as
+/// Below this many private halves every join keeps its half on the stack; from here on, only a join that finds its worker knocked does, and the others run their halves as
 /// plain calls (step 0).
 pub(crate) const REGISTERED_DEPTH: usize = 3;
 
@@ -269,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn depth_counts_pending_halves() {
+    fn depth_counts_private_halves() {
         let halves = PrivateHalves::new();
         let id = ids(1)[0];
         for _ in 0..REGISTERED_DEPTH {
@@ -279,6 +282,11 @@ mod tests {
         assert!(halves.is_deep());
         // Taking one back (its `b` runs next) makes the joins under it shallow again.
         let _ = halves.take_back(crate::sync::SeededBugs::default());
+        assert!(!halves.is_deep());
+        // So does promoting one: a promoted half is no longer private.
+        halves.push(id);
+        assert!(halves.is_deep());
+        assert!(halves.promote_oldest().is_some());
         assert!(!halves.is_deep());
     }
 
