@@ -1,7 +1,7 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker: `join_on`, `join_registered`, and `join_promoted` / `join_slow`
-//! for the uncommon cases)
+//! # Protocol (on a worker: `join_on`, `join_registered`, and `join_slow` for the uncommon
+//! cases)
 //!
 //! 0. With 3 private halves already waiting on the worker's stack and no knock, the join
 //!    runs `a` then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0);
@@ -17,7 +17,7 @@
 //! 3. The worker takes `b` back from the private stack. Never promoted — the common case
 //!    of a registered join, a few plain loads and stores in `join_registered` — it runs
 //!    inline: nobody else ever saw it. Promoted, it follows the public protocol, out of
-//!    line in `join_promoted` / `join_slow`: the worker pops its deque, and its own `b`
+//!    line in `join_slow`: the worker pops its deque, and its own `b`
 //!    (recognised by [`Task::is`](crate::task::slot)) is run inline; anything popped instead
 //!    (tasks `a` left behind) is run, until `b` comes back or its latch is set (a task popped
 //!    after that is pushed back where it was). An empty deque means a thief has `b`: the
@@ -51,10 +51,10 @@ use crate::task::slot::{both, catch, Payload, Task, TaskId};
 /// closures may borrow from the caller's stack. `b` is only *potentially* parallel: a wait
 /// inside `a` that goes through the pool (a `join`, [`yield_now`](crate::yield_now), a scope,
 /// a helping [`JoinHandle::join`](crate::JoinHandle::join)) offers this worker's waiting
-/// halves, but a bare spin or a blocking channel offers nothing, and deep in a recursion (8
-/// or more joins nested on one worker) 63 joins in 64 run `b` after `a` as plain calls,
-/// offering it to nobody — a thief takes the outer, bigger halves first. So `a` must not
-/// wait for something only `b` does.
+/// halves, but a bare spin or a blocking channel offers nothing, and deep in a recursion
+/// (once 3 halves wait privately on the worker, and nobody has asked for work) a join runs
+/// `b` after `a` as plain calls, offering it to nobody — a thief takes the outer, bigger
+/// halves first. So `a` must not wait for something only `b` does.
 /// While it waits for a stolen `b`, the worker runs other tasks (see
 /// [`Pool::install`](crate::Pool::install) for what that implies). On any other thread it
 /// runs on the global pool (built on first use, see
@@ -222,7 +222,7 @@ where
 }
 
 /// `join` with `b` on the private stack (module docs, steps 1–3): `a` run, `b` taken back
-/// and run inline unless it was promoted meanwhile ([`join_promoted`]), or published at once
+/// and run inline unless it was promoted meanwhile ([`join_slow`]), or published at once
 /// when the private stack is full ([`join_public`]). Out of line: its frame holds the job.
 #[inline(never)]
 fn join_registered<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
@@ -239,7 +239,7 @@ where
     let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
     let id_b = Task::id_of(job_b_ptr);
     // Step 1. SAFETY: this frame does not return before job_b has run — inline below, or,
-    // once promoted, by whoever takes its task (`join_promoted` waits for the latch) — so the
+    // once promoted, by whoever takes its task (`join_slow` waits for the latch) — so the
     // job outlives any task made from its id; only the private stack queues it, once.
     unsafe { worker.push_private(id_b) };
     // Step 2: run a here.
@@ -252,24 +252,10 @@ where
             let b = unsafe { job_b.take_func_unchecked() };
             then_b(result_a, b)
         }
-        TakenBack::Promoted => join_promoted(worker, &job_b, id_b, result_a),
+        // Promoted: the public protocol, from a pop of the deque (our own `b` on top is run
+        // inline).
+        TakenBack::Promoted => join_slow(worker, &job_b, id_b, result_a, worker.pop_local()),
     }
-}
-
-/// Step 3 for a promoted `b`: pop the deque; our own `b` on top is run inline.
-#[cold]
-#[inline(never)]
-fn join_promoted<F, RA, RB>(
-    worker: &WorkerThread,
-    job_b: &StackJob<WorkerLatch<'_>, F, RB>,
-    id_b: TaskId,
-    result_a: Result<RA, Payload>,
-) -> (RA, RB)
-where
-    F: FnOnce() -> RB + Send,
-    RB: Send,
-{
-    join_slow(worker, job_b, id_b, result_a, worker.pop_local())
 }
 
 /// `join` with the private stack full: `b` goes onto the deque at once (the public protocol
@@ -307,8 +293,9 @@ where
     }
 }
 
-/// Step 3 when the top of the deque was not `b` (`popped`): run what `a` left behind
-/// until `b` comes back, or, if a thief took `b`, help until its latch is set. Step 4.
+/// Step 3 on the public path, from `popped` (what a pop of the deque gave): our own `b` is
+/// run inline; anything else `a` left behind is run until `b` comes back, or, if a thief
+/// took `b`, the worker helps until its latch is set. Step 4.
 #[cold]
 #[inline(never)]
 fn join_slow<F, RA, RB>(

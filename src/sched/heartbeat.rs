@@ -59,10 +59,10 @@
 //! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
 //!    one promotion per knock hands a thief the most. The flag is cleared before the push
-//!    (*Knocks*, below). Help ramps up
-//!    through the knocks sleepers left: a worker on its way to sleep knocked on every other
-//!    worker, so the one its promotion's push woke promotes in turn at its first join, and
-//!    wakes the next sleeper; a worker that runs dry searches, and knocks again.
+//!    (*Knocks*, below). Help ramps up through the knocks sleepers left: a worker on its way
+//!    to sleep knocked on every other worker, so the one its promotion's push woke promotes
+//!    in turn at its first join, and wakes the next sleeper; a worker that runs dry
+//!    searches, and knocks again.
 //! 3. `a` runs.
 //! 4. **Take back**: `tail - 1`. If `head <= tail` the half was never promoted: nobody else
 //!    has ever seen it, and the owner runs it inline — no atomics, no latch. Otherwise it
@@ -128,8 +128,9 @@ use crate::task::slot::TaskId;
 /// cache lines per worker.
 pub(crate) const CAPACITY: usize = 128;
 
-/// Below this many private halves every join keeps its half on the stack; from here on, only a join that finds its worker knocked does, and the others run their halves as
-/// plain calls (step 0).
+/// Below this many private halves every join keeps its half on the stack; from here on, only
+/// a join that finds its worker knocked does, and the others run their halves as plain calls
+/// (step 0).
 pub(crate) const REGISTERED_DEPTH: usize = 3;
 
 /// What [`PrivateHalves::take_back`] found.
@@ -157,10 +158,16 @@ impl PrivateHalves {
         }
     }
 
+    /// How many halves are private: pushed, not promoted (`head..tail`).
+    #[inline]
+    fn private(&self) -> usize {
+        self.tail.get() - self.head.get()
+    }
+
     /// Step 0's depth test: at least [`REGISTERED_DEPTH`] private halves wait on the stack.
     #[inline]
     pub(crate) fn is_deep(&self) -> bool {
-        self.tail.get() - self.head.get() >= REGISTERED_DEPTH
+        self.private() >= REGISTERED_DEPTH
     }
 
     /// True if another half fits (step 1 may run).
@@ -205,10 +212,10 @@ impl PrivateHalves {
     /// half is private.
     #[inline]
     pub(crate) fn promote_oldest(&self) -> Option<TaskId> {
-        let head = self.head.get();
-        if head >= self.tail.get() {
+        if !self.has_private() {
             return None;
         }
+        let head = self.head.get();
         self.head.set(head + 1);
         self.slots[head].get()
     }
@@ -216,7 +223,7 @@ impl PrivateHalves {
     /// True if some half is private (not yet promoted).
     #[inline]
     pub(crate) fn has_private(&self) -> bool {
-        self.head.get() < self.tail.get()
+        self.private() > 0
     }
 
     /// True if no half is on the stack, private or promoted (a task's end, the main loop).

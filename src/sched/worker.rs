@@ -280,16 +280,27 @@ impl WorkerThread {
         });
     }
 
+    /// This thread's caller seat while no pool call runs on it (`CURRENT` null, so no window
+    /// is open): `Err(())` inside a pool call, `Ok(None)` with no seat.
+    fn seat_between_calls<'a>() -> Result<Option<&'a WorkerThread>, ()> {
+        if !CURRENT.with(|c| c.get()).is_null() {
+            return Err(());
+        }
+        let seat = CALLER_SEAT.with(CallerSeat::get);
+        // SAFETY: as in `with_caller_seat`: a seat is freed only when its window closes, at
+        // thread exit, or at top level — where the callers of this use it, on this thread,
+        // before anything else can free it.
+        Ok(unsafe { seat.as_ref() })
+    }
+
     /// Whether the calling thread may become worker 0 of a new pool: it is no pool's worker
     /// and inside no pool call. Worker 0 of a pool that terminated meanwhile (dropped on
     /// another thread) is released first.
     pub(crate) fn caller_seat_free() -> bool {
-        if !CURRENT.with(|c| c.get()).is_null() {
+        let Ok(seat) = WorkerThread::seat_between_calls() else {
             return false;
-        }
-        let seat = CALLER_SEAT.with(CallerSeat::get);
-        // SAFETY: as in `with_caller_seat`; no window is open (CURRENT is null).
-        match unsafe { seat.as_ref() } {
+        };
+        match seat {
             None => true,
             Some(seat) if seat.registry.idle.load().is_terminated() => {
                 // The window finds the pool terminated and frees the seat as it closes.
@@ -305,12 +316,7 @@ impl WorkerThread {
     /// seat is freed. False if the calling thread is not `registry`'s worker 0 outside any
     /// pool call (then it is another thread, or a pool call's code, which must not wait).
     pub(crate) fn finish_pool_as_caller(registry: &Registry) -> bool {
-        if !CURRENT.with(|c| c.get()).is_null() {
-            return false;
-        }
-        let seat = CALLER_SEAT.with(CallerSeat::get);
-        // SAFETY: as in `with_caller_seat`; the window below is this frame's.
-        let Some(seat) = (unsafe { seat.as_ref() }) else {
+        let Ok(Some(seat)) = WorkerThread::seat_between_calls() else {
             return false;
         };
         if !std::ptr::eq(seat.registry(), registry) {
@@ -341,12 +347,8 @@ impl WorkerThread {
 
     /// Whether the calling thread is `registry`'s worker 0 outside any pool call.
     pub(crate) fn is_caller_seat_of(registry: &Registry) -> bool {
-        CURRENT.with(|c| c.get()).is_null()
-            && CALLER_SEAT.with(|c| {
-                c.0.borrow()
-                    .as_deref()
-                    .is_some_and(|seat| std::ptr::eq(seat.registry(), registry))
-            })
+        WorkerThread::seat_between_calls()
+            .is_ok_and(|seat| seat.is_some_and(|seat| std::ptr::eq(seat.registry(), registry)))
     }
 
     /// Runs this worker's broadcast inbox dry, and with `deque`, its own deque too.
@@ -389,9 +391,7 @@ impl WorkerThread {
     /// it would if `b` had been pushed at once.
     #[inline]
     pub(crate) fn push_local(&self, task: Task) {
-        if self.halves.has_private() {
-            self.promote_all();
-        }
+        self.promote_all();
         self.push_public(task);
     }
 
@@ -660,10 +660,19 @@ impl WorkerThread {
         }
     }
 
-    /// `heartbeat.rs`, step 5: promotes every private half, oldest first.
+    /// `heartbeat.rs`, step 5: promotes every private half, oldest first. With none private
+    /// (the common case) it costs a compare.
+    #[inline]
+    fn promote_all(&self) {
+        if self.halves.has_private() {
+            self.promote_each();
+        }
+    }
+
+    /// [`promote_all`](Self::promote_all)'s loop, out of line.
     #[cold]
     #[inline(never)]
-    fn promote_all(&self) {
+    fn promote_each(&self) {
         while let Some(id) = self.halves.promote_oldest() {
             // SAFETY: as in `promote_on_heartbeat`.
             self.push_public(unsafe { Task::from_id(id) });
