@@ -99,6 +99,21 @@ impl Node {
         }
     }
 
+    /// The mirror image of `post_order`: each node allocated before its subtrees, the left
+    /// one first, so a left-first walk visits the nodes in allocation order.
+    fn pre_order(layers: usize) -> Box<Node> {
+        let mut node = Box::new(Node {
+            val: 1,
+            left: None,
+            right: None,
+        });
+        if layers > 1 {
+            node.left = Some(Node::pre_order(layers - 1));
+            node.right = Some(Node::pre_order(layers - 1));
+        }
+        node
+    }
+
     /// The same tree with its nodes allocated level by level, root first, each level left to
     /// right: the children of the `i`th node allocated are the `2i + 1`th and `2i + 2`th.
     fn level_order(layers: usize) -> Node {
@@ -132,6 +147,16 @@ fn sum_corepool(node: &Node) -> u64 {
     node.val + l + r
 }
 
+/// The same sum with the halves swapped: the right subtree is `a`, so it is walked first,
+/// chili's visit order.
+fn sum_corepool_right_first(node: &Node) -> u64 {
+    let (r, l) = corepool::join(
+        || node.right.as_deref().map_or(0, sum_corepool_right_first),
+        || node.left.as_deref().map_or(0, sum_corepool_right_first),
+    );
+    node.val + l + r
+}
+
 fn sum_rayon(node: &Node) -> u64 {
     let (l, r) = rayon::join(
         || node.left.as_deref().map_or(0, sum_rayon),
@@ -152,6 +177,13 @@ fn sum_sequential(node: &Node) -> u64 {
     node.val
         + node.left.as_deref().map_or(0, sum_sequential)
         + node.right.as_deref().map_or(0, sum_sequential)
+}
+
+/// The plain recursion, right subtree first.
+fn sum_sequential_right_first(node: &Node) -> u64 {
+    let r = node.right.as_deref().map_or(0, sum_sequential_right_first);
+    let l = node.left.as_deref().map_or(0, sum_sequential_right_first);
+    node.val + l + r
 }
 
 fn fib(c: &mut Criterion) {
@@ -190,6 +222,7 @@ fn tree(c: &mut Criterion) {
     for (name, tree) in [
         ("tree_sum", Node::level_order(TREE_LAYERS)),
         ("tree_sum_post_order", Node::post_order(TREE_LAYERS)),
+        ("tree_sum_pre_order", *Node::pre_order(TREE_LAYERS)),
     ] {
         assert_eq!(sum_sequential(&tree), nodes);
         let mut group = c.benchmark_group(name);
@@ -200,6 +233,13 @@ fn tree(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("corepool_caller", nodes), |b| {
             b.iter(|| caller.install(|| sum_corepool(std::hint::black_box(&tree))))
         });
+        group.bench_function(BenchmarkId::new("corepool_right_first", nodes), |b| {
+            b.iter(|| pool.install(|| sum_corepool_right_first(std::hint::black_box(&tree))))
+        });
+        group.bench_function(
+            BenchmarkId::new("corepool_caller_right_first", nodes),
+            |b| b.iter(|| caller.install(|| sum_corepool_right_first(std::hint::black_box(&tree)))),
+        );
         group.bench_function(BenchmarkId::new("rayon", nodes), |b| {
             b.iter(|| rayon.install(|| sum_rayon(std::hint::black_box(&tree))))
         });
@@ -208,6 +248,9 @@ fn tree(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("sequential", nodes), |b| {
             b.iter(|| sum_sequential(std::hint::black_box(&tree)))
+        });
+        group.bench_function(BenchmarkId::new("sequential_right_first", nodes), |b| {
+            b.iter(|| sum_sequential_right_first(std::hint::black_box(&tree)))
         });
         group.finish();
     }

@@ -1,11 +1,12 @@
 //! `join`: run two closures, potentially in parallel.
 //!
-//! # Protocol (on a worker: `join_on`, `join_registered`, and `join_slow` for the uncommon
-//! cases)
+//! # Protocol (on a worker: [`join`]'s first test, `join_registered`, and `join_slow` for the
+//! uncommon cases)
 //!
 //! 0. With 3 private halves already waiting on the worker's stack and no knock, the join
-//!    runs `a` then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0);
-//!    this is all `join_on` holds, so a deep recursion's frames hold no job.
+//!    runs `a` then `b` as plain calls, registering nothing (`sched/heartbeat.rs`, step 0).
+//!    [`join`] tests that first, from the thread's gate pointer alone — it does not look up
+//!    the worker — and holds nothing else inline, so a deep recursion's frames hold no job.
 //! 1. `b` becomes a [`StackJob`] on the caller's stack with a [`WorkerLatch`]. No
 //!    allocation. Its id goes on the worker's stack of *private* halves, which only this
 //!    thread sees (`sched/heartbeat.rs`); if another worker has knocked (it looked for work
@@ -85,8 +86,13 @@ where
     RA: Send,
     RB: Send,
 {
+    if WorkerThread::plain_join_here() {
+        // Deep in a recursion on a worker, nobody asking for work (`sched/heartbeat.rs`,
+        // step 0): plain calls, both halves finishing before a panic resumes.
+        return then_b(catch(a), b);
+    }
     WorkerThread::with_current(|worker| match worker {
-        Some(worker) => join_on(worker, a, b),
+        Some(worker) => join_registered(worker, a, b),
         None => join_global(a, b),
     })
 }
@@ -200,11 +206,9 @@ where
     )
 }
 
-/// `join` on `worker` (module docs).
-///
-/// Only the commonest case is here — deep in a recursion with nobody asking for work, `a`
-/// then `b` as plain calls — so a recursion's frame holds no job; a join that registers its
-/// `b` goes through [`join_registered`].
+/// `join` on `worker` (module docs), for the callers that start from a worker rather than
+/// from the thread's gate ([`join_context`], a join moved onto the global pool): step 0,
+/// then [`join_registered`].
 #[inline]
 fn join_on<A, B, RA, RB>(worker: &WorkerThread, a: A, b: B) -> (RA, RB)
 where

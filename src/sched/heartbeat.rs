@@ -24,24 +24,37 @@
 //! had pushed its half at once: tasks `a` leaves behind lie above `b`, and the owner still
 //! runs them before it takes `b` back (`join.rs`, step 3).
 //!
-//! Per worker, in its `WorkerSlot` (shared): the **heartbeat flag**, one `AtomicBool` on its
-//! own cache line. It is a hint, never a correctness condition, so every access is Relaxed.
+//! Per worker, shared through its `WorkerSlot`: the **gate**, one word on its own cache line
+//! ([`Gate`]). Its top bit is the **heartbeat flag**; its bit 0, the **deep bit**, says
+//! whether `tail - head` is at least [`REGISTERED_DEPTH`]. It is a hint, never a correctness
+//! condition (the protocol reads `head` and `tail`, never the gate), so every access is
+//! Relaxed. A thread-local pointer (`GATE`, `worker.rs`) leads a join straight to its
+//! worker's gate — or, on a thread that runs no worker, to [`CLOSED`], a gate whose flag is
+//! set for good.
 //!
 //! # Who writes what
 //!
-//! - The owner pushes and takes back halves (`tail`), promotes (`head`), and clears the flag
-//!   when it promotes, just before the push.
-//! - Any other worker **knocks** (sets the flag) when, searching, it finds this worker's deque
-//!   empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, steps 1 and
-//!   6) — so a worker with private halves learns that a sleeper could take one, and its
-//!   promotion's push wakes it (`push_local` announces an empty deque's first task, as
+//! - The owner pushes and takes back halves (`tail`), promotes (`head`), sets the deep bit
+//!   when its private count reaches [`REGISTERED_DEPTH`] and clears it when the count falls
+//!   below, and clears the flag when it promotes on a knock, just before the push.
+//! - Any other worker **knocks** (sets the flag) when, searching, it finds this worker's
+//!   deque empty (`worker.rs`, find-work step 4), and on its way to sleep (`sleep.rs`, steps
+//!   1 and 6) — so a worker with private halves learns that a sleeper could take one, and
+//!   its promotion's push wakes it (`push_local` announces an empty deque's first task, as
 //!   before).
+//!
+//! Both sides change the word only by read-modify-writes (an OR or an AND of their own bit),
+//! so neither undoes the other: a knock that lands while the owner flips its deep bit stays
+//! set. The owner pays for one only when its count crosses [`REGISTERED_DEPTH`] — a third
+//! of the joins that register in a balanced recursion, none in a loop of shallow joins; the
+//! plain path only loads.
 //!
 //! # Steps (`join.rs` runs 0, 1, 3 and 4; the worker's waits run 5)
 //!
 //! 0. **Deep joins register nothing unless asked.** With [`REGISTERED_DEPTH`] (3) or more
 //!    *private* halves on the stack (`tail - head`) and the flag clear, the join runs `a`,
-//!    then `b`, as plain calls (panics as in `join.rs`) — three loads and no store. A thief
+//!    then `b`, as plain calls (panics as in `join.rs`). The test is the gate read as a
+//!    signed number, above 0: a thread-local load, a load and a compare. A thief
 //!    always gets the oldest half, so the three outermost private halves are the ones worth
 //!    offering; a deeper join registers only once somebody knocked, and since step 2
 //!    promotes the oldest private half, it then hands over one of those, or — when none is
@@ -54,9 +67,11 @@
 //!    must see its next split's half kept private, not run as a plain call — else it splits
 //!    down to single chunks. (chili registers below 3 queued jobs too, and deeper checks its
 //!    heartbeat on one join in 64: a counter stored on every join, a dependency from each
-//!    join to the next that the flag's load does not have.)
-//! 1. **Push**: `slots[tail] = b`, `tail + 1`. If the flag is set, **promote** (2).
-//! 2. **Promote** the oldest private half: `head + 1`, then push its task onto the deque.
+//!    join to the next that the gate's load does not have.)
+//! 1. **Push**: `slots[tail] = b`, `tail + 1` (the deep bit set if the private count is now
+//!    3). If the flag is set, **promote** (2).
+//! 2. **Promote** the oldest private half: `head + 1` (the deep bit cleared if the count
+//!    fell to 2), then push its task onto the deque.
 //!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
 //!    one promotion per knock hands a thief the most. The flag is cleared before the push
 //!    (*Knocks*, below). Help ramps up through the knocks sleepers left: a worker on its way
@@ -65,11 +80,13 @@
 //!    searches, and knocks again.
 //! 3. `a` runs.
 //! 4. **Take back**: `tail - 1`. If `head <= tail` the half was never promoted: nobody else
-//!    has ever seen it, and the owner runs it inline — no atomics, no latch. Otherwise it
+//!    has ever seen it, and the owner runs it inline — no atomics, no latch (the deep bit
+//!    cleared if the count fell to 2). Otherwise it
 //!    was promoted (it is `slots[tail]` and `head == tail + 1`): `head = tail`, and the join
 //!    follows the public protocol of `join.rs` (pop the deque; run it if it is still there;
 //!    else wait, helping, for the latch a thief sets).
-//! 5. **Promote all** before a push onto the deque (the invariant), a helping wait or a
+//! 5. **Promote all** (the deep bit cleared, the flag left as it is) before a push onto
+//!    the deque (the invariant), a helping wait or a
 //!    yield (`worker.rs`): code that waits inside `a` for something `b` does, through the
 //!    pool, must not wait behind a half nobody can see. A wait that does not go through the
 //!    pool (a bare spin, a channel's blocking `recv`) promotes nothing: `b` then runs after
@@ -121,6 +138,7 @@
 
 use std::cell::Cell;
 
+use crate::sync::{Arc, CachePadded, HintWord, Ordering};
 use crate::task::slot::TaskId;
 
 /// How many nested joins keep their halves private; deeper ones publish theirs at once.
@@ -142,20 +160,99 @@ pub(crate) enum TakenBack {
     Promoted,
 }
 
-/// One worker's stack of private join halves (module docs).
+/// A worker's **gate**: the one word a join loads to choose its path (step 0). Bit 0, the
+/// **deep bit**, is set while the worker has at least [`REGISTERED_DEPTH`] private halves
+/// (written by the owner alone); the top bit is the heartbeat flag, set by knocks. Read as a
+/// signed number, the word is positive exactly when a join may run as plain calls: deep
+/// enough, no knock.
+///
+/// A hint, like the flag it holds (module docs, *State*): every access is Relaxed. Both sides
+/// change the word by read-modify-writes only, so neither overwrites the other's bit; the
+/// owner's happen only when its private count crosses [`REGISTERED_DEPTH`].
+pub(crate) struct Gate(HintWord);
+
+/// The gate's deep bit.
+const DEEP: usize = 1;
+
+/// The gate's heartbeat flag: its top bit, the sign bit of the word read as signed.
+const KNOCKED: usize = 1 << (usize::BITS - 1);
+
+/// The gate of every thread that runs no worker: knocked for good, so a join there always
+/// takes the path that looks for its worker (`worker.rs`, `GATE`). Nothing writes it.
+pub(crate) static CLOSED: Gate = Gate(HintWord::new(KNOCKED));
+
+impl Gate {
+    /// A gate with no private half and no knock.
+    pub(crate) fn new() -> Self {
+        Gate(HintWord::new(0))
+    }
+
+    /// Step 0: true if a join here may run `a` then `b` as plain calls — at least
+    /// [`REGISTERED_DEPTH`] private halves and no knock — in one load and one compare.
+    #[inline(always)]
+    pub(crate) fn plain(&self) -> bool {
+        // ORDERING: Relaxed: a hint; a knock missed here is seen by the next join that looks.
+        (self.0.load(Ordering::Relaxed) as isize) > 0
+    }
+
+    /// Asks the owner to promote a private half at its next registered join. Loads first, so
+    /// knocking on a worker already asked costs no cache-line transfer.
+    #[inline]
+    pub(crate) fn knock(&self) {
+        // ORDERING: Relaxed both: a hint; the work it leads to is published by the deque push.
+        if !self.knocked() {
+            self.0.fetch_or(KNOCKED, Ordering::Relaxed);
+        }
+    }
+
+    /// True if the flag is set: somebody knocked, and no promotion answered it yet.
+    #[inline]
+    pub(crate) fn knocked(&self) -> bool {
+        // ORDERING: Relaxed: a hint.
+        self.0.load(Ordering::Relaxed) & KNOCKED != 0
+    }
+
+    /// The owner answers a knock: clears the flag (step 2: before its push).
+    fn clear_knock(&self) {
+        // ORDERING: Relaxed: a hint; the push that follows publishes the promoted half.
+        self.0.fetch_and(!KNOCKED, Ordering::Relaxed);
+    }
+
+    /// The owner's private count reached [`REGISTERED_DEPTH`].
+    fn set_deep(&self) {
+        // ORDERING: Relaxed: a hint (the bit only chooses a join's path).
+        self.0.fetch_or(DEEP, Ordering::Relaxed);
+    }
+
+    /// The owner's private count fell below [`REGISTERED_DEPTH`].
+    fn clear_deep(&self) {
+        // ORDERING: Relaxed: as in `set_deep`.
+        self.0.fetch_and(!DEEP, Ordering::Relaxed);
+    }
+}
+
+/// One worker's stack of private join halves (module docs), with its gate.
 pub(crate) struct PrivateHalves {
     slots: Box<[Cell<Option<TaskId>>]>,
     head: Cell<usize>,
     tail: Cell<usize>,
+    gate: Arc<CachePadded<Gate>>,
 }
 
 impl PrivateHalves {
-    pub(crate) fn new() -> Self {
+    /// An empty stack whose depth `gate` reports (the worker's gate, shared with its slot).
+    pub(crate) fn new(gate: Arc<CachePadded<Gate>>) -> Self {
         PrivateHalves {
             slots: (0..CAPACITY).map(|_| Cell::new(None)).collect(),
             head: Cell::new(0),
             tail: Cell::new(0),
+            gate,
         }
+    }
+
+    /// The gate (`worker.rs` points the thread's `GATE` at it while the worker runs here).
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// How many halves are private: pushed, not promoted (`head..tail`).
@@ -164,29 +261,31 @@ impl PrivateHalves {
         self.tail.get() - self.head.get()
     }
 
-    /// Step 0's depth test: at least [`REGISTERED_DEPTH`] private halves wait on the stack.
-    #[inline]
-    pub(crate) fn is_deep(&self) -> bool {
-        self.private() >= REGISTERED_DEPTH
-    }
-
     /// True if another half fits (step 1 may run).
     #[inline]
     pub(crate) fn has_room(&self) -> bool {
         self.tail.get() < self.slots.len()
     }
 
-    /// Step 1 (without the flag check): `id` becomes the newest private half.
+    /// Step 1: `id` becomes the newest private half. True if somebody knocked: the caller
+    /// then promotes ([`answer_knock`](Self::answer_knock)).
     ///
     /// # Panics
     /// In debug builds, if there is no room ([`has_room`](Self::has_room) first).
     #[inline]
-    pub(crate) fn push(&self, id: TaskId) {
+    pub(crate) fn push(&self, id: TaskId) -> bool {
         let tail = self.tail.get();
         debug_assert!(tail < self.slots.len(), "private halves full: {tail}");
-        if let Some(slot) = self.slots.get(tail) {
-            slot.set(Some(id));
-            self.tail.set(tail + 1);
+        match self.slots.get(tail) {
+            Some(slot) => {
+                slot.set(Some(id));
+                self.tail.set(tail + 1);
+                if self.private() == REGISTERED_DEPTH {
+                    self.gate.set_deep();
+                }
+                self.gate.knocked()
+            }
+            None => false,
         }
     }
 
@@ -198,6 +297,7 @@ impl PrivateHalves {
         let tail = tail.wrapping_sub(1);
         self.tail.set(tail);
         if self.head.get() <= tail {
+            self.leave_one();
             TakenBack::Private
         } else {
             // Promoted: every half below is too (module docs, step 4).
@@ -217,7 +317,26 @@ impl PrivateHalves {
         }
         let head = self.head.get();
         self.head.set(head + 1);
+        self.leave_one();
         self.slots[head].get()
+    }
+
+    /// One private half fewer (taken back or promoted): clears the gate's deep bit if the
+    /// count just fell below [`REGISTERED_DEPTH`].
+    #[inline]
+    fn leave_one(&self) {
+        if self.private() == REGISTERED_DEPTH - 1 {
+            self.gate.clear_deep();
+        }
+    }
+
+    /// Step 2 after a knock: the oldest private half, promoted, with the flag cleared —
+    /// before the caller pushes it (*Knocks*). `None` (the flag left set) if none is private.
+    #[inline]
+    pub(crate) fn answer_knock(&self) -> Option<TaskId> {
+        let id = self.promote_oldest()?;
+        self.gate.clear_knock();
+        Some(id)
     }
 
     /// True if some half is private (not yet promoted).
@@ -243,10 +362,10 @@ mod tests {
 
     #[test]
     fn unpromoted_halves_come_back_private() {
-        let halves = PrivateHalves::new();
+        let halves = PrivateHalves::new(Arc::new(CachePadded::new(Gate::new())));
         let ids = ids(3);
         for &id in &ids {
-            halves.push(id);
+            assert!(!halves.push(id));
         }
         let bugs = crate::sync::SeededBugs::default();
         for _ in 0..3 {
@@ -257,10 +376,10 @@ mod tests {
 
     #[test]
     fn promotion_takes_the_oldest_and_take_back_sees_it() {
-        let halves = PrivateHalves::new();
+        let halves = PrivateHalves::new(Arc::new(CachePadded::new(Gate::new())));
         let ids = ids(3);
         for &id in &ids {
-            halves.push(id);
+            assert!(!halves.push(id));
         }
         let promoted = halves.promote_oldest().expect("a private half");
         assert!(promoted.same(ids[0]), "the oldest is promoted first");
@@ -280,30 +399,63 @@ mod tests {
 
     #[test]
     fn depth_counts_private_halves() {
-        let halves = PrivateHalves::new();
+        let halves = PrivateHalves::new(Arc::new(CachePadded::new(Gate::new())));
         let id = ids(1)[0];
         for _ in 0..REGISTERED_DEPTH {
-            assert!(!halves.is_deep(), "the outermost halves always register");
-            halves.push(id);
+            assert!(
+                !halves.gate().plain(),
+                "the outermost halves always register"
+            );
+            assert!(!halves.push(id), "nobody knocked");
         }
-        assert!(halves.is_deep());
+        assert!(halves.gate().plain());
         // Taking one back (its `b` runs next) makes the joins under it shallow again.
         let _ = halves.take_back(crate::sync::SeededBugs::default());
-        assert!(!halves.is_deep());
+        assert!(!halves.gate().plain());
         // So does promoting one: a promoted half is no longer private.
         halves.push(id);
-        assert!(halves.is_deep());
+        assert!(halves.gate().plain());
         assert!(halves.promote_oldest().is_some());
-        assert!(!halves.is_deep());
+        assert!(!halves.gate().plain());
+    }
+
+    #[test]
+    fn a_knock_closes_the_gate_until_answered() {
+        let halves = PrivateHalves::new(Arc::new(CachePadded::new(Gate::new())));
+        let id = ids(1)[0];
+        for _ in 0..REGISTERED_DEPTH + 1 {
+            halves.push(id);
+        }
+        assert!(halves.gate().plain());
+        halves.gate().knock();
+        halves.gate().knock(); // a second knock changes nothing
+        assert!(halves.gate().knocked());
+        assert!(!halves.gate().plain(), "a knocked join registers");
+        assert!(halves.push(id), "the next push sees the knock");
+        assert!(halves.answer_knock().is_some());
+        assert!(!halves.gate().knocked(), "answered");
+        // Four private halves again (one promoted, one pushed): still deep, through the knock.
+        assert!(halves.gate().plain());
+        let bugs = crate::sync::SeededBugs::default();
+        for _ in 0..REGISTERED_DEPTH + 1 {
+            assert_eq!(halves.take_back(bugs), TakenBack::Private);
+        }
+        assert_eq!(halves.take_back(bugs), TakenBack::Promoted);
+        assert!(halves.is_empty());
+        assert!(!halves.gate().plain());
+        assert!(
+            !CLOSED.plain(),
+            "a thread with no worker never joins plainly"
+        );
     }
 
     #[test]
     fn capacity_is_reported() {
-        let halves = PrivateHalves::new();
+        let halves = PrivateHalves::new(Arc::new(CachePadded::new(Gate::new())));
         let id = ids(1)[0];
         for _ in 0..CAPACITY {
             assert!(halves.has_room());
-            halves.push(id);
+            let _ = halves.push(id);
         }
         assert!(!halves.has_room());
     }

@@ -24,13 +24,13 @@ use crate::placement::sizing::WorkerPlacement;
 use crate::sched::control::Control;
 use crate::sched::counters::{Gauges, PoolCounters, WorkerCounters};
 use crate::sched::fifo::Fifo;
+use crate::sched::heartbeat::Gate;
 use crate::sched::lifecycle::Lifecycle;
 use crate::sched::park::Parker;
 use crate::sched::sleep::{Idle, Notified};
 use crate::sched::worker::WorkerThread;
 use crate::sync::{
-    current_cpu, Arc, AtomicUsize, CachePadded, HintFlag, Injector, Ordering, SeededBugs, Steal,
-    Stealer,
+    current_cpu, Arc, AtomicUsize, CachePadded, Injector, Ordering, SeededBugs, Steal, Stealer,
 };
 use crate::task::slot::{Discard, Discarded, Task};
 
@@ -65,20 +65,16 @@ pub(crate) struct WorkerSlot {
     /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
     /// pushes here.
     pub(super) inbox: Injector<Task>,
-    /// Its heartbeat flag: set by a knock, read by its joins (`heartbeat.rs`).
-    pub(super) heartbeat: Arc<CachePadded<HintFlag>>,
+    /// Its heartbeat gate: private half count and knock flag, read by its joins
+    /// (`heartbeat.rs`).
+    pub(super) gate: Arc<CachePadded<Gate>>,
 }
 
 impl WorkerSlot {
     /// Asks this worker to promote a private join half at its next join (`heartbeat.rs`).
-    /// Loads first, so knocking on a worker already asked costs no cache-line transfer.
     #[inline]
     pub(crate) fn knock(&self) {
-        // ORDERING: Relaxed both: a hint (`heartbeat.rs`); the work it leads to is published
-        // by the deque push.
-        if !self.heartbeat.load(Ordering::Relaxed) {
-            self.heartbeat.store(true, Ordering::Relaxed);
-        }
+        self.gate.knock();
     }
 }
 

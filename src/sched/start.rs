@@ -21,13 +21,12 @@ use crate::lane::blocking::{Lane, LaneConfig};
 use crate::placement::sizing::{PinStatus, WorkerPlacement};
 use crate::sched::counters::WorkerCounters;
 use crate::sched::fifo::Fifo;
+use crate::sched::heartbeat::Gate;
 use crate::sched::park::Parker;
 use crate::sched::registry::{Handlers, Registry, WorkerSlot};
 use crate::sched::worker::WorkerThread;
 use crate::sync::tuning::START_HANDSHAKE;
-use crate::sync::{
-    pin_current_thread, thread, Arc, CachePadded, Deque, HintFlag, Injector, SeededBugs,
-};
+use crate::sync::{pin_current_thread, thread, Arc, CachePadded, Deque, Injector, SeededBugs};
 use crate::task::slot::Task;
 
 /// One worker as the builder planned it.
@@ -72,7 +71,7 @@ pub(crate) fn registry(seats: Vec<Seat>, config: PoolConfig) -> (Arc<Registry>, 
             name: seat.name,
             fifo: Fifo::new(),
             inbox: Injector::new(),
-            heartbeat: Arc::new(CachePadded::new(HintFlag::new(false))),
+            gate: Arc::new(CachePadded::new(Gate::new())),
         })
         .collect();
     let mut registry = Registry::new(

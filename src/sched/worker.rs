@@ -68,11 +68,11 @@ use crate::sched::sleep::{AfterSleep, Notified};
 use crate::sched::spin::IdleSpin;
 use crate::sync::seeded::{self, SeededBugs};
 use crate::sync::tuning::{BATCH_STEAL_MIN_LEN, INJECTOR_INTERVAL};
-use crate::sync::{thread_local, Arc, CachePadded, Deque, HintFlag, Ordering, Steal};
+use crate::sync::{thread_local, Arc, Deque, Steal};
 use std::task::{Poll, Waker};
 
 use crate::sched::fifo::Fifo;
-use crate::sched::heartbeat::{PrivateHalves, TakenBack};
+use crate::sched::heartbeat::{Gate, PrivateHalves, TakenBack, CLOSED};
 use crate::sched::latch::{CrossLatch, FlagWaker, Probe};
 use crate::task::job::{StackJob, StackResult};
 use crate::task::slot::{Discard, Outcome, Task, TaskId};
@@ -88,6 +88,20 @@ thread_local! {
 thread_local! {
     /// The worker running on this (model) thread; loom's macro takes no `const` init.
     static CURRENT: Cell<*const WorkerThread> = Cell::new(std::ptr::null());
+}
+
+#[cfg(not(corepool_loom))]
+thread_local! {
+    /// The heartbeat gate of the worker in `CURRENT`, [`CLOSED`] while that is null: all a
+    /// `join` reads to run as plain calls (`heartbeat.rs`, step 0), with no null check and no
+    /// pointer to the worker's slot to follow.
+    static GATE: Cell<*const Gate> = const { Cell::new(&CLOSED) };
+}
+
+#[cfg(corepool_loom)]
+thread_local! {
+    /// As above, for a model thread.
+    static GATE: Cell<*const Gate> = Cell::new(&CLOSED);
 }
 
 #[cfg(not(corepool_loom))]
@@ -210,14 +224,11 @@ pub(crate) struct WorkerThread {
     searching: Cell<bool>,
     /// The halves of the joins in progress here that nobody else has seen (`heartbeat.rs`).
     halves: PrivateHalves,
-    /// This worker's heartbeat flag, shared with its `WorkerSlot`: set by a knock, read at
-    /// every join (`heartbeat.rs`).
-    heartbeat: Arc<CachePadded<HintFlag>>,
 }
 
 impl WorkerThread {
     pub(crate) fn new(index: usize, local: Deque<Task>, registry: Arc<Registry>) -> Self {
-        let heartbeat = Arc::clone(&registry.workers[index].heartbeat);
+        let gate = Arc::clone(&registry.workers[index].gate);
         WorkerThread {
             index,
             duty: Cell::new(Duty::Loop),
@@ -226,8 +237,7 @@ impl WorkerThread {
             registry,
             tick: Cell::new(0),
             searching: Cell::new(false),
-            halves: PrivateHalves::new(),
-            heartbeat,
+            halves: PrivateHalves::new(gate),
         }
     }
 
@@ -433,12 +443,14 @@ impl WorkerThread {
     /// its pool's seeded bugs (loom only). `run` does, and a loom model's seat.
     pub(super) fn set_current(&self) {
         CURRENT.with(|c| c.set(self));
+        GATE.with(|g| g.set(self.halves.gate()));
         seeded::set_on_this_thread(self.registry.seeded_bugs);
     }
 
     /// No worker runs on the calling thread any more.
     pub(super) fn clear_current() {
         seeded::set_on_this_thread(SeededBugs::default());
+        GATE.with(|g| g.set(&CLOSED));
         CURRENT.with(|c| c.set(std::ptr::null()));
     }
 
@@ -607,12 +619,22 @@ impl WorkerThread {
         self.local.pop()
     }
 
-    /// `heartbeat.rs`, step 0: true if this join runs its halves as plain calls.
+    /// `heartbeat.rs`, step 0: true if a join on this worker runs its halves as plain calls.
     #[inline]
     pub(crate) fn skip_registration(&self) -> bool {
-        // ORDERING: Relaxed: a hint (`heartbeat.rs`); a knock missed here is seen by the next
-        // join that looks.
-        self.halves.is_deep() && !self.heartbeat.load(Ordering::Relaxed)
+        self.halves.gate().plain()
+    }
+
+    /// `heartbeat.rs`, step 0 for a join on the calling thread: true if a worker runs here
+    /// and the join may run its halves as plain calls. One thread-local load and one compare:
+    /// off any worker the gate is [`CLOSED`].
+    #[inline(always)]
+    pub(crate) fn plain_join_here() -> bool {
+        let gate = GATE.with(|g| g.get());
+        // SAFETY: `GATE` points at `CLOSED` (a static) or at the gate of the worker in
+        // `CURRENT`, which `set_current`/`clear_current` change together; that worker holds
+        // its gate's `Arc` and is alive while it is current (`with_current`).
+        unsafe { &*gate }.plain()
     }
 
     /// True if another join half fits on the private stack (`heartbeat.rs`, step 1).
@@ -631,10 +653,7 @@ impl WorkerThread {
     /// ([`has_private_room`](Self::has_private_room)).
     #[inline]
     pub(crate) unsafe fn push_private(&self, id: TaskId) {
-        self.halves.push(id);
-        // ORDERING: Relaxed: a hint (`heartbeat.rs`); the promoted task is published by the
-        // deque push, which pairs with the thief's steal.
-        if self.heartbeat.load(Ordering::Relaxed) {
+        if self.halves.push(id) {
             self.promote_on_heartbeat();
         }
     }
@@ -649,11 +668,9 @@ impl WorkerThread {
     #[cold]
     #[inline(never)]
     fn promote_on_heartbeat(&self) {
-        if let Some(id) = self.halves.promote_oldest() {
-            // Cleared before the push (`heartbeat.rs`, *Knocks*): a knock that still finds
-            // the flag set is answered by the push that follows.
-            // ORDERING: Relaxed: a hint; the push publishes the task.
-            self.heartbeat.store(false, Ordering::Relaxed);
+        // The flag is cleared before the push (`heartbeat.rs`, *Knocks*): a knock that still
+        // finds it set is answered by the push that follows.
+        if let Some(id) = self.halves.answer_knock() {
             // SAFETY: the half was private, so no task for it exists; `push_private`'s contract
             // keeps its job alive until it has run (its join takes it back as promoted).
             self.push_public(unsafe { Task::from_id(id) });

@@ -213,11 +213,12 @@ pub(crate) fn stripe_index() -> usize {
     })
 }
 
-/// Heartbeat flags (`sched/heartbeat.rs`) are plain std atomics even under loom: a knock is a
-/// hint that orders nothing (the deque push publishes a promoted half), and as a loom atomic
-/// every knock a sleeper makes would be a scheduling point multiplying every model's
+/// Heartbeat gates (`sched/heartbeat.rs`: a worker's private half count and its knock flag)
+/// are plain std atomics even under loom: a knock is a hint that orders nothing (the deque
+/// push publishes a promoted half), and as a loom atomic every knock a sleeper makes, and
+/// every registered join's count, would be a scheduling point multiplying every model's
 /// interleavings. The heartbeat model sets its knock before the race it checks.
-pub(crate) use std::sync::atomic::AtomicBool as HintFlag;
+pub(crate) use std::sync::atomic::AtomicUsize as HintWord;
 
 /// Statistics counters (metrics) are plain std atomics even under loom: they order nothing,
 /// and as loom atomics every increment would be a scheduling point that multiplies the
