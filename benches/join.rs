@@ -4,15 +4,19 @@
 //! chili on 2 workers, and the plain sequential recursion as the floor; then fib on 1 worker
 //! against the plain recursion, the price of a join nobody steals.
 //!
-//! The tree is summed in two memory layouts, because the walk is bound by memory, not by the
-//! joins, and the layout decides which walk streams. `tree_sum` allocates the nodes level by
-//! level, root first: a walk that runs `a` (the left child) first and one that runs `b` first
-//! see mirror-image address patterns, so only the joins differ. `tree_sum_post_order` is
-//! chili's showcase as written: the tree built by recursion, so every node is allocated after
-//! its two subtrees. chili's join runs `b` (the right child) before `a`, which visits exactly
-//! the reverse of that allocation order — one descending stream the prefetcher follows —
-//! while corepool and rayon run `a` first and the plain recursion goes left first, as each
-//! promises, and jump back and forth in it.
+//! The tree is summed in three memory layouts, because the walk is bound by memory, not by
+//! the joins, and the layout decides which walk streams. `tree_sum` allocates the nodes level
+//! by level, root first: a walk that runs `a` (the left child) first and one that runs `b`
+//! first see mirror-image address patterns, so only the joins differ. `tree_sum_post_order`
+//! is chili's showcase as written: the tree built by recursion, so every node is allocated
+//! after its two subtrees. chili's join runs `b` (the right child) before `a`, which visits
+//! exactly the reverse of that allocation order — one descending stream the prefetcher
+//! follows — while corepool and rayon run `a` first and the plain recursion goes left first,
+//! as each promises, and jump back and forth in it. `tree_sum_pre_order` is its mirror image:
+//! each node allocated before its subtrees, left first, so a left-first walk streams and
+//! chili's jumps. The `_right_first` rows sum the same tree with the halves swapped (the
+//! right subtree as `a`), which gives corepool and the plain recursion chili's visit order:
+//! on every layout, a row and its swapped twin compare the same walk.
 //!
 //! chili's pool of 2 threads is its one worker plus the thread that calls into its scope (the
 //! bench thread), as chili counts them; corepool and rayon run 2 workers and the bench thread
@@ -147,7 +151,7 @@ fn sum_corepool(node: &Node) -> u64 {
     node.val + l + r
 }
 
-/// The same sum with the halves swapped: the right subtree is `a`, so it is walked first,
+/// The same sum with the halves swapped: the right subtree is `a`, so it is walked first —
 /// chili's visit order.
 fn sum_corepool_right_first(node: &Node) -> u64 {
     let (r, l) = corepool::join(

@@ -65,7 +65,7 @@ pub(crate) struct WorkerSlot {
     /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
     /// pushes here.
     pub(super) inbox: Injector<Task>,
-    /// Its heartbeat gate: private half count and knock flag, read by its joins
+    /// Its heartbeat gate: the knock flag and the owner's "3 private halves" bit, read by its joins
     /// (`heartbeat.rs`).
     pub(super) gate: Arc<CachePadded<Gate>>,
 }
