@@ -65,8 +65,8 @@ pub(crate) struct WorkerSlot {
     /// Broadcast tasks for this worker only (`broadcast.rs`); only a worker of this pool
     /// pushes here.
     pub(super) inbox: Injector<Task>,
-    /// Its heartbeat gate: the knock flag and the owner's "3 private halves" bit, read by its joins
-    /// (`heartbeat.rs`).
+    /// Its heartbeat gate: the knock flag and the owner's "3 private halves" bit, read by
+    /// its joins (`heartbeat.rs`).
     pub(super) gate: Arc<CachePadded<Gate>>,
 }
 
