@@ -92,6 +92,57 @@ impl KillOnDrop {
         Ok(())
     }
 
+    /// Stops the child (`SIGSTOP`) and returns once every thread of it has stopped: until
+    /// [`resume`](Self::resume) or a kill, it changes nothing, so what it holds can be read.
+    /// An error if it was reaped already or exits instead of stopping.
+    ///
+    /// ```
+    /// let mut c = corepool_fleet::local::KillOnDrop::spawn(std::process::Command::new("sleep").arg("5"))?;
+    /// c.stop()?;
+    /// c.resume()?;
+    /// c.signal(libc::SIGKILL)?;
+    /// assert_eq!(c.wait()?.code(), None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&mut self) -> io::Result<()> {
+        if self.child.try_wait()?.is_some() {
+            return Err(io::Error::other("the child has exited"));
+        }
+        self.signal(libc::SIGSTOP)?;
+        let pid = self.child.id() as libc::pid_t;
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes only the status integer it is given; the pid is our
+            // child, unreaped (checked above), and WUNTRACED without WNOHANG reports its stop
+            // — or, should it die first, reaps it, which the error below reports.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+            if r == pid && libc::WIFSTOPPED(status) {
+                return Ok(());
+            }
+            if r == pid {
+                return Err(io::Error::other(format!(
+                    "the child exited instead of stopping (wait status {status})"
+                )));
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Lets a [`stop`](Self::stop)ped child run again (`SIGCONT`).
+    ///
+    /// ```
+    /// let mut c = corepool_fleet::local::KillOnDrop::spawn(&mut std::process::Command::new("true"))?;
+    /// c.stop().ok(); // `true` may have exited already
+    /// c.resume()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resume(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGCONT)
+    }
+
     /// The exit status if the child has exited.
     ///
     /// ```
