@@ -71,27 +71,26 @@
 //! 1. **Push**: `slots[tail] = b`, `tail + 1` (the deep bit set if the private count is now
 //!    3). If the flag is set, **promote** (2).
 //! 2. **Promote** the oldest private half: `head + 1` (the deep bit cleared if the count
-//!    fell to 2), then push its task onto the deque.
-//!    The oldest is the outermost join's half, the biggest piece of work on this stack, so
-//!    one promotion per knock hands a thief the most. The flag is cleared before the push
-//!    (*Knocks*, below). Help ramps up through the knocks sleepers left: a worker on its way
-//!    to sleep knocked on every other worker, so the one its promotion's push woke promotes
-//!    in turn at its first join, and wakes the next sleeper; a worker that runs dry
-//!    searches, and knocks again.
+//!    fell to 2), then push its task onto the deque. The oldest is the outermost join's
+//!    half, the biggest piece of work on this stack, so one promotion per knock hands a
+//!    thief the most. The flag is cleared before the push (*Knocks*, below). Help ramps up
+//!    through the knocks sleepers left: a worker on its way to sleep knocked on every other
+//!    worker, so the one its promotion's push woke promotes in turn at its first join, and
+//!    wakes the next sleeper; a worker that runs dry searches, and knocks again.
 //! 3. `a` runs.
 //! 4. **Take back**: `tail - 1`. If `head <= tail` the half was never promoted: nobody else
-//!    has ever seen it, and the owner runs it inline — no atomics, no latch (the deep bit
-//!    cleared if the count fell to 2). Otherwise it
-//!    was promoted (it is `slots[tail]` and `head == tail + 1`): `head = tail`, and the join
-//!    follows the public protocol of `join.rs` (pop the deque; run it if it is still there;
-//!    else wait, helping, for the latch a thief sets).
-//! 5. **Promote all** (the deep bit cleared, the flag left as it is) before a push onto
-//!    the deque (the invariant), a helping wait or a
-//!    yield (`worker.rs`): code that waits inside `a` for something `b` does, through the
-//!    pool, must not wait behind a half nobody can see. A wait that does not go through the
-//!    pool (a bare spin, a channel's blocking `recv`) promotes nothing: `b` then runs after
-//!    `a` on this worker, unless `a` joins again after a knock — as it would on a 1-worker
-//!    pool, and as `join`'s docs say (`b` is *potentially* parallel).
+//!    has ever seen it, and the owner runs it inline — no fence, no latch (one atomic AND
+//!    if the count fell to 2: the deep bit cleared). Otherwise it was promoted (it is `slots[tail]` and
+//!    `head == tail + 1`): `head = tail`, and the join follows the public protocol of
+//!    `join.rs` (pop the deque; run it if it is still there; else wait, helping, for the
+//!    latch a thief sets).
+//! 5. **Promote all** (the deep bit cleared, the flag left as it is) before a push onto the
+//!    deque (the invariant), a helping wait or a yield (`worker.rs`): code that waits
+//!    inside `a` for something `b` does, through the pool, must not wait behind a half
+//!    nobody can see. A wait that does not go through the pool (a bare spin, a channel's
+//!    blocking `recv`) promotes nothing: `b` then runs after `a` on this worker, unless `a`
+//!    joins again after a knock — as it would on a 1-worker pool, and as `join`'s docs say
+//!    (`b` is *potentially* parallel).
 //!
 //! A full stack (more nested joins than [`CAPACITY`]) is no error: the join then publishes
 //! its half at once, the protocol of `join.rs`, and leaves the private stack alone.
