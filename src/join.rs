@@ -280,26 +280,22 @@ where
 {
     let job_b = StackJob::new(b, WorkerLatch::new(worker.index(), worker.registry()));
     let job_b_ptr = &job_b as *const StackJob<_, B, RB>;
-    // SAFETY: this frame does not return before job_b has run — inline below, or by a
-    // thief, which sets its latch (`join_slow` waits for it) — so the job outlives its
-    // task; it is queued once.
+    // SAFETY: this frame does not return before job_b has run — inline, popped back by
+    // `join_slow`, or by a thief, which sets its latch (`join_slow` waits for it) — so the
+    // job outlives its task; it is queued once.
     let task_b = unsafe { Task::from_raw(job_b_ptr) };
     // Offer b to thieves.
     worker.push_local(task_b);
     // Step 2: run a here.
     let result_a = catch(a);
-    // b is on top of the deque, unstolen, or join_slow sorts it out.
-    let id_b = Task::id_of(job_b_ptr);
-    match worker.pop_local() {
-        Some(task) if task.is(id_b) => {
-            task.take_back();
-            // SAFETY: we took our own task back unrun, so the closure is still in the job
-            // and nobody else can reach it.
-            let b = unsafe { job_b.take_func_unchecked() };
-            then_b(result_a, b)
-        }
-        popped => join_slow(worker, &job_b, id_b, result_a, popped),
-    }
+    // b is on top of the deque, unstolen (join_slow runs it inline), or stolen.
+    join_slow(
+        worker,
+        &job_b,
+        Task::id_of(job_b_ptr),
+        result_a,
+        worker.pop_local(),
+    )
 }
 
 /// Step 3 on the public path, from `popped` (what a pop of the deque gave): our own `b` is

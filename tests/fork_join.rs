@@ -98,7 +98,7 @@ fn nested_with_a_panic_at_the_bottom(depth: usize, ran: &AtomicUsize) {
 
 #[test]
 fn deep_joins_run_both_halves_before_a_panic_resumes() {
-    // Past 8 nested joins most run as plain calls (`sched/heartbeat.rs`, step 0); their
+    // Past 3 private halves most joins run as plain calls (`sched/heartbeat.rs`, step 0); their
     // halves must still both finish before the panic goes on up, on one worker and on two.
     for workers in [1, 2] {
         let pool = pool(workers);
@@ -404,4 +404,54 @@ fn join_context_waits_for_both_halves_then_resumes_the_first_panic() {
     .unwrap_err();
     assert_eq!(corepool::panic_message(&*err), "a fails");
     assert!(b_done.load(Ordering::SeqCst));
+}
+
+/// A chain of joins, each `a` slow on its way down, so the other worker runs dry and knocks
+/// again and again: every knocked join registers its half and promotes one, and the private
+/// stack (`sched/heartbeat.rs`, 128 slots) fills up, past which joins publish their halves at
+/// once (`join.rs`, `join_public`: thousands of times in this test). Every `b` runs once,
+/// the results add up, and a panic at the bottom still waits for every `b`.
+fn join_chain(depth: usize, ran: &AtomicUsize, panic_at_bottom: bool) -> usize {
+    if depth == 0 {
+        if panic_at_bottom {
+            panic!("bottom");
+        }
+        return 0;
+    }
+    let (below, here) = corepool::join(
+        || {
+            // A little work on the way down, so the other worker, running dry, knocks
+            // again and again while the chain grows.
+            std::thread::sleep(std::time::Duration::from_micros(20));
+            join_chain(depth - 1, ran, panic_at_bottom)
+        },
+        || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            depth
+        },
+    );
+    below + here
+}
+
+#[test]
+fn joins_deeper_than_the_private_stack_publish_their_halves_and_lose_none() {
+    let pool = pool(2);
+    const DEPTH: usize = 400;
+    for _ in 0..20 {
+        let ran = AtomicUsize::new(0);
+        let sum = pool.install(|| join_chain(DEPTH, &ran, false));
+        assert_eq!(sum, DEPTH * (DEPTH + 1) / 2);
+        assert_eq!(ran.load(Ordering::SeqCst), DEPTH);
+    }
+    let ran = AtomicUsize::new(0);
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        pool.install(|| join_chain(DEPTH, &ran, true))
+    }))
+    .unwrap_err();
+    assert_eq!(corepool::panic_message(&*err), "bottom");
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        DEPTH,
+        "every b ran before the panic resumed"
+    );
 }

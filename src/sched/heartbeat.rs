@@ -206,7 +206,7 @@ impl Gate {
 
     /// True if the flag is set: somebody knocked, and no promotion answered it yet.
     #[inline]
-    pub(crate) fn knocked(&self) -> bool {
+    fn knocked(&self) -> bool {
         // ORDERING: Relaxed: a hint.
         self.0.load(Ordering::Relaxed) & KNOCKED != 0
     }
